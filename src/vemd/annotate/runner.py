@@ -1,0 +1,162 @@
+"""Annotating many sources: resumable, over worker processes, with a problems list.
+
+The parent owns the store; workers (each with its own backend) decode and annotate one
+source at a time. Frames already in the store are skipped, and shards are flushed every
+few sources, so a killed run loses at most those few and a rerun continues from there.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from vemd.annotate.backends.base import Backend
+from vemd.annotate.sources import MediaItem
+from vemd.data.manifest import annotation_key
+from vemd.data.media import probe, read_frames_at, sample_indices
+from vemd.errors import DataError
+from vemd.structure.annotations import AnnotationStore, FrameAnnotation, atomic_write_text
+
+BackendFactory = Callable[[], Backend]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """SPEC §2 frame sampling: ``frames`` per clip, ``uniform`` or ``fps`` (one per ``interval`` s)."""
+
+    frames: int = 5
+    sampling: str = "uniform"
+    interval: float = 1.0
+
+    def indices(self, path: Path) -> list[int]:
+        """Distinct source frame indices to annotate (an image gives [0])."""
+        info = probe(path)
+        picks = sample_indices(info.num_frames, self.frames, sampling=self.sampling, fps=info.fps, interval=self.interval)
+        return sorted(set(picks))
+
+
+@dataclass
+class ItemResult:
+    """Annotated frames of one source (and how many were already stored), or its problem."""
+
+    item: MediaItem
+    records: list[tuple[str, FrameAnnotation]] = field(default_factory=list)
+    skipped: int = 0
+    problem: str | None = None
+
+
+@dataclass
+class RunReport:
+    """What one run did: frames annotated, frames found already stored, failed sources."""
+
+    annotated_frames: int = 0
+    skipped_frames: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def annotate_item(backend: Backend, item: MediaItem, sampling: Sampling, done: frozenset[int]) -> ItemResult:
+    """Annotate the sampled frames of ``item`` that are not in ``done``."""
+    try:
+        indices = sampling.indices(item.path)
+        todo = [i for i in indices if i not in done]
+        frames = read_frames_at(item.path, todo) if todo else []
+    except DataError as err:
+        return ItemResult(item, problem=str(err))
+    records = [(annotation_key(item.clip_id, i), backend.annotate(f)) for i, f in zip(todo, frames)]
+    return ItemResult(item, records, skipped=len(indices) - len(todo))
+
+
+_worker_backend: Backend | None = None
+
+
+def _init_worker(factory: BackendFactory) -> None:
+    global _worker_backend
+    _worker_backend = factory()
+
+
+def _work(task: tuple[MediaItem, Sampling, frozenset[int]]) -> ItemResult:
+    return annotate_item(_worker_backend, *task)
+
+
+def _stored_indices(store: AnnotationStore) -> dict[str, set[int]]:
+    done: dict[str, set[int]] = {}
+    for key in store.keys():
+        clip_id, _, index = key.rpartition("/")
+        done.setdefault(clip_id, set()).add(int(index))
+    return done
+
+
+def iter_results(
+    items: list[MediaItem], store: AnnotationStore, factory: BackendFactory, sampling: Sampling, workers: int
+) -> Iterator[ItemResult]:
+    """Results of every item, in-process (``workers`` ≤ 1) or from a spawned process pool."""
+    done = _stored_indices(store)
+    tasks = [(item, sampling, frozenset(done.get(item.clip_id, ()))) for item in items]
+    if workers <= 1:
+        backend = factory()
+        yield from (annotate_item(backend, *task) for task in tasks)
+        return
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=_init_worker, initargs=(factory,)) as pool:
+        yield from pool.imap_unordered(_work, tasks, chunksize=1)
+
+
+def run_annotation(
+    items: list[MediaItem],
+    store: AnnotationStore,
+    factory: BackendFactory,
+    sampling: Sampling = Sampling(),
+    *,
+    workers: int = 1,
+    flush_every: int = 4,
+    progress: bool = True,
+) -> RunReport:
+    """Annotate ``items`` into ``store``; sources that fail are listed, not fatal."""
+    report = RunReport()
+    columns = (TextColumn("annotating"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn())
+    with Progress(*columns, disable=not progress) as bar:
+        task = bar.add_task("annotate", total=len(items))
+        try:
+            for count, result in enumerate(iter_results(items, store, factory, sampling, workers), start=1):
+                _record(store, result, report)
+                bar.advance(task)
+                if count % flush_every == 0:
+                    store.flush()
+        finally:
+            store.flush()
+    return report
+
+
+def _record(store: AnnotationStore, result: ItemResult, report: RunReport) -> None:
+    if result.problem:
+        report.problems.append((str(result.item.path), result.problem))
+    report.skipped_frames += result.skipped
+    for key, frame in result.records:
+        if key not in store:
+            store.add(key, frame)
+            report.annotated_frames += 1
+
+
+def write_problems(path: str | Path, problems: list[tuple[str, str]]) -> None:
+    """``problems.csv`` with one ``path,problem`` line per failed source (header only if none)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(("path", "problem"))
+    writer.writerows(problems)
+    atomic_write_text(path, buffer.getvalue())
+
+
+
+class RateColumn(ProgressColumn):
+    """Items per second of a rich progress task."""
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.2f} items/s" if speed else "- items/s")

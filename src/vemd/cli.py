@@ -1,0 +1,64 @@
+"""The ``vemd`` command: one sub-command per module in :mod:`vemd.commands`.
+
+Each command module exposes ``HELP`` (one line), ``add_arguments(parser)`` and
+``run(args) -> int``; heavy imports happen inside ``run`` so ``vemd --help`` is quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = (
+    "synth",
+    "summary",
+    "fit",
+    "test",
+    "compare",
+    "predict",
+    "quickstart",
+    "annotate",
+    "data",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from vemd import __version__
+
+    parser = argparse.ArgumentParser(prog="vemd", description="Privacy-aware group emotion recognition (VE-MD).")
+    parser.add_argument("--version", action="version", version=f"vemd {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"vemd.commands.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"vemd.commands.{name}":
+                raise
+            continue
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    from vemd.errors import USER_ERRORS
+
+    try:
+        return int(args.run(args) or 0)
+    except USER_ERRORS as err:
+        print(f"vemd {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"vemd {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Per-item prediction files and metric files written by ``vemd test`` / ``vemd predict``.
+
+``predictions.csv`` has one row per evaluated item::
+
+    item_id,true_label,pred_label,prob_<class 0>,prob_<class 1>,...
+
+Labels are class names; ``true_label`` is empty for unlabelled items. The class
+order is the order of the ``prob_`` columns. Only group-level outputs appear.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from vemd.errors import DataError
+from vemd.structure.annotations import atomic_write_text
+
+PROB_PREFIX = "prob_"
+_FIXED_COLUMNS = ("item_id", "true_label", "pred_label")
+
+
+def write_predictions_csv(
+    path: str | Path,
+    item_ids: Sequence[str],
+    y_true: Sequence[int] | None,
+    y_pred: Sequence[int],
+    probs: np.ndarray,
+    class_names: list[str],
+) -> Path:
+    """Write ``predictions.csv`` atomically.
+
+    ``y_true``/``y_pred`` are (N,) label indices (``y_true`` None when unlabelled);
+    ``probs`` is (N, C) class probabilities in ``class_names`` order.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    num_items = len(item_ids)
+    if probs.shape != (num_items, len(class_names)) or len(y_pred) != num_items:
+        raise ValueError(
+            f"expected {num_items} predictions over {len(class_names)} classes, got probs {probs.shape}"
+        )
+    if y_true is not None and len(y_true) != num_items:
+        raise ValueError(f"expected {num_items} true labels, got {len(y_true)}")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*_FIXED_COLUMNS, *(PROB_PREFIX + name for name in class_names)])
+    for i, item_id in enumerate(item_ids):
+        true_name = "" if y_true is None else class_names[int(y_true[i])]
+        writer.writerow(
+            [item_id, true_name, class_names[int(y_pred[i])], *(repr(float(p)) for p in probs[i])]
+        )
+    atomic_write_text(path, buffer.getvalue())
+    return Path(path)
+
+
+def read_predictions_csv(path: str | Path) -> tuple[list[str], list[str], list[str], np.ndarray, list[str]]:
+    """Read ``predictions.csv``: item ids, true names ("" when unlabelled), predicted names, (N, C) probs, classes."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: missing predictions file")
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        raise DataError(f"{path}: empty predictions file")
+    header = rows[0]
+    if (
+        tuple(header[:3]) != _FIXED_COLUMNS
+        or not header[3:]
+        or any(not h.startswith(PROB_PREFIX) for h in header[3:])
+    ):
+        raise DataError(
+            f"{path}: header must be {','.join(_FIXED_COLUMNS)},{PROB_PREFIX}<class>..., got {header}"
+        )
+    class_names = [h[len(PROB_PREFIX) :] for h in header[3:]]
+    item_ids, y_true, y_pred, probs, seen = [], [], [], [], set()
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise DataError(f"{path}:{line}: expected {len(header)} fields, got {len(row)}")
+        item_id, true_name, pred_name = row[:3]
+        if item_id in seen:
+            raise DataError(f"{path}:{line}: duplicate item_id {item_id!r}")
+        for name in (true_name, pred_name):
+            if name and name not in class_names:
+                raise DataError(f"{path}:{line}: label {name!r} is not one of {class_names}")
+        if not pred_name:
+            raise DataError(f"{path}:{line}: empty pred_label")
+        try:
+            probs.append([float(v) for v in row[3:]])
+        except ValueError as err:
+            raise DataError(f"{path}:{line}: unreadable probability ({err})") from err
+        seen.add(item_id)
+        item_ids.append(item_id)
+        y_true.append(true_name)
+        y_pred.append(pred_name)
+    return (
+        item_ids,
+        y_true,
+        y_pred,
+        np.asarray(probs, dtype=np.float64).reshape(-1, len(class_names)),
+        class_names,
+    )
+
+
+def write_metrics_json(path: str | Path, metrics: dict, extra: dict | None = None) -> Path:
+    """Write ``metrics`` merged with ``extra`` (e.g. checkpoint, config) as sorted JSON, atomically.
+
+    NumPy scalars and arrays become plain numbers and lists; non-finite floats become ``null``.
+    """
+    extra = extra or {}
+    clashes = sorted(set(metrics) & set(extra))
+    if clashes:
+        raise ValueError(f"extra keys {clashes} would overwrite metrics")
+    text = json.dumps(_plain({**metrics, **extra}), indent=2, sort_keys=True, allow_nan=False)
+    atomic_write_text(path, text + "\n")
+    return Path(path)
+
+
+def _plain(value):
+    """JSON-ready copy of ``value``: builtin numbers, lists and string-keyed dicts only."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value

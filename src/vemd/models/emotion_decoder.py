@@ -1,0 +1,100 @@
+"""Emotion decoder (paper §3.3): per-frame embedding, transformer over frames, Frame Attention Pooling, MLP.
+
+Per frame t: ``Z_t = φ(flatten([Z1_t ; Z2_t]))`` with φ linear to C = 2·latent_dim, then
+``x_t = [Z_t ; S_body_t ; S_face_t]``. Raw SR enters through a LayerNorm (heatmap sums range
+over [0, L]); projected SR through LayerNorm → linear p → ReLU to C_s = factor·latent_dim.
+Frame positions are marked with a fixed sinusoidal encoding before the transformer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class FrameAttentionPooling(nn.Module):
+    """FAP = Σ_i a_i f_i with a = softmax(wᵀ f_i + b) over frames: (B, T, D) → (B, D)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.score = nn.Linear(dim, 1)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        weights = self.score(frames).softmax(dim=1)  # (B, T, 1)
+        return (weights * frames).sum(1)
+
+
+def sinusoidal_positions(length: int, dim: int, device: torch.device | None = None) -> torch.Tensor:
+    """(length, dim) fixed sine/cosine position encoding."""
+    position = torch.arange(length, device=device, dtype=torch.float32)[:, None]
+    freq = torch.exp(torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(length, dim, device=device)
+    table[:, 0::2] = torch.sin(position * freq)
+    table[:, 1::2] = torch.cos(position * freq)[:, : dim // 2]
+    return table
+
+
+def sr_adapter(raw_dim: int, projected_dim: int | None) -> nn.Module:
+    """Raw SR: LayerNorm only; projected SR: LayerNorm → linear → ReLU."""
+    if projected_dim is None:
+        return nn.LayerNorm(raw_dim)
+    return nn.Sequential(nn.LayerNorm(raw_dim), nn.Linear(raw_dim, projected_dim), nn.ReLU(inplace=True))
+
+
+class EmotionDecoder(nn.Module):
+    """Latent maps and SR per frame → group-level class logits.
+
+    Args:
+        latent_channels: channels of the latent map, 2·latent_dim (also C, the width of φ).
+        latent_size: side of the latent grid.
+        sr_dims: raw SR size per modality, in order (empty for VE-SD / VE-MD).
+        sr_projection: C_s, projected SR width per modality, or None for raw SR.
+        num_classes, num_layers, num_heads, feedforward_dim, dropout, mlp_hidden: head sizes.
+    """
+
+    def __init__(
+        self,
+        *,
+        latent_channels: int,
+        latent_size: int,
+        sr_dims: dict[str, int],
+        sr_projection: int | None,
+        num_classes: int,
+        num_layers: int,
+        num_heads: int,
+        feedforward_dim: int,
+        dropout: float,
+        mlp_hidden: int,
+    ) -> None:
+        super().__init__()
+        self.phi = nn.Linear(latent_channels * latent_size**2, latent_channels)
+        self.sr = nn.ModuleDict({name: sr_adapter(dim, sr_projection) for name, dim in sr_dims.items()})
+        self.frame_dim = latent_channels + sum(sr_projection or dim for dim in sr_dims.values())
+        if self.frame_dim % num_heads:
+            raise ValueError(f"frame embedding {self.frame_dim} is not divisible by num_heads={num_heads}")
+        layer = nn.TransformerEncoderLayer(
+            self.frame_dim, num_heads, feedforward_dim, dropout, batch_first=True, norm_first=True
+        )
+        self.transformer = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.pool = FrameAttentionPooling(self.frame_dim)
+        self.head = nn.Sequential(
+            nn.LayerNorm(self.frame_dim),
+            nn.Linear(self.frame_dim, mlp_hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(mlp_hidden, num_classes),
+        )
+
+    def frame_embeddings(self, latent: torch.Tensor, sr: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Latent (B, T, C, s, s) and SR {modality: (B, T, raw)} → x (B, T, frame_dim)."""
+        parts = [self.phi(latent.flatten(2))]  # (B, T, C)
+        parts += [adapter(sr[name]) for name, adapter in self.sr.items()]
+        return torch.cat(parts, dim=-1)
+
+    def forward(self, latent: torch.Tensor, sr: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Latent (B, T, C, s, s), SR {modality: (B, T, raw)} → logits (B, num_classes)."""
+        x = self.frame_embeddings(latent, sr or {})
+        x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device).to(x.dtype)
+        return self.head(self.pool(self.transformer(x)))

@@ -1,0 +1,37 @@
+"""The typed output of :class:`vemd.models.vemd.VEMD`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class VEMDOutput:
+    """Everything one forward pass computed; fields not computed stay None.
+
+    Only ``logits`` and ``probs`` are group-level and public; the rest is training signal
+    (structural predictions, latent statistics) and never leaves the model at inference.
+
+    Attributes:
+        logits: (B, num_classes).
+        probs: (B, num_classes), softmax of ``logits``.
+        pred_body, pred_face: structural decoder outputs on the B·T frames (decoder-specific dicts).
+        latent: (B·T, 2·latent_dim, s, s) latent the decoders saw (a sample while training ve/vae).
+        latent_mean, latent_logvar: (B·T, 2·latent_dim, s, s) Gaussian parameters (ve, vae).
+        recon: (B·T, 3, H, W) reconstructed frames (vae).
+    """
+
+    logits: torch.Tensor
+    probs: torch.Tensor
+    pred_body: dict | None = None
+    pred_face: dict | None = None
+    latent: torch.Tensor | None = None
+    latent_mean: torch.Tensor | None = None
+    latent_logvar: torch.Tensor | None = None
+    recon: torch.Tensor | None = None
+
+    def structure(self, modality: str) -> dict | None:
+        """The structural prediction of ``body`` or ``face``."""
+        return getattr(self, f"pred_{modality}")

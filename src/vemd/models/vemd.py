@@ -1,0 +1,119 @@
+"""VE-MD: variational encoder, structural decoders and emotion decoder, composed by injection.
+
+Batch convention (the whole model, training and inference):
+
+* ``frames``: (B, T, 3, H, W) float, normalised with the ViT's mean/std; T = 1 for an image.
+* ``vit_features`` (optional): cached frozen ViT tokens, (B, T, D, gh, gw) or (B·T, D, gh, gw),
+  as returned by :meth:`VEMD.vit_features`; they replace the ViT forward pass.
+* Structural targets (criterion side): ``{modality: (B, T, L, 56, 56)}`` limb heatmaps in [0, 1]
+  for the heatmap decoder, or ``{modality: list of B·T dicts}`` (``limbs`` (P, 4L),
+  ``limb_mask`` (P, L), ``adjacency`` (P, L, L)) for PersonQuery; plus ``target_mask`` (B, T)
+  bool, True for frames that carry an annotation.
+
+Modes (SPEC §7): ``ve-sd`` has no structural decoder; ``ve-md`` trains them as auxiliary tasks
+and does not run them at inference; ``ve-md-sr`` runs them and feeds their SR to the emotion
+decoder. The public result of inference is ``logits``/``probs`` (group level) only.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vemd.models.emotion_decoder import EmotionDecoder
+from vemd.models.outputs import VEMDOutput
+from vemd.models.vae_decoder import VAEDecoder
+from vemd.models.variational_encoder import VariationalEncoder
+
+MODES = ("ve-sd", "ve-md", "ve-md-sr")
+
+
+class VEMD(nn.Module):
+    """The VE-MD model.
+
+    Args:
+        encoder: the two-branch variational encoder.
+        emotion_decoder: per-frame embedding → transformer → FAP → MLP.
+        struct_decoders: one structural decoder per SR modality (``body``, ``face``); each has
+            ``forward(latent) -> dict``, ``sr_features(out) -> (N, raw)`` and ``loss(out, targets)``.
+            Empty for ``ve-sd`` and for a ``ve-md`` model built for inference.
+        mode: ``ve-sd``, ``ve-md`` or ``ve-md-sr``.
+        recon_decoder: reconstruction decoder of the ``vae`` variant.
+    """
+
+    def __init__(
+        self,
+        *,
+        encoder: VariationalEncoder,
+        emotion_decoder: EmotionDecoder,
+        struct_decoders: dict[str, nn.Module],
+        mode: str,
+        recon_decoder: VAEDecoder | None = None,
+    ) -> None:
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"mode={mode!r}: expected one of {MODES}")
+        if mode == "ve-sd" and struct_decoders:
+            raise ValueError("ve-sd has no structural decoders")
+        if mode == "ve-md-sr" and set(struct_decoders) != set(emotion_decoder.sr):
+            raise ValueError("ve-md-sr needs one structural decoder per SR input of the emotion decoder")
+        self.encoder = encoder
+        self.struct_decoders = nn.ModuleDict(struct_decoders)
+        self.emotion_decoder = emotion_decoder
+        self.recon_decoder = recon_decoder
+        self.mode = mode
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(self.struct_decoders)
+
+    def vit_features(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frozen ViT tokens to cache: (B, T, 3, H, W) → (B, T, D, gh, gw)."""
+        tokens = self.encoder.vit_branch.tokens(frames.flatten(0, 1))
+        return tokens.view(*frames.shape[:2], *tokens.shape[1:])
+
+    def vit_logits(self, frames: torch.Tensor) -> torch.Tensor:
+        """Stage 1: the ViT branch alone with its linear head, (B, T, 3, H, W) → (B, num_classes)."""
+        return self.encoder.vit_branch.logits(frames)
+
+    def runs_auxiliary(self, auxiliary: bool | None = None) -> bool:
+        """Whether the training-only decoders run (structural ones in ve-md, reconstruction in vae)."""
+        return self.training if auxiliary is None else auxiliary
+
+    def forward(
+        self, frames: torch.Tensor, vit_features: torch.Tensor | None = None, *, auxiliary: bool | None = None
+    ) -> VEMDOutput:
+        """Frames (B, T, 3, H, W) → :class:`VEMDOutput` with logits (B, num_classes).
+
+        ``auxiliary`` (default: ``self.training``) asks for the training-only outputs, e.g. to
+        compute validation losses; in ``ve-md-sr`` the structural decoders always run.
+        """
+        b, t = frames.shape[:2]
+        tokens = vit_features.flatten(0, 1) if vit_features is not None and vit_features.dim() == 5 else vit_features
+        enc = self.encoder(frames.flatten(0, 1), vit_tokens=tokens)  # latent (B·T, 2·C_e, s, s)
+        aux = self.runs_auxiliary(auxiliary)
+        preds: dict[str, dict] = {}
+        if self.mode == "ve-md-sr" or (self.mode == "ve-md" and aux):
+            if not self.struct_decoders:
+                raise RuntimeError("this model was built without its structural decoders (inference build)")
+            preds = {name: decoder(enc.latent) for name, decoder in self.struct_decoders.items()}
+        sr = {}
+        if self.mode == "ve-md-sr":
+            sr = {name: self.struct_decoders[name].sr_features(p).view(b, t, -1) for name, p in preds.items()}
+        logits = self.emotion_decoder(enc.latent.view(b, t, *enc.latent.shape[1:]), sr)
+        recon = self.recon_decoder(enc.latent) if self.recon_decoder is not None and aux else None
+        return VEMDOutput(
+            logits=logits,
+            probs=logits.softmax(-1),
+            pred_body=preds.get("body"),
+            pred_face=preds.get("face"),
+            latent=enc.latent,
+            latent_mean=enc.mean,
+            latent_logvar=enc.logvar,
+            recon=recon,
+        )
+
+    def inference_state_dict(self) -> dict[str, torch.Tensor]:
+        """The state dict without training-only modules (structural decoders in ve-md, reconstruction)."""
+        drop = ("recon_decoder.",) + (("struct_decoders.",) if self.mode == "ve-md" else ())
+        return {k: v for k, v in self.state_dict().items() if not k.startswith(drop)}

@@ -1,0 +1,10 @@
+"""SynthGroups: procedural group scenes with drawn people, exact annotations and a group label.
+
+``generate_dataset(out, n_train=..., n_val=..., frames=..., seed=...)`` writes a dataset in the
+generic layout (:mod:`vemd.data.manifest`); the group rule is in :mod:`vemd.synth.group`.
+"""
+
+from vemd.synth.generate import SynthOptions, generate_dataset, make_clip
+from vemd.synth.group import CLASS_NAMES, group_label
+
+__all__ = ["CLASS_NAMES", "SynthOptions", "generate_dataset", "group_label", "make_clip"]

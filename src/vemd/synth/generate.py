@@ -1,0 +1,202 @@
+"""Writing a SynthGroups dataset in the generic layout of :mod:`vemd.data.manifest`.
+
+::
+
+    OUT/
+      dataset.json            generation options and seed (written first, checked on resume)
+      frames/<clip_id>/00.png one PNG per frame (T per clip), clip_id = "<split>-<index:06d>"
+      annotations/            AnnotationStore, keys annotation_key(clip_id, t)
+      manifest.csv            written last: its presence means the dataset is complete
+      classes.json            {"class_names": ["Negative", "Neutral", "Positive"], "task": ...}
+
+Determinism: clip (split, i) draws everything from ``SeedSequence([seed, split, i])`` and the
+labels of a split are a seeded permutation of exactly balanced classes, so the frames and
+annotations do not depend on ``workers`` or on resuming. Annotations are added to the
+store in clip order, so the shards hold the same records too (the .npz zip headers carry
+a write time, so compare their arrays, not their bytes).
+
+Resuming: a clip is done when all its frame keys are in the store. Frames are written to a
+hidden ``frames/.partial-<clip_id>`` folder and renamed, so a killed run leaves no half clip.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vemd.data.manifest import ClipRecord, annotation_key, write_manifest
+from vemd.errors import DataError
+from vemd.structure.annotations import AnnotationStore, FrameAnnotation, atomic_write_text
+from vemd.synth.group import CLASS_NAMES
+from vemd.synth.noise import add_annotation_noise
+from vemd.synth.render import render_scene
+from vemd.synth.scene import TASKS, SceneOptions, sample_scene
+
+SPLITS = ("train", "val", "test")
+FORMAT = "vemd-synthgroups"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class SynthOptions:
+    """Everything that determines a dataset's content (saved as ``dataset.json``)."""
+
+    n_train: int = 3000
+    n_val: int = 600
+    n_test: int = 0
+    frames: int = 5
+    seed: int = 0
+    max_people: int = 12
+    task: str = "ger"
+    annotation_noise: float = 0.0
+    image_size: int = 224
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise DataError(f"synth: task must be one of {TASKS}, got {self.task!r}")
+        if not 1 <= self.max_people <= 255:
+            raise DataError(f"synth: max_people must be in 1..255, got {self.max_people}")
+        if self.frames < 1 or self.image_size < 32 or min(self.n_train, self.n_val, self.n_test) < 0:
+            raise DataError("synth: frames >= 1, image_size >= 32 and non-negative split sizes are required")
+        if not 0.0 <= self.annotation_noise <= 1.0:
+            raise DataError(f"synth: annotation_noise must be in [0, 1], got {self.annotation_noise}")
+
+    @property
+    def scene(self) -> SceneOptions:
+        return SceneOptions(self.image_size, self.frames, self.max_people, self.task)
+
+    def split_size(self, split: str) -> int:
+        return {"train": self.n_train, "val": self.n_val, "test": self.n_test}[split]
+
+
+def split_labels(options: SynthOptions, split: str) -> np.ndarray:
+    """(n,) class indices of a split: exactly balanced (counts differ by at most 1), seeded order."""
+    n = options.split_size(split)
+    rng = np.random.default_rng([options.seed, SPLITS.index(split), 1 << 20])
+    return rng.permutation(np.arange(n) % len(CLASS_NAMES))
+
+
+def clip_id(split: str, index: int) -> str:
+    return f"{split}-{index:06d}"
+
+
+def make_clip(options: SynthOptions, split: str, index: int, label: int) -> tuple[list, list[FrameAnnotation]]:
+    """Frames (T × (S, S, 3) uint8 BGR) and annotations of one clip, from its own seed."""
+    scene_seq, noise_seq = np.random.SeedSequence([options.seed, SPLITS.index(split), index]).spawn(2)
+    scene = sample_scene(np.random.default_rng(scene_seq), label, options.scene)
+    rendered = render_scene(scene)
+    noise_rng = np.random.default_rng(noise_seq)
+    annotations = [add_annotation_noise(a, noise_rng, options.annotation_noise) for _, a in rendered]
+    return [frame for frame, _ in rendered], annotations
+
+
+def _write_clip(root: Path, options: SynthOptions, job: tuple[str, int, int]) -> tuple[str, list[FrameAnnotation]]:
+    split, index, label = job
+    name = clip_id(split, index)
+    frames, annotations = make_clip(options, split, index, label)
+    final, partial = root / "frames" / name, root / "frames" / f".partial-{name}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for t, frame in enumerate(frames):
+        cv2.imwrite(str(partial / f"{t:02d}.png"), frame)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(partial, final)
+    return name, annotations
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(root: Path, options: SynthOptions) -> None:
+    _WORKER.update(root=root, options=options)
+
+
+def _init_pool_worker(root: Path, options: SynthOptions) -> None:
+    cv2.setNumThreads(1)  # one core per worker process
+    _init_worker(root, options)
+
+
+def _work(job: tuple[str, int, int]) -> tuple[str, list[FrameAnnotation]]:
+    return _write_clip(_WORKER["root"], _WORKER["options"], job)
+
+
+def _check_options(root: Path, options: SynthOptions) -> None:
+    path = root / "dataset.json"
+    record = {"format": FORMAT, "version": VERSION, "options": asdict(options)}
+    if path.exists():
+        try:
+            previous = json.loads(path.read_text())
+        except ValueError as err:
+            raise DataError(f"{path}: unreadable ({err})") from err
+        if previous != record:
+            raise DataError(f"{path}: {root} holds a dataset made with other options; use a new --out folder")
+    else:
+        atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+
+
+def generate_dataset(out: str | Path, *, workers: int = 1, preview: bool = False, progress: bool = True, **options) -> Path:
+    """Write (or finish) a SynthGroups dataset in ``out`` and return its path.
+
+    ``options`` are the fields of :class:`SynthOptions` (n_train, n_val, n_test, frames, seed,
+    max_people, task, annotation_noise, image_size). Rerunning with the same options resumes.
+    """
+    opts = SynthOptions(**options)
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    _check_options(root, opts)
+    store = AnnotationStore(root / "annotations", create=True)
+    jobs = [(s, i, int(y)) for s in SPLITS for i, y in enumerate(split_labels(opts, s))]
+    todo = [j for j in jobs if not all(annotation_key(clip_id(j[0], j[1]), t) in store for t in range(opts.frames))]
+    with _progress(progress) as bar:
+        task = bar.add_task("synth", total=len(jobs), completed=len(jobs) - len(todo))
+        with _pool(root, opts, workers) as pool:
+            for name, annotations in pool.imap(_work, todo, chunksize=4):
+                for t, annotation in enumerate(annotations):
+                    if annotation_key(name, t) not in store:
+                        store.add(annotation_key(name, t), annotation)
+                bar.advance(task)
+    store.flush()
+    records = [ClipRecord(clip_id(s, i), s, CLASS_NAMES[y], f"frames/{clip_id(s, i)}") for s, i, y in jobs]
+    write_manifest(root, records, list(CLASS_NAMES), task=opts.task, source="synthgroups")
+    if preview:
+        from vemd.synth.preview import write_previews
+
+        write_previews(root)
+    return root
+
+
+class _SerialPool:
+    """The pool interface in the calling process (workers = 1)."""
+
+    def __init__(self, root: Path, options: SynthOptions) -> None:
+        _init_worker(root, options)
+
+    def imap(self, fn, jobs, chunksize: int = 1):
+        return map(fn, jobs)
+
+    def __enter__(self) -> _SerialPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _WORKER.clear()
+
+
+def _pool(root: Path, options: SynthOptions, workers: int):
+    if workers <= 1:
+        return _SerialPool(root, options)
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(method).Pool(workers, _init_pool_worker, (root, options))
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    return Progress(*columns, disable=not enabled, transient=False)

@@ -1,0 +1,166 @@
+"""One drawn person: a COCO-17 body with thick limbs and a 68-point face.
+
+A person is a :class:`PersonSpec` (where, how large, which valence, which look) posed per
+frame by :func:`pose_person` into keypoints and drawn by :func:`draw_person`. Valence
+shows only through structure: the face (:mod:`vemd.synth.face`) and the posture —
+positive: arms raised (V or cheering); neutral: arms down; negative: arms crossed or
+head dropped with hands together. Colours are drawn from label-free distributions.
+
+Body proportions are in units of the face height ``size`` (cartoon-like, ~4.6 faces tall)
+so that expression and posture stay readable on small people.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vemd.synth.face import ONE, SHIFT, Expression, FacePalette, draw_face, face_landmarks
+
+# Arm keyframes (upper-arm angle, forearm angle) in degrees from straight down, positive
+# turning away from the body. One list of variants per valence (-1, 0, +1).
+_ARMS = {
+    -1: ((-4.0, -88.0), (4.0, -28.0)),  # crossed over the chest; hanging with hands together
+    0: ((12.0, 6.0), (18.0, 10.0)),
+    1: ((140.0, 158.0), (100.0, 172.0)),  # V; cheering with bent elbows
+}
+_HEAD_DROP = {-1: (0.0, 0.32), 0: (0.0, 0.0), 1: (0.0, 0.0)}  # head lowering per variant, face units
+
+
+@dataclass(frozen=True)
+class Look:
+    """Label-free appearance: BGR colours and a hair style."""
+
+    skin: tuple[int, int, int]
+    hair: tuple[int, int, int]
+    shirt: tuple[int, int, int]
+    pants: tuple[int, int, int]
+    face: FacePalette
+    hair_style: int  # 0 short cap, 1 long (covers the ears' level)
+
+
+@dataclass(frozen=True)
+class PersonSpec:
+    """A person of a clip. Positions are the head centre at frame 0, in canvas pixels."""
+
+    x: float
+    y: float
+    size: float  # face height in pixels
+    valence: int  # -1, 0, +1
+    intensity: float  # strength of the expression and posture, in (0, 1]
+    variant: int  # which posture of the valence (index into the keyframes)
+    opening: float  # mouth opening when the expression shows (talking, grinning, grimacing)
+    active: tuple[bool, ...]  # per frame: does the expression show
+    sway: tuple[float, float, float]  # (phase, amplitude in face units, drift in face units per frame)
+    jitter: tuple[float, float, float, float]  # arm angle offsets (degrees), left/right upper/fore
+    look: Look
+
+
+@dataclass(frozen=True)
+class Pose:
+    """Keypoints of one person in one frame: body (17, 2), face (68, 2), canvas pixels; head roll in degrees."""
+
+    body: np.ndarray
+    face: np.ndarray
+    size: float
+    tilt: float
+
+    def shifted(self, dx: float, dy: float) -> Pose:
+        return Pose(self.body + (dx, dy), self.face + (dx, dy), self.size, self.tilt)
+
+
+# Joints 5..16 relative to the neck, in face units; the arm rows (7..10) are replaced per pose.
+_TRUNK = np.array(
+    [[0.9, 0.05], [-0.9, 0.05], [0, 0], [0, 0], [0, 0], [0, 0],
+     [0.5, 1.75], [-0.5, 1.75], [0.62, 3.1], [-0.62, 3.1], [0.66, 4.4], [-0.66, 4.4]]
+)  # fmt: skip
+_EARS = np.array([[0.45, -0.1], [-0.45, -0.1]])
+
+
+def pose_person(spec: PersonSpec, t: int) -> Pose:
+    """Keypoints of ``spec`` at frame ``t`` (sway, drift and the expression's on/off state)."""
+    h = spec.size
+    amount = spec.intensity if spec.active[t] else 0.0
+    v = spec.valence if amount > 0 else 0
+    variant = spec.variant % 2
+    phase, amplitude, drift = spec.sway
+    head_x = spec.x + h * (amplitude * math.sin(phase + 1.3 * t) + drift * t)
+    head_y = spec.y + h * 0.5 * amplitude * math.cos(phase + 1.1 * t)
+    tilt = math.radians(40.0 * amplitude * math.sin(phase + 0.7 * t) + 8.0 * (v < 0) * variant)
+    drop = _HEAD_DROP[spec.valence][variant] * amount
+
+    body = np.empty((17, 2))
+    body[5:] = _TRUNK * h + (head_x, head_y + (0.95 - drop) * h)
+    rest = _ARMS[0][variant]
+    target = _ARMS[v][variant]
+    for k, (shoulder, elbow, wrist, side) in enumerate(((5, 7, 9, 1.0), (6, 8, 10, -1.0))):
+        upper = rest[0] + amount * (target[0] - rest[0]) + spec.jitter[2 * k]
+        fore = rest[1] + amount * (target[1] - rest[1]) + spec.jitter[2 * k + 1]
+        if v < 0 and variant == 0 and k == 1:
+            fore += 12.0 * amount  # crossed forearms at two heights
+        ex = body[shoulder, 0] + side * h * math.sin(math.radians(upper))
+        ey = body[shoulder, 1] + h * math.cos(math.radians(upper))
+        body[elbow] = ex, ey
+        body[wrist] = ex + side * 0.95 * h * math.sin(math.radians(fore)), ey + 0.95 * h * math.cos(math.radians(fore))
+
+    e = Expression(
+        curve=0.95 * v * amount,
+        opening=spec.opening if amount > 0 else 0.15 * spec.opening,
+        brow=0.9 * v * amount,
+        eyes=1.0 - 0.45 * (v < 0) * amount - 0.15 * (v > 0) * amount,
+    )
+    cos, sin = math.cos(tilt) * h, math.sin(tilt) * h
+    rot = np.array([[cos, sin], [-sin, cos]])
+    face = face_landmarks(e) @ rot + (head_x, head_y)
+    body[0] = face[30]
+    body[1] = face[42:48].sum(axis=0) / 6
+    body[2] = face[36:42].sum(axis=0) / 6
+    body[3:5] = _EARS @ rot + (head_x, head_y)
+    return Pose(body=body, face=face, size=h, tilt=math.degrees(tilt))
+
+
+def _fixed(points: np.ndarray) -> np.ndarray:
+    return np.round(points * ONE).astype(np.int32)
+
+
+def draw_silhouette(ids: np.ndarray, pose: Pose, look: Look, person_id: int) -> None:
+    """Paint the figure of one posed person as value ``person_id`` into the id map ``ids`` (H, W) uint8."""
+    h, b = pose.size, _fixed(pose.body)
+    limbs = [b[[15, 13, 11]], b[[16, 14, 12]], b[[9, 7, 5]], b[[10, 8, 6]], _fixed(pose.face[[8, 27]])]
+    cv2.polylines(ids, limbs, False, person_id, max(1, round(0.3 * h)), cv2.LINE_8, SHIFT)
+    cv2.fillPoly(ids, [b[[5, 6, 12, 11]]], person_id, cv2.LINE_8, SHIFT)
+    _draw_head(ids, pose, look.hair_style, person_id, person_id, cv2.LINE_8)
+
+
+def _draw_head(image: np.ndarray, pose: Pose, hair_style: int, skin, hair, mode: int) -> None:
+    """Long hair (style 1), the head ellipse and the hair cap."""
+    h, face = pose.size, pose.face
+    centre = tuple(_fixed(face[27:31].sum(axis=0) / 4).tolist())
+    top = tuple(_fixed(face[27] + (face[27] - face[8]) * 0.18).tolist())
+    axes = (round(0.5 * h * ONE), round(0.62 * h * ONE))
+    if hair_style == 1:
+        long_axes = (axes[0] + round(0.1 * h * ONE), axes[1])
+        cv2.ellipse(image, top, long_axes, pose.tilt, 0, 360, hair, -1, mode, SHIFT)
+    cv2.ellipse(image, centre, axes, pose.tilt, 0, 360, skin, -1, mode, SHIFT)
+    cv2.ellipse(image, top, (axes[0], round(0.45 * h * ONE)), pose.tilt, 180, 360, hair, -1, mode, SHIFT)
+
+
+def draw_person(canvas: np.ndarray, pose: Pose, look: Look) -> None:
+    """Draw one posed person in colour on ``canvas`` (H, W, 3) uint8 BGR: legs, torso, head, face, arms."""
+    h, b, face = pose.size, _fixed(pose.body), pose.face
+    leg, arm, fore = (max(1, round(f * h)) for f in (0.34, 0.27, 0.24))
+    aa = cv2.LINE_AA
+    neck = _fixed((pose.body[5] + pose.body[6]) / 2)
+    torso = b[[5, 6, 12, 11]]
+
+    cv2.polylines(canvas, [b[[11, 13, 15]], b[[12, 14, 16]]], False, look.pants, leg, aa, SHIFT)
+    cv2.fillPoly(canvas, [torso], look.shirt, aa, SHIFT)
+    cv2.polylines(canvas, [torso], True, look.shirt, arm, aa, SHIFT)
+    cv2.polylines(canvas, [np.stack([neck, _fixed(face[8])]), b[[3, 4]]], False, look.skin, fore, aa, SHIFT)
+    _draw_head(canvas, pose, look.hair_style, look.skin, look.hair, aa)
+    draw_face(canvas, face, h, look.face)
+    cv2.polylines(canvas, [b[[5, 7]], b[[6, 8]]], False, look.shirt, arm, aa, SHIFT)
+    cv2.polylines(canvas, [b[[7, 9]], b[[8, 10]]], False, look.skin, fore, aa, SHIFT)

@@ -1,0 +1,48 @@
+"""Shared tiny builders for the model tests."""
+
+from __future__ import annotations
+
+import torch
+
+from vemd.config import Config, load_config
+from vemd.models import build_model
+
+B, T = 2, 2
+
+# The tiny recipe made smaller still (64×64 input, narrow decoders); the latent stays 7×7 and
+# the heatmaps 56×56 as in the paper.
+SMALL = (
+    "model.image_size=64",
+    "model.vit.kwargs.img_size=64",
+    "model.latent_dim=16",
+    "model.heatmap.up_channels=[32,16,16,16]",
+    "model.heatmap.stage_channels=16",
+    "model.emotion.mlp_hidden=32",
+    "model.emotion.feedforward_dim=32",
+)
+
+
+def tiny_config(*overrides: str) -> Config:
+    return load_config("tiny", [*SMALL, *overrides])
+
+
+def tiny_model(*overrides: str, seed: int = 0):
+    torch.manual_seed(seed)
+    cfg = tiny_config(*overrides)
+    return cfg, build_model(cfg.model)
+
+
+def frames(cfg: Config, b: int = B, t: int = T) -> torch.Tensor:
+    size = cfg.model.image_size
+    return torch.randn(b, t, 3, size, size, generator=torch.Generator().manual_seed(1))
+
+
+def heatmap_targets(cfg: Config, b: int = B, t: int = T) -> dict[str, torch.Tensor]:
+    from vemd.structure.skeleton import skeleton_for
+
+    size = cfg.model.heatmap.size
+    gen = torch.Generator().manual_seed(2)
+    return {
+        m: torch.rand(b, t, skeleton_for(m, "heatmap").num_limbs, size, size, generator=gen)
+        for m in cfg.model.sr.modalities
+    }

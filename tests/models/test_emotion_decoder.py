@@ -1,0 +1,39 @@
+"""Emotion decoder: Table 7 per-frame embedding sizes, Frame Attention Pooling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vemd.config import load_config
+from vemd.models.build import build_emotion_decoder
+from vemd.models.emotion_decoder import FrameAttentionPooling
+
+
+@pytest.mark.parametrize(
+    ("latent_dim", "projection", "frame_dim"),
+    [(1024, "null", 5184), (512, "null", 4160), (512, 4, 3072), (512, 3, 2560), (512, 2, 2048), (512, 1, 1536), (512, 0.5, 1280)],
+)
+def test_table7_frame_embedding_sizes(latent_dim, projection, frame_dim):
+    cfg = load_config("default", [f"model.latent_dim={latent_dim}", f"model.sr.projection={projection}"])
+    assert cfg.model.sr.modalities == ["body"] and cfg.model.decoder == "heatmap"
+    with torch.device("meta"):
+        decoder = build_emotion_decoder(cfg.model)
+    assert decoder.frame_dim == frame_dim
+    assert decoder.pool.score.in_features == frame_dim
+    assert decoder.phi.in_features == 2 * latent_dim * 7 * 7 and decoder.phi.out_features == 2 * latent_dim
+
+
+def test_frame_attention_pooling_is_a_convex_combination_of_frames():
+    pool = FrameAttentionPooling(4)
+    frames = torch.randn(3, 5, 4)
+    pooled = pool(frames)
+    weights = pool.score(frames).softmax(1)
+    torch.testing.assert_close(pooled, (weights * frames).sum(1))
+    torch.testing.assert_close(pool(frames[:, [0, 0, 0]]), frames[:, 0])
+
+
+def test_non_divisible_heads_fail_with_a_clear_message():
+    cfg = load_config("default", ["model.emotion.num_heads=7"])
+    with pytest.raises(ValueError, match="num_heads=7"), torch.device("meta"):
+        build_emotion_decoder(cfg.model)
