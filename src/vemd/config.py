@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -29,7 +29,7 @@ class ConfigError(ValueError):
 class ViTConfig:
     name: str = "vit_large_patch16_224"  # timm name; "vit_large_patch14_clip_224" as released
     pretrained: bool = False  # load timm/Hugging Face weights (needs network or hub cache)
-    weights: Optional[str] = None  # local checkpoint file, takes precedence over `pretrained`
+    weights: str | None = None  # local checkpoint file, takes precedence over `pretrained`
     frozen: bool = True  # frozen after stage 1 (SPEC §3)
     kwargs: dict[str, Any] = field(default_factory=dict)  # extra timm create_model arguments
 
@@ -38,7 +38,7 @@ class ViTConfig:
 class CNNConfig:
     name: str = "resnet50"  # resnet50 | resnet101 | resnet152 | custom | any timm name
     pretrained: bool = False
-    weights: Optional[str] = None
+    weights: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
     custom_channels: list[int] = field(default_factory=lambda: [64, 128, 256, 512, 1024])
 
@@ -46,7 +46,7 @@ class CNNConfig:
 @dataclass
 class SRConfig:
     modalities: list[str] = field(default_factory=lambda: ["body"])  # subset of body, face
-    projection: Optional[float] = None  # None: raw SR; else factor × latent_dim per modality
+    projection: float | None = None  # None: raw SR; else factor × latent_dim per modality
 
 
 @dataclass
@@ -104,8 +104,8 @@ class ModelConfig:
 @dataclass
 class LossConfig:
     cls: float = 1.0
-    body: Optional[float] = None  # β_p1; None → paper default for the decoder
-    face: Optional[float] = None  # β_p2; None → paper default for the decoder
+    body: float | None = None  # β_p1; None → paper default for the decoder
+    face: float | None = None  # β_p2; None → paper default for the decoder
     mmd: float = 0.1  # β_mmd
     mmd_bandwidths: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])  # RBF σ, × sqrt(dim)
     kl: float = 0.1  # VAE variant
@@ -122,7 +122,7 @@ class LossConfig:
 class DataConfig:
     name: str = "synth"  # synth | folder | csv | gaf3 | vgaf | dfew | mer2023 | samsemo | engagenet
     root: str = "data/synth"
-    annotations: Optional[str] = None  # annotation store; None → <root>/annotations if present
+    annotations: str | None = None  # annotation store; None → <root>/annotations if present
     frames: int = 5  # T frames per clip
     sampling: str = "uniform"  # uniform | fps (one frame per `frame_interval` seconds)
     frame_interval: float = 1.0
@@ -134,13 +134,13 @@ class DataConfig:
     scale: list[float] = field(default_factory=lambda: [0.8, 1.0])
     flip_prob: float = 0.5
     skip_bad: bool = False
-    class_names: Optional[list[str]] = None
+    class_names: list[str] | None = None
 
 
 @dataclass
 class TrainConfig:
     stage: str = "2"  # 1: ViT branch alone with CE; 2: frozen ViT + multitask; both: 1 then 2
-    stage1_ckpt: Optional[str] = None  # start stage 2 from this stage-1 checkpoint
+    stage1_ckpt: str | None = None  # start stage 2 from this stage-1 checkpoint
     out_dir: str = "runs/default"
     seed: int = 0
     batch_size: int = 8
@@ -151,11 +151,12 @@ class TrainConfig:
     weight_decay: float = 1e-4
     grad_clip: float = 1.0
     scheduler: str = "cosine"  # cosine | none
-    warmup_epochs: int = 0
+    warmup_fraction: float = 0.0  # linear warm-up over this fraction of the steps
     max_epochs: int = 20
     stage1_epochs: int = 5
     max_steps: int = -1
-    max_time_minutes: Optional[float] = None
+    max_time_minutes: float | None = None  # stop a stage after this wall time
+    checkpoint_every_n_steps: int = 50  # last.ckpt for resuming
     early_stopping_patience: int = 10
     monitor: str = "val/accuracy"
     precision: str = "32"  # 32 | bf16-mixed

@@ -25,7 +25,9 @@ def require_annotate_extra() -> None:
     """Skip unless the ``annotate`` extra (dlib, yuface, mediapipe, face models) is importable."""
     for module in ("dlib", "yuface", "mediapipe", "face_recognition_models"):
         if importlib.util.find_spec(module) is None:
-            pytest.skip(f"the annotate extra is not installed ({module} missing): pip install -e '.[annotate]'")
+            pytest.skip(
+                f"the annotate extra is not installed ({module} missing): pip install -e '.[annotate]'"
+            )
 
 
 class FakeBackend(Backend):

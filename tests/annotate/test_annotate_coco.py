@@ -20,15 +20,17 @@ def _points(num: int, seed: int) -> np.ndarray:
 def test_round_trip_keeps_every_frame_and_person(tmp_path):
     store = AnnotationStore(tmp_path / "a", create=True)
     store.add("clip.mp4/3", FrameAnnotation(120, 90, [Person(body=_points(17, 0), face=_points(68, 1))]))
-    store.add("clip.mp4/7", FrameAnnotation(120, 90, [Person(body=_points(17, 2)), Person(face=_points(68, 3))]))
+    store.add(
+        "clip.mp4/7", FrameAnnotation(120, 90, [Person(body=_points(17, 2)), Person(face=_points(68, 3))])
+    )
     store.add("photo.jpg/0", FrameAnnotation(64, 48, []))
     store.flush()
     export_coco(store, tmp_path / "wb.json")
     copy = AnnotationStore(tmp_path / "b", create=True)
     assert import_coco(tmp_path / "wb.json", copy) == (3, 0)
     assert sorted(copy.keys()) == sorted(store.keys())
-    for key in store.keys():
-        a, b = store[key], copy[key]
+    for key, a in store.items():
+        b = copy[key]
         assert (a.width, a.height, len(a.persons)) == (b.width, b.height, len(b.persons))
         for pa, pb in zip(a.persons, b.persons):
             for part in ("body", "face"):
@@ -58,7 +60,9 @@ def test_export_follows_coco_wholebody_fields(tmp_path):
 def test_foreign_file_names_become_still_image_keys():
     data = {
         "images": [{"id": 7, "file_name": "000123.jpg", "width": 10, "height": 10}],
-        "annotations": [{"image_id": 7, "category_id": 1, "keypoints": [1.0, 2.0, 1] * 17, "face_valid": False}],
+        "annotations": [
+            {"image_id": 7, "category_id": 1, "keypoints": [1.0, 2.0, 1] * 17, "face_valid": False}
+        ],
     }
     [(key, frame)] = coco_to_frames(data)
     assert key == "000123.jpg/0" and frame.num_bodies == 1 and frame.num_faces == 0

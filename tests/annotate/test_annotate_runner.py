@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from tests.annotate.helpers import FakeBackend, fixture
+
 from vemd.annotate.runner import Sampling, run_annotation
 from vemd.annotate.sources import find_items
 from vemd.annotate.summary import summarise
@@ -31,7 +31,7 @@ def test_resume_after_interruption_loses_and_duplicates_nothing(tmp_path):
     items = find_items(media)
     store = AnnotationStore(tmp_path / "ann", create=True)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        run_annotation(items, store, partial(FakeBackend, fail_on=30.0), flush_every=1, progress=False)
+        run_annotation(items, store, partial(FakeBackend, fail_on=30.0), flush_seconds=0, progress=False)
     assert sorted(AnnotationStore(tmp_path / "ann").keys()) == ["img0.png/0", "img1.png/0"]
 
     backend = FakeBackend()
@@ -67,8 +67,8 @@ def test_workers_give_the_same_store_as_one_process(tmp_path):
     two = AnnotationStore(tmp_path / "two", create=True)
     run_annotation(items, two, FakeBackend, workers=2, progress=False)
     assert sorted(one.keys()) == sorted(two.keys())
-    for key in one.keys():
-        np.testing.assert_array_equal(one[key].stacked("body"), two[key].stacked("body"))
+    for key, frame in one.items():
+        np.testing.assert_array_equal(frame.stacked("body"), two[key].stacked("body"))
 
 
 def test_summary_counts_empty_clips_and_q_max(tmp_path):
@@ -76,7 +76,9 @@ def test_summary_counts_empty_clips_and_q_max(tmp_path):
 
     store = AnnotationStore(tmp_path / "ann", create=True)
     body = np.ones((17, 3), np.float32)
-    store.add("a/0", FrameAnnotation(10, 10, [Person(body=body), Person(body=body), Person(face=np.ones((68, 3)))]))
+    store.add(
+        "a/0", FrameAnnotation(10, 10, [Person(body=body), Person(body=body), Person(face=np.ones((68, 3)))])
+    )
     store.add("a/5", FrameAnnotation(10, 10, []))
     store.add("b/0", FrameAnnotation(10, 10, []))
     store.add("other/0", FrameAnnotation(10, 10, [Person(body=body)] * 5))
@@ -89,7 +91,10 @@ def test_manifest_input_annotates_the_train_split_only(tmp_path):
     from vemd.data.manifest import ClipRecord, write_manifest
 
     _images(tmp_path / "media", [10, 20])
-    records = [ClipRecord("c0", "train", "pos", "media/img0.png"), ClipRecord("c1", "val", "neg", "media/img1.png")]
+    records = [
+        ClipRecord("c0", "train", "pos", "media/img0.png"),
+        ClipRecord("c1", "val", "neg", "media/img1.png"),
+    ]
     write_manifest(tmp_path, records, ["pos", "neg"])
     assert [i.clip_id for i in find_items(tmp_path)] == ["c0"]
     assert [i.clip_id for i in find_items(tmp_path / "manifest.csv", ("train", "val"))] == ["c0", "c1"]
@@ -102,14 +107,26 @@ def test_cli_writes_problems_summary_and_exits_3_on_failures(tmp_path, monkeypat
     media = _images(tmp_path / "media", [10, 20])
     (media / "bad.png").write_bytes(b"garbage")
     out = tmp_path / "ann"
-    args = ["annotate", str(media), "--out", str(out), "--backend", "offline", "--no-progress", "--preview", "1"]
-    assert main(args) == 3
+    coco = tmp_path / "wb.json"
+    args = [
+        "annotate",
+        str(media),
+        "--out",
+        str(out),
+        "--backend",
+        "offline",
+        "--no-progress",
+        "--preview",
+        "1",
+    ]
+    assert main([*args, "--export-coco", str(coco)]) == 3
     with open(out / "problems.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [Path(r["path"]).name for r in rows] == ["bad.png"] and "unreadable" in rows[0]["problem"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames"] == 2 and summary["max_bodies"] == 1 and summary["failed_sources"] == 1
     assert len(list((tmp_path / "ann-preview").glob("*.png"))) == 1
+    assert len(json.loads(coco.read_text())["images"]) == 2
     assert main(args) == 3  # rerun: nothing new, nothing duplicated
     assert json.loads((out / "summary.json").read_text())["already_stored_frames"] == 2
     assert len(AnnotationStore(out)) == 2

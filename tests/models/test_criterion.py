@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -27,24 +29,30 @@ def test_paper_default_structural_weights():
 
 def test_total_is_the_weighted_sum_of_terms(setup):
     cfg, model, x, out = setup
-    cfg.loss.body, cfg.loss.mmd = 2.0, 0.5
-    criterion = build_criterion(cfg.loss, model, "heatmap")
+    criterion = build_criterion(replace(cfg.loss, body=2.0, mmd=0.5), model, "heatmap")
     losses = criterion(out, torch.tensor([0, 1]), targets=heatmap_targets(cfg))
-    expected = losses["loss_cls"] + 2.0 * losses["loss_body"] + 1.0 * losses["loss_face"] + 0.5 * losses["loss_mmd"]
+    expected = (
+        losses["loss_cls"] + 2.0 * losses["loss_body"] + 1.0 * losses["loss_face"] + 0.5 * losses["loss_mmd"]
+    )
     torch.testing.assert_close(losses["loss"], expected)
 
 
 def test_heatmap_loss_is_zero_on_its_own_prediction_and_masks_unannotated_frames(setup):
     cfg, model, x, out = setup
     criterion = build_criterion(cfg.loss, model, "heatmap")
-    targets = {m: torch.sigmoid(out.structure(m)["pred_heatmaps"]).detach().view(2, 2, -1, 56, 56) for m in ("body", "face")}
+    targets = {
+        m: torch.sigmoid(out.structure(m)["pred_heatmaps"]).detach().view(2, 2, -1, 56, 56)
+        for m in ("body", "face")
+    }
     mask = torch.tensor([[True, False], [True, False]])
     targets["body"][:, 1] = 1.0 - targets["body"][:, 1]
     losses = criterion(out, torch.tensor([0, 1]), targets=targets, target_mask=mask)
-    assert float(losses["loss_body"]) < 1e-10 and float(losses["loss_face"]) < 1e-10
-    assert float(criterion(out, torch.tensor([0, 1]), targets=targets)["loss_body"]) > 1e-3
-    none = criterion(out, torch.tensor([0, 1]), targets=targets, target_mask=torch.zeros(2, 2, dtype=torch.bool))
-    assert float(none["loss_body"]) == 0.0 and none["loss_body"].requires_grad
+    assert losses["loss_body"].item() < 1e-10 and losses["loss_face"].item() < 1e-10
+    assert criterion(out, torch.tensor([0, 1]), targets=targets)["loss_body"].item() > 1e-3
+    none = criterion(
+        out, torch.tensor([0, 1]), targets=targets, target_mask=torch.zeros(2, 2, dtype=torch.bool)
+    )
+    assert none["loss_body"].item() == 0.0 and none["loss_body"].requires_grad
 
 
 def test_structural_terms_are_absent_without_predictions(setup):

@@ -12,7 +12,15 @@ from vemd.models.emotion_decoder import FrameAttentionPooling
 
 @pytest.mark.parametrize(
     ("latent_dim", "projection", "frame_dim"),
-    [(1024, "null", 5184), (512, "null", 4160), (512, 4, 3072), (512, 3, 2560), (512, 2, 2048), (512, 1, 1536), (512, 0.5, 1280)],
+    [
+        (1024, "null", 5184),
+        (512, "null", 4160),
+        (512, 4, 3072),
+        (512, 3, 2560),
+        (512, 2, 2048),
+        (512, 1, 1536),
+        (512, 0.5, 1280),
+    ],
 )
 def test_table7_frame_embedding_sizes(latent_dim, projection, frame_dim):
     cfg = load_config("default", [f"model.latent_dim={latent_dim}", f"model.sr.projection={projection}"])

@@ -12,7 +12,15 @@ from vemd.synth.scene import SceneOptions, sample_scene
 
 @pytest.mark.parametrize(
     ("valences", "label"),
-    [([1], 2), ([0], 1), ([-1], 0), ([1, 0, 0, 0], 1), ([1, 1, 0, 0], 2), ([-1, -1, 0, 1], 1), ([-1, -1, 0], 0)],
+    [
+        ([1], 2),
+        ([0], 1),
+        ([-1], 0),
+        ([1, 0, 0, 0], 1),
+        ([1, 1, 0, 0], 2),
+        ([-1, -1, 0, 1], 1),
+        ([-1, -1, 0], 0),
+    ],
 )
 def test_group_label_is_the_balance_with_a_neutral_band(valences, label):
     assert group_label(np.array(valences)) == label
@@ -40,7 +48,10 @@ def test_split_labels_are_balanced_and_seeded():
 
 def test_crowd_size_carries_no_label():
     options = SceneOptions(frames=1)
-    sizes = {y: [len(sample_scene(np.random.default_rng([y, i]), y, options).people) for i in range(200)] for y in range(3)}
+    sizes = {
+        y: [len(sample_scene(np.random.default_rng([y, i]), y, options).people) for i in range(200)]
+        for y in range(3)
+    }
     means = [np.mean(v) for v in sizes.values()]
     assert max(means) - min(means) < 1.2  # uniform 1..12: mean 6.5, standard error ~0.25
 

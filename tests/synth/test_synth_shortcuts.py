@@ -20,11 +20,21 @@ def _scenes():
 
 
 def _colour_histograms(frames):
-    return np.stack([np.concatenate([np.bincount(f[..., c].ravel() // 32, minlength=8) for c in range(3)]) for f in frames])
+    return np.stack(
+        [
+            np.concatenate([np.bincount(f[..., c].ravel() // 32, minlength=8) for c in range(3)])
+            for f in frames
+        ]
+    )
 
 
 def _grey_thumbnails(frames):
-    return np.stack([cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), (16, 16), interpolation=cv2.INTER_AREA).ravel() for f in frames])
+    return np.stack(
+        [
+            cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), (16, 16), interpolation=cv2.INTER_AREA).ravel()
+            for f in frames
+        ]
+    )
 
 
 def test_global_image_statistics_stay_near_chance():

@@ -108,7 +108,9 @@ def coco_to_frames(data: dict, source: str = "COCO file") -> list[tuple[str, Fra
             if body is not None or face is not None:
                 frames[ann["image_id"]][1].persons.append(Person(body=body, face=face))
     except (KeyError, TypeError, ValueError) as err:
-        raise DataError(f"{source}: not a COCO-WholeBody annotation file ({type(err).__name__}: {err})") from err
+        raise DataError(
+            f"{source}: not a COCO-WholeBody annotation file ({type(err).__name__}: {err})"
+        ) from err
     return list(frames.values())
 
 

@@ -21,7 +21,10 @@ def draw_annotation(image: np.ndarray, frame: FrameAnnotation) -> np.ndarray:
     out = image.copy()
     thickness = max(1, round(max(out.shape[:2]) / 400))
     for person in frame.persons:
-        for points, limbs, colour in ((person.body, BODY_LIMBS, BODY_COLOUR), (person.face, FACE_CONTOUR, FACE_COLOUR)):
+        for points, limbs, colour in (
+            (person.body, BODY_LIMBS, BODY_COLOUR),
+            (person.face, FACE_CONTOUR, FACE_COLOUR),
+        ):
             if points is None:
                 continue
             for a, b in limbs:
@@ -43,7 +46,7 @@ def write_previews(
     from vemd.data.media import read_frames_at
 
     by_clip = {item.clip_id: item for item in items}
-    keys = [k for k in store.keys() if k.rpartition("/")[0] in by_clip]
+    keys = [k for k in sorted(store.keys()) if k.rpartition("/")[0] in by_clip]
     random.Random(seed).shuffle(keys)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

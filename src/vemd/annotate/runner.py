@@ -1,8 +1,9 @@
 """Annotating many sources: resumable, over worker processes, with a problems list.
 
 The parent owns the store; workers (each with its own backend) decode and annotate one
-source at a time. Frames already in the store are skipped, and shards are flushed every
-few sources, so a killed run loses at most those few and a rerun continues from there.
+source at a time. Frames already in the store are skipped, and a shard is flushed after
+each source once ``flush_seconds`` have passed since the last one, so a killed run loses at
+most that much work and a rerun continues from there (shards stay few and large).
 """
 
 from __future__ import annotations
@@ -10,11 +11,19 @@ from __future__ import annotations
 import csv
 import io
 import multiprocessing
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 from vemd.annotate.backends.base import Backend
@@ -38,7 +47,9 @@ class Sampling:
     def indices(self, path: Path) -> list[int]:
         """Distinct source frame indices to annotate (an image gives [0])."""
         info = probe(path)
-        picks = sample_indices(info.num_frames, self.frames, sampling=self.sampling, fps=info.fps, interval=self.interval)
+        picks = sample_indices(
+            info.num_frames, self.frames, sampling=self.sampling, fps=info.fps, interval=self.interval
+        )
         return sorted(set(picks))
 
 
@@ -87,7 +98,8 @@ def _work(task: tuple[MediaItem, Sampling, frozenset[int]]) -> ItemResult:
 
 def _stored_indices(store: AnnotationStore) -> dict[str, set[int]]:
     done: dict[str, set[int]] = {}
-    for key in store.keys():
+    keys = store.keys()
+    for key in keys:
         clip_id, _, index = key.rpartition("/")
         done.setdefault(clip_id, set()).add(int(index))
     return done
@@ -115,20 +127,28 @@ def run_annotation(
     sampling: Sampling = Sampling(),
     *,
     workers: int = 1,
-    flush_every: int = 4,
+    flush_seconds: float = 30.0,
     progress: bool = True,
 ) -> RunReport:
     """Annotate ``items`` into ``store``; sources that fail are listed, not fatal."""
     report = RunReport()
-    columns = (TextColumn("annotating"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("annotating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, disable=not progress) as bar:
         task = bar.add_task("annotate", total=len(items))
+        last_flush = time.monotonic()
         try:
-            for count, result in enumerate(iter_results(items, store, factory, sampling, workers), start=1):
+            for result in iter_results(items, store, factory, sampling, workers):
                 _record(store, result, report)
                 bar.advance(task)
-                if count % flush_every == 0:
+                if time.monotonic() - last_flush >= flush_seconds:
                     store.flush()
+                    last_flush = time.monotonic()
         finally:
             store.flush()
     return report
@@ -151,7 +171,6 @@ def write_problems(path: str | Path, problems: list[tuple[str, str]]) -> None:
     writer.writerow(("path", "problem"))
     writer.writerows(problems)
     atomic_write_text(path, buffer.getvalue())
-
 
 
 class RateColumn(ProgressColumn):

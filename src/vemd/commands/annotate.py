@@ -22,16 +22,24 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("input", nargs="?", help="dataset folder / manifest.csv, folder of media, one file, or 'preview'")
+    parser.add_argument(
+        "input", nargs="?", help="dataset folder / manifest.csv, folder of media, one file, or 'preview'"
+    )
     parser.add_argument("annotations", nargs="?", help="(after 'preview') the annotation store to draw")
     parser.add_argument("--out", help="annotation store folder (with 'preview': the PNG folder)")
     parser.add_argument("--backend", default="auto", choices=("auto", "offline", "vitpose"))
-    parser.add_argument("--frames", type=int, default=5, help="frames per video clip (SPEC §2; an image is 1)")
+    parser.add_argument(
+        "--frames", type=int, default=5, help="frames per video clip (SPEC §2; an image is 1)"
+    )
     parser.add_argument("--sampling", default="uniform", choices=("uniform", "fps"))
-    parser.add_argument("--interval", type=float, default=1.0, help="seconds between frames with --sampling fps")
+    parser.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between frames with --sampling fps"
+    )
     parser.add_argument("--workers", type=int, default=1, help="processes, each with its own backend")
     parser.add_argument("--splits", nargs="+", default=["train"], help="manifest splits to annotate")
-    parser.add_argument("--preview", type=int, default=0, metavar="N", help="draw N annotated frames into PNGs")
+    parser.add_argument(
+        "--preview", type=int, default=0, metavar="N", help="draw N annotated frames into PNGs"
+    )
     parser.add_argument("--preview-dir", help="where --preview writes (default: <out>-preview)")
     parser.add_argument("--media", help="(preview) the INPUT the annotations were made from")
     parser.add_argument("--n", type=int, default=8, help="(preview) number of frames to draw")
@@ -52,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
         raise VemdError("--out ANNOTATIONS is required")
     if not (args.input or args.import_coco):
         raise VemdError("give an INPUT to annotate or --import-coco FILE")
+    from vemd.annotate.sources import find_items
     from vemd.structure.annotations import AnnotationStore
 
+    items = find_items(args.input, tuple(args.splits)) if args.input else []
     out = Path(args.out)
     status = 0
     with AnnotationStore(out, create=True) as store:
@@ -62,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
             added, skipped = import_coco(args.import_coco, store)
             print(f"imported {added} frames from {args.import_coco} ({skipped} already stored)")
-        if args.input:
-            status = _annotate(args, store)
+        if items:
+            status = _annotate(args, items, store)
         if args.export_coco:
             from vemd.annotate.coco import export_coco
 
@@ -74,20 +84,27 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def _annotate(args: argparse.Namespace, store) -> int:
+def _annotate(args: argparse.Namespace, items: list, store) -> int:
     from vemd.annotate.backends import build_backend, resolve_backend
     from vemd.annotate.runner import Sampling, run_annotation, write_problems
-    from vemd.annotate.sources import find_items
     from vemd.annotate.summary import summarise
     from vemd.structure.annotations import atomic_write_text
 
-    items = find_items(args.input, tuple(args.splits))
     backend = resolve_backend(args.backend)
-    chosen = " (auto: vitpose weights not cached locally)" if args.backend == "auto" and backend == "offline" else ""
+    chosen = (
+        " (auto: vitpose weights not cached locally)"
+        if args.backend == "auto" and backend == "offline"
+        else ""
+    )
     print(f"annotating {len(items)} sources with the {backend} backend{chosen}")
     sampling = Sampling(args.frames, args.sampling, args.interval)
     report = run_annotation(
-        items, store, partial(build_backend, backend), sampling, workers=args.workers, progress=not args.no_progress
+        items,
+        store,
+        partial(build_backend, backend),
+        sampling,
+        workers=args.workers,
+        progress=not args.no_progress,
     )
     write_problems(store.root / "problems.csv", report.problems)
     summary = summarise(store, [item.clip_id for item in items])
@@ -114,8 +131,14 @@ def _print_summary(record: dict, root: Path) -> None:
     table.add_column("value", justify="right")
     rows = (
         ("clips / frames in store", f"{record['clips']} / {record['frames']}"),
-        ("frames annotated now / already stored", f"{record['annotated_frames']} / {record['already_stored_frames']}"),
-        ("max bodies / faces per frame (Q_max)", f"{record['max_bodies']} / {record['max_faces']} ({record['q_max']})"),
+        (
+            "frames annotated now / already stored",
+            f"{record['annotated_frames']} / {record['already_stored_frames']}",
+        ),
+        (
+            "max bodies / faces per frame (Q_max)",
+            f"{record['max_bodies']} / {record['max_faces']} ({record['q_max']})",
+        ),
         ("clips with no detection (dropped)", f"{record['empty_clips']} ({record['empty_percent']:.2f} %)"),
         ("sources that failed", f"{record['failed_sources']} (see problems.csv)"),
     )

@@ -15,10 +15,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=5, help="frames per clip (1 gives GAF-like images)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-people", type=int, default=12, help="people per scene are drawn in 1..max")
-    parser.add_argument("--task", choices=("ger", "ier"), default="ger", help="group label, or one dominant person's")
+    parser.add_argument(
+        "--task", choices=("ger", "ier"), default="ger", help="group label, or one dominant person's"
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument(
-        "--annotation-noise", type=float, default=0.0, help="simulated annotator errors in [0, 1] (misses, jitter)"
+        "--annotation-noise",
+        type=float,
+        default=0.0,
+        help="simulated annotator errors in [0, 1] (misses, jitter)",
     )
     parser.add_argument("--image-size", type=int, default=224, help="frame side in pixels")
     parser.add_argument("--preview", action="store_true", help="also write <out>/previews/*.png")

@@ -52,9 +52,15 @@ def create_timm(name: str, *, pretrained: bool, weights: str | None, kwargs: dic
 
 
 def build_vit_branch(cfg: ModelConfig) -> ViTBranch:
-    vit = create_timm(cfg.vit.name, pretrained=cfg.vit.pretrained, weights=cfg.vit.weights, kwargs=cfg.vit.kwargs)
+    vit = create_timm(
+        cfg.vit.name, pretrained=cfg.vit.pretrained, weights=cfg.vit.weights, kwargs=cfg.vit.kwargs
+    )
     return ViTBranch(
-        vit, latent_dim=cfg.latent_dim, latent_size=cfg.latent_size, num_classes=cfg.num_classes, frozen=cfg.vit.frozen
+        vit,
+        latent_dim=cfg.latent_dim,
+        latent_size=cfg.latent_size,
+        num_classes=cfg.num_classes,
+        frozen=cfg.vit.frozen,
     )
 
 
@@ -62,7 +68,9 @@ def build_cnn_branch(cfg: ModelConfig) -> CNNBranch:
     if cfg.cnn.name == "custom":
         backbone = CustomEncoder(cfg.cnn.custom_channels)
     else:
-        model = create_timm(cfg.cnn.name, pretrained=cfg.cnn.pretrained, weights=cfg.cnn.weights, kwargs=cfg.cnn.kwargs)
+        model = create_timm(
+            cfg.cnn.name, pretrained=cfg.cnn.pretrained, weights=cfg.cnn.weights, kwargs=cfg.cnn.kwargs
+        )
         backbone = TimmFeatureMap(model)
     return CNNBranch(backbone, latent_dim=cfg.latent_dim, latent_size=cfg.latent_size)
 
@@ -73,7 +81,9 @@ def build_struct_decoder(cfg: ModelConfig, modality: str) -> nn.Module:
     if cfg.decoder == "heatmap":
         h = cfg.heatmap
         if h.size != 8 * cfg.latent_size:
-            raise ConfigError(f"model.heatmap.size={h.size} must be 8 × model.latent_size ({8 * cfg.latent_size})")
+            raise ConfigError(
+                f"model.heatmap.size={h.size} must be 8 × model.latent_size ({8 * cfg.latent_size})"
+            )
         return HeatmapDecoder(
             UNetResUpsample(2 * cfg.latent_dim, h.stage_channels, h.up_channels),
             LimbsDecoder(h.stage_channels, skeleton.num_limbs, h.num_stages, h.layers_per_stage),

@@ -97,7 +97,11 @@ class VEMDCriterion:
             if pred is None or targets is None or modality not in targets:
                 continue
             n = output.latent.shape[0]
-            keep = torch.ones(n, dtype=torch.bool, device=labels.device) if target_mask is None else target_mask.flatten()
+            keep = (
+                torch.ones(n, dtype=torch.bool, device=labels.device)
+                if target_mask is None
+                else target_mask.flatten()
+            )
             losses[f"loss_{modality}"] = self.structural(pred, targets[modality], keep, modality)
         if self.variational == "ve":
             losses["loss_mmd"] = mmd_to_prior(output.latent, self.mmd_bandwidths)

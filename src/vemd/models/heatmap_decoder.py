@@ -16,7 +16,11 @@ def conv_bn_relu(channels: int, repeat: int = 2) -> nn.Sequential:
     """``repeat`` × (3×3 conv + BN + ReLU) at constant width."""
     layers = []
     for _ in range(repeat):
-        layers += [nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(True)]
+        layers += [
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(True),
+        ]
     return nn.Sequential(*layers)
 
 

@@ -21,7 +21,9 @@ def rbf_kernel(x: torch.Tensor, y: torch.Tensor, bandwidths: list[float] | tuple
     return sum(torch.exp(-sq / (2.0 * factor**2 * dim)) for factor in bandwidths)
 
 
-def mmd(x: torch.Tensor, y: torch.Tensor, bandwidths: list[float] | tuple[float, ...] = (0.5, 1.0, 2.0)) -> torch.Tensor:
+def mmd(
+    x: torch.Tensor, y: torch.Tensor, bandwidths: list[float] | tuple[float, ...] = (0.5, 1.0, 2.0)
+) -> torch.Tensor:
     """Unbiased MMD² estimate between samples x (N, D) and y (M, D), N, M ≥ 2 (0 in expectation when equal)."""
     n, m = x.shape[0], y.shape[0]
     kxx, kyy, kxy = rbf_kernel(x, x, bandwidths), rbf_kernel(y, y, bandwidths), rbf_kernel(x, y, bandwidths)
@@ -30,7 +32,9 @@ def mmd(x: torch.Tensor, y: torch.Tensor, bandwidths: list[float] | tuple[float,
     return within_x + within_y - 2.0 * kxy.mean()
 
 
-def mmd_to_prior(latent: torch.Tensor, bandwidths: list[float] | tuple[float, ...] = (0.5, 1.0, 2.0)) -> torch.Tensor:
+def mmd_to_prior(
+    latent: torch.Tensor, bandwidths: list[float] | tuple[float, ...] = (0.5, 1.0, 2.0)
+) -> torch.Tensor:
     """MMD² between latents (N, ...) flattened per row and N draws of N(0, I); 0 when N < 2."""
     x = latent.flatten(1).float()
     if x.shape[0] < 2:

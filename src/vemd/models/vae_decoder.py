@@ -16,7 +16,9 @@ class VAEDecoder(nn.Module):
     ``min_channels``); the result is resized to ``image_size`` when the ratio is not a power of two.
     """
 
-    def __init__(self, latent_channels: int, latent_size: int, image_size: int, min_channels: int = 16) -> None:
+    def __init__(
+        self, latent_channels: int, latent_size: int, image_size: int, min_channels: int = 16
+    ) -> None:
         super().__init__()
         num_up = max(1, math.ceil(math.log2(image_size / latent_size)))
         widths = [max(latent_channels // 2**i, min_channels) for i in range(num_up + 1)]
@@ -30,5 +32,7 @@ class VAEDecoder(nn.Module):
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         x = self.layers(latent)
         if x.shape[-1] != self.image_size:
-            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
+            x = F.interpolate(
+                x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
+            )
         return x

@@ -21,6 +21,7 @@ from vemd.models.cnn_branch import CNNBranch
 from vemd.models.vit_branch import ViTBranch
 
 VARIANTS = ("ve", "vae", "vanilla")
+LOGVAR_INIT = -4.0
 
 
 @dataclass
@@ -48,6 +49,11 @@ class VariationalEncoder(nn.Module):
         self.variational = variational
         channels = 2 * cnn_branch.proj.out_channels
         self.logvar = nn.Conv2d(channels, channels, 1) if variational != "vanilla" else None
+        if self.logvar is not None:
+            # Start near-deterministic (σ ≈ 0.14) so early classification is not drowned in
+            # sampling noise; the MMD/KL term widens the posterior as training proceeds.
+            nn.init.zeros_(self.logvar.weight)
+            nn.init.constant_(self.logvar.bias, LOGVAR_INIT)
 
     @property
     def latent_channels(self) -> int:

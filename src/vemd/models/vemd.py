@@ -89,7 +89,11 @@ class VEMD(nn.Module):
         compute validation losses; in ``ve-md-sr`` the structural decoders always run.
         """
         b, t = frames.shape[:2]
-        tokens = vit_features.flatten(0, 1) if vit_features is not None and vit_features.dim() == 5 else vit_features
+        tokens = (
+            vit_features.flatten(0, 1)
+            if vit_features is not None and vit_features.dim() == 5
+            else vit_features
+        )
         enc = self.encoder(frames.flatten(0, 1), vit_tokens=tokens)  # latent (B·T, 2·C_e, s, s)
         aux = self.runs_auxiliary(auxiliary)
         preds: dict[str, dict] = {}

@@ -182,7 +182,7 @@ class AnnotationStore:
     def __init__(self, root: str | Path, *, create: bool = False, shard_size: int = 2048) -> None:
         self.root = Path(root)
         self.shard_size = shard_size
-        self._pending: list[tuple[str, FrameAnnotation]] = []
+        self._pending: dict[str, FrameAnnotation] = {}
         self._index: dict[str, tuple[int, int]] = {}
         self._shards: dict[int, _Shard] = {}
         meta_path = self.root / "meta.json"
@@ -222,19 +222,16 @@ class AnnotationStore:
         return len(self._index) + len(self._pending)
 
     def __contains__(self, key: str) -> bool:
-        return key in self._index or any(k == key for k, _ in self._pending)
+        return key in self._index or key in self._pending
 
     def keys(self) -> list[str]:
-        return list(self._index) + [k for k, _ in self._pending]
+        return list(self._index) + list(self._pending)
 
     def __getitem__(self, key: str) -> FrameAnnotation:
         if key in self._index:
             number, row = self._index[key]
             return self._load(number).frame(row)
-        for k, frame in self._pending:
-            if k == key:
-                return frame
-        raise KeyError(key)
+        return self._pending[key]
 
     def get(self, key: str) -> FrameAnnotation | None:
         try:
@@ -249,7 +246,7 @@ class AnnotationStore:
     def add(self, key: str, frame: FrameAnnotation) -> None:
         if key in self:
             raise KeyError(f"{self.root}: frame key {key!r} is already stored")
-        self._pending.append((key, frame))
+        self._pending[key] = frame
         if len(self._pending) >= self.shard_size:
             self.flush()
 
@@ -263,12 +260,12 @@ class AnnotationStore:
             return
         number = len(self._shard_paths)
         path = self.root / f"shard-{number:06d}.npz"
-        arrays = _encode_shard(self._pending)
+        arrays = _encode_shard(list(self._pending.items()))
         _atomic_write(path, lambda h: np.savez(h, **arrays))
         self._shard_paths.append(path)
-        for row, (key, _) in enumerate(self._pending):
+        for row, key in enumerate(self._pending):
             self._index[key] = (number, row)
-        self._pending = []
+        self._pending = {}
 
     def close(self) -> None:
         self.flush()

@@ -21,7 +21,17 @@ _JAW_PHI = np.linspace(0.0, np.pi, 17)
 _JAW = np.stack([-0.44 * np.cos(_JAW_PHI), -0.15 + 0.62 * np.sin(_JAW_PHI)], axis=1)
 _BROW_U = np.linspace(0.0, 1.0, 5)  # 0 at the outer end, 1 at the inner end
 _NOSE = np.array(
-    [[0, -0.2], [0, -0.12], [0, -0.05], [0, 0.02], [-0.08, 0.07], [-0.04, 0.085], [0, 0.095], [0.04, 0.085], [0.08, 0.07]]
+    [
+        [0, -0.2],
+        [0, -0.12],
+        [0, -0.05],
+        [0, 0.02],
+        [-0.08, 0.07],
+        [-0.04, 0.085],
+        [0, 0.095],
+        [0.04, 0.085],
+        [0.08, 0.07],
+    ]
 )
 _EYE_X = np.array([-0.28, -0.23, -0.17, -0.12, -0.17, -0.23])  # 36..41 (image-left eye)
 _EYE_Y = np.array([0.0, -1.0, -1.0, 0.0, 1.0, 1.0])
@@ -113,7 +123,9 @@ def draw_face(canvas: np.ndarray, pts: np.ndarray, size: float, palette: FacePal
     aa = cv2.LINE_AA
     cv2.polylines(canvas, [fixed[17:22], fixed[22:27]], False, palette.features, width, aa, SHIFT)
     if size >= 14:
-        cv2.polylines(canvas, [fixed[27:31], fixed[31:36]], False, palette.shade, max(1, width - 1), aa, SHIFT)
+        cv2.polylines(
+            canvas, [fixed[27:31], fixed[31:36]], False, palette.shade, max(1, width - 1), aa, SHIFT
+        )
     cv2.fillPoly(canvas, [fixed[36:42], fixed[42:48]], palette.features, aa, SHIFT)
     cv2.polylines(canvas, [fixed[36:42], fixed[42:48]], True, palette.features, 1, aa, SHIFT)
     cv2.fillPoly(canvas, [fixed[48:60]], palette.lips, aa, SHIFT)

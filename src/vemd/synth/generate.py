@@ -87,7 +87,9 @@ def clip_id(split: str, index: int) -> str:
     return f"{split}-{index:06d}"
 
 
-def make_clip(options: SynthOptions, split: str, index: int, label: int) -> tuple[list, list[FrameAnnotation]]:
+def make_clip(
+    options: SynthOptions, split: str, index: int, label: int
+) -> tuple[list, list[FrameAnnotation]]:
     """Frames (T × (S, S, 3) uint8 BGR) and annotations of one clip, from its own seed."""
     scene_seq, noise_seq = np.random.SeedSequence([options.seed, SPLITS.index(split), index]).spawn(2)
     scene = sample_scene(np.random.default_rng(scene_seq), label, options.scene)
@@ -97,7 +99,9 @@ def make_clip(options: SynthOptions, split: str, index: int, label: int) -> tupl
     return [frame for frame, _ in rendered], annotations
 
 
-def _write_clip(root: Path, options: SynthOptions, job: tuple[str, int, int]) -> tuple[str, list[FrameAnnotation]]:
+def _write_clip(
+    root: Path, options: SynthOptions, job: tuple[str, int, int]
+) -> tuple[str, list[FrameAnnotation]]:
     split, index, label = job
     name = clip_id(split, index)
     frames, annotations = make_clip(options, split, index, label)
@@ -141,7 +145,9 @@ def _check_options(root: Path, options: SynthOptions) -> None:
         atomic_write_text(path, json.dumps(record, indent=2) + "\n")
 
 
-def generate_dataset(out: str | Path, *, workers: int = 1, preview: bool = False, progress: bool = True, **options) -> Path:
+def generate_dataset(
+    out: str | Path, *, workers: int = 1, preview: bool = False, progress: bool = True, **options
+) -> Path:
     """Write (or finish) a SynthGroups dataset in ``out`` and return its path.
 
     ``options`` are the fields of :class:`SynthOptions` (n_train, n_val, n_test, frames, seed,
@@ -153,7 +159,11 @@ def generate_dataset(out: str | Path, *, workers: int = 1, preview: bool = False
     _check_options(root, opts)
     store = AnnotationStore(root / "annotations", create=True)
     jobs = [(s, i, int(y)) for s in SPLITS for i, y in enumerate(split_labels(opts, s))]
-    todo = [j for j in jobs if not all(annotation_key(clip_id(j[0], j[1]), t) in store for t in range(opts.frames))]
+    todo = [
+        j
+        for j in jobs
+        if not all(annotation_key(clip_id(j[0], j[1]), t) in store for t in range(opts.frames))
+    ]
     with _progress(progress) as bar:
         task = bar.add_task("synth", total=len(jobs), completed=len(jobs) - len(todo))
         with _pool(root, opts, workers) as pool:

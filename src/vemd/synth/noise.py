@@ -36,10 +36,14 @@ def add_annotation_noise(frame: FrameAnnotation, rng: np.random.Generator, p: fl
     return FrameAnnotation(frame.width, frame.height, persons)
 
 
-def _jitter(points: np.ndarray, rng: np.random.Generator, p: float, scale: float, frame: FrameAnnotation) -> np.ndarray:
+def _jitter(
+    points: np.ndarray, rng: np.random.Generator, p: float, scale: float, frame: FrameAnnotation
+) -> np.ndarray:
     out = points.copy()
     out[:, :2] += rng.normal(0, p * 0.5 * scale, (len(points), 2))
-    inside = (out[:, 0] >= 0) & (out[:, 0] <= frame.width - 1) & (out[:, 1] >= 0) & (out[:, 1] <= frame.height - 1)
+    inside = (
+        (out[:, 0] >= 0) & (out[:, 0] <= frame.width - 1) & (out[:, 1] >= 0) & (out[:, 1] <= frame.height - 1)
+    )
     kept = rng.random(len(points)) >= p / 2
     out[:, 2] *= inside & kept
     return out

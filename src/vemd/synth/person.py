@@ -104,7 +104,10 @@ def pose_person(spec: PersonSpec, t: int) -> Pose:
         ex = body[shoulder, 0] + side * h * math.sin(math.radians(upper))
         ey = body[shoulder, 1] + h * math.cos(math.radians(upper))
         body[elbow] = ex, ey
-        body[wrist] = ex + side * 0.95 * h * math.sin(math.radians(fore)), ey + 0.95 * h * math.cos(math.radians(fore))
+        body[wrist] = (
+            ex + side * 0.95 * h * math.sin(math.radians(fore)),
+            ey + 0.95 * h * math.cos(math.radians(fore)),
+        )
 
     e = Expression(
         curve=0.95 * v * amount,

@@ -46,7 +46,10 @@ def draw_annotation(frame: np.ndarray, annotation: FrameAnnotation, scale: int =
     """``frame`` upscaled by ``scale`` with visible body limbs (green) and face contours (yellow)."""
     out = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
     for person in annotation.persons:
-        for points, limbs, colour in ((person.body, BODY_LIMBS, (0, 255, 0)), (person.face, FACE_CONTOUR, (0, 220, 255))):
+        for points, limbs, colour in (
+            (person.body, BODY_LIMBS, (0, 255, 0)),
+            (person.face, FACE_CONTOUR, (0, 220, 255)),
+        ):
             if points is None:
                 continue
             xy = np.round((points[:, :2] + 0.5) * scale - 0.5).astype(int)
@@ -77,7 +80,8 @@ def write_previews(root: str | Path, per_class: int = 4, overlay_clips: int = 3)
     rows = []
     for record in chosen[:: max(1, len(chosen) // overlay_clips)][:overlay_clips]:
         drawn = [
-            draw_annotation(f, store[annotation_key(record.clip_id, t)]) for t, f in enumerate(_frames(root, record))
+            draw_annotation(f, store[annotation_key(record.clip_id, t)])
+            for t, f in enumerate(_frames(root, record))
         ]
         rows.append(_caption(np.concatenate(drawn, axis=1), f"{record.clip_id}: {record.label}"))
     cv2.imwrite(str(overlay), np.concatenate(rows))

@@ -26,7 +26,9 @@ def camera_matrix(scene: Scene, t: int) -> np.ndarray:
     w = t / (scene.options.frames - 1) if scene.options.frames > 1 else 0.0
     pan_x, pan_y, zoom = x0 + w * (x1 - x0), y0 + w * (y1 - y0), z0 + w * (z1 - z0)
     half, centre = scene.options.image_size / 2, scene.options.canvas_size / 2
-    return np.array([[zoom, 0.0, half - zoom * (centre + pan_x)], [0.0, zoom, half - zoom * (centre + pan_y)]])
+    return np.array(
+        [[zoom, 0.0, half - zoom * (centre + pan_x)], [0.0, zoom, half - zoom * (centre + pan_y)]]
+    )
 
 
 def render_scene(scene: Scene) -> list[tuple[np.ndarray, FrameAnnotation]]:
@@ -44,7 +46,9 @@ def render_scene(scene: Scene) -> list[tuple[np.ndarray, FrameAnnotation]]:
         if np.allclose(matrix, [[1, 0, -margin], [0, 1, -margin]]):
             frame = canvas[margin : margin + size, margin : margin + size].copy()
         else:
-            frame = cv2.warpAffine(canvas, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            frame = cv2.warpAffine(
+                canvas, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+            )
         persons = []
         for i, pose in enumerate(poses, start=1):
             points = _annotate(np.concatenate([pose.body, pose.face]), ids, i, matrix, size)
@@ -55,7 +59,9 @@ def render_scene(scene: Scene) -> list[tuple[np.ndarray, FrameAnnotation]]:
     return out
 
 
-def _annotate(points: np.ndarray, ids: np.ndarray, person_id: int, matrix: np.ndarray, size: int) -> np.ndarray:
+def _annotate(
+    points: np.ndarray, ids: np.ndarray, person_id: int, matrix: np.ndarray, size: int
+) -> np.ndarray:
     """(K, 3) float32 (x, y, visibility) in frame pixels for canvas points (K, 2)."""
     xy = points @ matrix[:, :2].T + matrix[:, 2]
     inside = np.all((xy >= 0) & (xy <= size - 1), axis=1)

@@ -78,7 +78,9 @@ def sample_scene(rng: np.random.Generator, label: int, options: SceneOptions) ->
     best, best_xy = -1.0, None
     for _attempt in range(_ATTEMPTS):
         xy = _positions(rng, sizes, options)
-        shown = _least_visible([pose.shifted(x, y) for pose, x, y in zip(poses, *xy)], looks, options.canvas_size)
+        shown = _least_visible(
+            [pose.shifted(x, y) for pose, x, y in zip(poses, *xy)], looks, options.canvas_size
+        )
         if shown > best:
             best, best_xy = shown, xy
         if best >= _MIN_VISIBLE:
@@ -104,7 +106,9 @@ def _sizes(rng: np.random.Generator, n: int, task: str) -> np.ndarray:
     return np.sort(np.exp(rng.uniform(np.log(smallest), np.log(largest), n)))
 
 
-def _positions(rng: np.random.Generator, sizes: np.ndarray, options: SceneOptions) -> tuple[np.ndarray, np.ndarray]:
+def _positions(
+    rng: np.random.Generator, sizes: np.ndarray, options: SceneOptions
+) -> tuple[np.ndarray, np.ndarray]:
     """Head centres (n,), (n,): spread across the frame, larger (nearer) people lower."""
     s, n = options.image_size, len(sizes)
     slots = rng.permutation(n) + rng.uniform(0.15, 0.85, n)
@@ -113,15 +117,25 @@ def _positions(rng: np.random.Generator, sizes: np.ndarray, options: SceneOption
     rel = np.log(sizes / sizes[0]) / max(span, 1e-6)
     ys = (0.2 + 0.3 * rel + rng.uniform(-0.06, 0.06, n)) * s
     if options.task == "ier":
-        xs[-1], ys[-1] = rng.uniform(0.35, 0.65) * s, rng.uniform(0.3, 0.42) * s
+        centre, half = rng.uniform(0.35, 0.65) * s, 1.1 * sizes[-1]
+        left, right = max(centre - half - 0.04 * s, 0.0), max(0.96 * s - centre - half, 0.0)
+        free = (xs[:-1] - 0.08 * s) / (0.84 * s) * (left + right)  # same spread, around the dominant person
+        xs[:-1] = np.where(free < left, 0.04 * s + free, centre + half + free - left)
+        xs[-1], ys[-1] = centre, rng.uniform(0.3, 0.42) * s
     return xs + options.margin, ys + options.margin
 
 
 def _look(rng: np.random.Generator) -> Look:
     """Colours from one batch of uniform draws (fast), all label-free."""
     u = rng.random(22)
-    skin = np.clip(_LIGHT_SKIN + u[0] * (_DARK_SKIN - _LIGHT_SKIN) + 24 * u[1:4] - 12, 0, 255).astype(int).tolist()
-    lips = np.clip(np.array([70, 70, 150]) * (0.5 + 0.6 * u[4]) + 40 * u[5:8] - 20, 0, 255).astype(int).tolist()
+    skin = (
+        np.clip(_LIGHT_SKIN + u[0] * (_DARK_SKIN - _LIGHT_SKIN) + 24 * u[1:4] - 12, 0, 255)
+        .astype(int)
+        .tolist()
+    )
+    lips = (
+        np.clip(np.array([70, 70, 150]) * (0.5 + 0.6 * u[4]) + 40 * u[5:8] - 20, 0, 255).astype(int).tolist()
+    )
     hair = 255 * u[9:12] if u[8] < 0.25 else 10 + 80 * u[9:12]
     colours = (255 * u[12:18]).astype(int).tolist()
     palette = FacePalette(
@@ -164,6 +178,7 @@ def _least_visible(poses: list[Pose], looks: list[Look], canvas_size: int) -> fl
         return 1.0
     ids = draw_silhouettes(poses, looks, canvas_size)
     shares = [
-        unoccluded(ids, np.concatenate([pose.face, pose.body[5:11]]), i).mean() for i, pose in enumerate(poses, start=1)
+        unoccluded(ids, np.concatenate([pose.face, pose.body[5:11]]), i).mean()
+        for i, pose in enumerate(poses, start=1)
     ]
     return float(min(shares))

@@ -78,7 +78,10 @@ class MediaPipeBodies:
         import mediapipe as mp
 
         self._pose = mp.solutions.pose.Pose(
-            static_image_mode=True, model_complexity=1, enable_segmentation=False, min_detection_confidence=0.5
+            static_image_mode=True,
+            model_complexity=1,
+            enable_segmentation=False,
+            min_detection_confidence=0.5,
         )
         self.visibility = visibility
         self.min_points = min_points
@@ -91,7 +94,9 @@ class MediaPipeBodies:
         result = self._pose.process(np.ascontiguousarray(image[y0:y1, x0:x1]))
         if result.pose_landmarks is None:
             return None
-        points = keypoints_from_landmarks(result.pose_landmarks.landmark, (x0, y0), (x1 - x0, y1 - y0), self.visibility)
+        points = keypoints_from_landmarks(
+            result.pose_landmarks.landmark, (x0, y0), (x1 - x0, y1 - y0), self.visibility
+        )
         return points if (points[HEAD:, 2] > 0).sum() >= self.min_points else None
 
     def __call__(self, image: np.ndarray, faces: list[FaceDetection]) -> list[BodyDetection]:
@@ -102,9 +107,11 @@ class MediaPipeBodies:
         for _ in range(self.max_repeats):
             boxes = [b for b in map(body_box, found) if b is not None]
             points = self._run(_masked(image, boxes + with_body), (0, 0, width, height))
-            if points is None or any(_same_person(points, other) for other in found):
-                break
-            if any(head_in_box(points, box) for box in with_body):
+            known = points is not None and (
+                any(_same_person(points, other) for other in found)
+                or any(head_in_box(points, box) for box in with_body)
+            )
+            if points is None or known:
                 break
             found.append(points)
         return [BodyDetection(keypoints=k) for k in found]
@@ -125,9 +132,9 @@ class MediaPipeBodies:
 
 
 def _same_person(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether two skeletons' heads are closer than half the smaller shoulder width."""
+    """Whether two skeletons' heads are closer than half the smaller shoulder width (when seen)."""
     head_a, head_b = head_point(a), head_point(b)
     if head_a is None or head_b is None:
         return False
     widths = [np.linalg.norm(k[5, :2] - k[6, :2]) for k in (a, b) if k[5, 2] > 0 and k[6, 2] > 0]
-    return bool(np.linalg.norm(head_a - head_b) < 0.5 * (min(widths) if widths else 50.0))
+    return bool(widths) and bool(np.linalg.norm(head_a - head_b) < 0.5 * min(widths))

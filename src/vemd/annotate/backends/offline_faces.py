@@ -7,6 +7,7 @@ All three ship their weights inside registry packages (``dlib-bin``, ``yuface``,
 from __future__ import annotations
 
 import importlib.util
+import os
 import warnings
 from pathlib import Path
 
@@ -27,10 +28,27 @@ def shape_predictor_path() -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise VemdError("the offline annotator needs face-recognition-models: pip install 'vemd[annotate]'")
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / "shape_predictor_68_face_landmarks.dat"
+    path = (
+        Path(next(iter(spec.submodule_search_locations))) / "models" / "shape_predictor_68_face_landmarks.dat"
+    )
     if not path.is_file():
         raise VemdError(f"{path}: missing (reinstall face-recognition-models)")
     return path
+
+
+def import_yuface():
+    """yuface, its OpenMP pool limited to one thread (read once, when the library loads): with
+    more, each call spin-waits ~0.6 s whenever the cores are busy (0.15 s → 0.9 s at 640 px)."""
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        import yuface
+    finally:
+        if saved is None:
+            del os.environ["OMP_NUM_THREADS"]
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
+    return yuface
 
 
 def hog_scale(image_shape: tuple[int, ...], min_face_fraction: float) -> float:
@@ -95,20 +113,26 @@ class OfflineFaceDetector:
         scale = hog_scale(image.shape, self.min_face_fraction)
         resized = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
         rects = self._detector(resized, 0)
-        boxes = np.array([(r.left(), r.top(), r.right(), r.bottom()) for r in rects], np.float32).reshape(-1, 4)
+        boxes = np.array([(r.left(), r.top(), r.right(), r.bottom()) for r in rects], np.float32).reshape(
+            -1, 4
+        )
         return boxes / scale
 
     def yuface_boxes(self, image: np.ndarray) -> np.ndarray:
         """(N, 4) yuface boxes, reframed the way dlib frames a face."""
         import cv2
-        import yuface
 
+        yuface = import_yuface()
         scale = min(1.0, self.yuface_max_side / max(image.shape[:2]))
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        small = (
+            cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "image size is too large"
             scores, xywh, _ = yuface.detect(np.ascontiguousarray(small[..., ::-1]), conf=0.0)
-        xywh = np.asarray(xywh, np.float32).reshape(-1, 4)[np.asarray(scores) >= self.yuface_confidence] / scale
+        xywh = (
+            np.asarray(xywh, np.float32).reshape(-1, 4)[np.asarray(scores) >= self.yuface_confidence] / scale
+        )
         dx, dy, kw, kh = YU_TO_DLIB
         centre = xywh[:, :2] + xywh[:, 2:] / 2 + xywh[:, 2:] * (dx, dy)
         half = (kw * xywh[:, 2:3] + kh * xywh[:, 3:4]) / 4

@@ -40,9 +40,7 @@ def missing_weights() -> list[str]:
     ]
     checkpoints = _torch_hub_dir() / "checkpoints"
     missing += [
-        f"face_alignment {name}"
-        for name in FACE_ALIGNMENT_FILES
-        if not any(checkpoints.glob(f"{name}*"))
+        f"face_alignment {name}" for name in FACE_ALIGNMENT_FILES if not any(checkpoints.glob(f"{name}*"))
     ]
     return missing
 
@@ -84,7 +82,9 @@ class VitPoseBackend(Backend):
 
     name = "vitpose"
 
-    def __init__(self, *, person_threshold: float = 0.5, keypoint_threshold: float = 0.3, device: str = "cpu"):
+    def __init__(
+        self, *, person_threshold: float = 0.5, keypoint_threshold: float = 0.3, device: str = "cpu"
+    ):
         reason = unavailable_reason()
         if reason:
             raise VemdError(reason)
@@ -97,7 +97,9 @@ class VitPoseBackend(Backend):
         self._pose = VitPoseForPoseEstimation.from_pretrained(POSE_REPO, local_files_only=True).eval()
         self._detector.to(device)
         self._pose.to(device)
-        landmarks_type = getattr(face_alignment.LandmarksType, "TWO_D", None) or face_alignment.LandmarksType._2D
+        landmarks_type = (
+            getattr(face_alignment.LandmarksType, "TWO_D", None) or face_alignment.LandmarksType._2D
+        )
         self._faces = face_alignment.FaceAlignment(landmarks_type, device=device, face_detector="sfd")
         self.device = device
         self.person_threshold = person_threshold
@@ -111,7 +113,9 @@ class VitPoseBackend(Backend):
         faces = []
         for points, box in zip(landmarks, boxes):
             keypoints = np.concatenate([points[:, :2], np.full((68, 1), VISIBLE)], axis=1)
-            faces.append(FaceDetection(box=np.asarray(box[:4], np.float32), landmarks=keypoints.astype(np.float32)))
+            faces.append(
+                FaceDetection(box=np.asarray(box[:4], np.float32), landmarks=keypoints.astype(np.float32))
+            )
         return faces
 
     def detect_bodies(self, image: np.ndarray, faces: list[FaceDetection]) -> list[BodyDetection]:

@@ -1,0 +1,28 @@
+"""``vemd fit --config FILE [--set KEY=VALUE ...] [--resume]``."""
+
+from __future__ import annotations
+
+import argparse
+
+from vemd.commands.common import add_config_arguments
+
+HELP = "Train VE-MD (stage 1, stage 2 or both) with Lightning on any device."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument("--resume", action="store_true", help="continue from <out_dir>/stage*/last.ckpt")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import logging
+
+    from vemd.config import load_config
+    from vemd.train.fit import fit
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cfg = load_config(args.config, args.overrides)
+    summary = fit(cfg, resume=args.resume)
+    print(json.dumps(summary, indent=2))
+    return 0

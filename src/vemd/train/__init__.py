@@ -1,0 +1,1 @@
+"""Training: the Lightning module, data module, resumable loading, feature cache and entry points."""

@@ -1,0 +1,97 @@
+"""Model files: what ``vemd fit`` exports and ``vemd test``/``predict`` load.
+
+``model.pt`` is a plain dict readable with ``torch.load(weights_only=True)``::
+
+    {"format": "vemd-model", "format_version": 1, "vemd_version": str,
+     "config": dict, "class_names": list[str], "stage": str, "state_dict": {name: tensor}}
+
+The state dict holds inference weights only: in ``ve-md`` mode the structural decoders
+are left out (they never run at inference), as is the ``vae`` reconstruction decoder.
+Lightning checkpoints (``*.ckpt``) written by ``vemd fit`` load too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from vemd import __version__
+from vemd.config import Config, from_dict
+from vemd.errors import VemdError
+
+MODEL_FORMAT = "vemd-model"
+
+
+class CheckpointError(VemdError):
+    """A model file that is missing, unreadable or not vemd's."""
+
+
+def _read(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such model file")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for foreign or corrupt files
+        raise CheckpointError(f"{path}: not a readable vemd model ({type(err).__name__})") from err
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: not a vemd model file")
+    if data.get("format") == MODEL_FORMAT:
+        return data
+    if "vemd" in data and "state_dict" in data:  # a Lightning checkpoint of vemd fit
+        meta = data["vemd"]
+        prefix = "model."
+        state = {k[len(prefix) :]: v for k, v in data["state_dict"].items() if k.startswith(prefix)}
+        return {**meta, "state_dict": state, "vemd_version": meta.get("version")}
+    raise CheckpointError(f"{path}: not a vemd model file (no vemd metadata)")
+
+
+def _inference_keys(state: dict, mode: str) -> dict:
+    drop = ("recon_decoder.",) + (("struct_decoders.",) if mode == "ve-md" else ())
+    return {k: v for k, v in state.items() if not k.startswith(drop)}
+
+
+def save_model(source: str | Path, out: str | Path) -> Path:
+    """Export a checkpoint of ``vemd fit`` as an inference ``model.pt`` (atomic)."""
+    data = _read(source)
+    cfg = from_dict(data["config"])
+    payload = {
+        "format": MODEL_FORMAT,
+        "format_version": 1,
+        "vemd_version": __version__,
+        "config": data["config"],
+        "class_names": list(data["class_names"]),
+        "stage": data.get("stage", "2"),
+        "state_dict": _inference_keys(data["state_dict"], cfg.model.mode),
+    }
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    torch.save(payload, tmp)
+    tmp.replace(out)
+    return out
+
+
+def load_model(path: str | Path):
+    """(model in eval mode, config, class names) from ``model.pt`` or a fit checkpoint."""
+    from vemd.models.build import build_model
+
+    data = _read(path)
+    cfg: Config = from_dict(data["config"])
+    model = build_model(cfg.model, inference=True)
+    state = _inference_keys(data["state_dict"], cfg.model.mode)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if data.get("stage") == "1":  # a stage-1 model: only the ViT branch is trained
+        missing = [k for k in missing if k.startswith("encoder.vit_branch.")]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path}: weights do not match the model its config describes "
+            f"({len(missing)} missing, {len(unexpected)} unexpected, e.g. {(missing or unexpected)[0]})"
+        )
+    model.eval()
+    return model, cfg, list(data["class_names"])
+
+
+def module_state(path: str | Path) -> dict:
+    """Weights of a checkpoint keyed for :class:`vemd.train.module.VEMDModule` (``model.`` prefix)."""
+    return {f"model.{k}": v for k, v in _read(path)["state_dict"].items()}

@@ -1,0 +1,87 @@
+"""On-disk cache of the frozen ViT branch's tokens, so stage 2 runs the ViT once per frame.
+
+Valid only when the ViT is frozen and its input is not augmented: then a clip's
+frames, and so its tokens, are the same at every epoch. Entries live under
+``<root>/<key>/<clip>.pt`` where ``key`` hashes the ViT weights, the dataset root,
+the frame sampling and the input size: changing any of them starts a new cache.
+Files are written atomically, so a killed run leaves no partial entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+
+def weights_digest(module: torch.nn.Module) -> str:
+    """SHA-256 of a module's parameters and buffers (names, shapes and values)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+class FeatureCache:
+    """Maps (clip id → (T, D, gh, gw) tokens) for one model/data setting.
+
+    Args:
+        root: cache folder.
+        vit: the frozen ViT module whose outputs are cached (its weights are part of the key).
+        setting: everything else the tokens depend on (dataset root, frames, sampling, size).
+    """
+
+    def __init__(self, root: str | Path, vit: torch.nn.Module, setting: dict) -> None:
+        key = hashlib.sha256(
+            json.dumps({"weights": weights_digest(vit), **setting}, sort_keys=True, default=str).encode()
+        ).hexdigest()[:16]
+        self.folder = Path(root) / key
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.hits = self.misses = 0
+
+    def _path(self, clip_id: str) -> Path:
+        name = hashlib.sha1(clip_id.encode()).hexdigest()
+        return self.folder / name[:2] / f"{name}.pt"
+
+    def get(
+        self, clip_ids: list[str], frames: torch.Tensor, compute: Callable[[torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor:
+        """Tokens (B, T, D, gh, gw) of a batch; ``compute(frames[missing])`` fills the misses."""
+        cached = [self._load(c) for c in clip_ids]
+        missing = [i for i, t in enumerate(cached) if t is None]
+        if missing:
+            with torch.no_grad():
+                fresh = compute(frames[missing]).detach().to(torch.float16)  # as stored
+            for i, tokens in zip(missing, fresh):
+                self._store(clip_ids[i], tokens)
+                cached[i] = tokens
+        self.hits += len(clip_ids) - len(missing)
+        self.misses += len(missing)
+        return torch.stack([t.to(frames.device, frames.dtype) for t in cached])
+
+    def _load(self, clip_id: str) -> torch.Tensor | None:
+        path = self._path(clip_id)
+        if not path.exists():
+            return None
+        try:
+            return torch.load(path, weights_only=True)
+        except (OSError, RuntimeError, EOFError):
+            return None  # an unreadable entry is recomputed and rewritten
+
+    def _store(self, clip_id: str, tokens: torch.Tensor) -> None:
+        path = self._path(clip_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(tokens.clone(), tmp)
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)

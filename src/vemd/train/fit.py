@@ -1,0 +1,219 @@
+"""``vemd fit``: the paper's two-stage schedule on Lightning, resumable, on any device.
+
+Layout of a run folder (``train.out_dir``)::
+
+    config.yaml            the resolved config
+    stage1/, stage2/       Lightning logs (CSV + TensorBoard), last.ckpt, best.ckpt
+    model.pt               the selected model: inference weights + config + class names
+    fit.json               what was trained, the best validation score and where it is
+
+The best checkpoint is selected on the **validation** split only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from vemd.config import Config, ConfigError, to_yaml
+from vemd.data.dataset import ClipDataset, TargetSpec, annotated_clip_ids, collate
+from vemd.data.loaders import DatasetIndex, load_index
+from vemd.structure import AnnotationStore, atomic_write_text
+from vemd.train.checkpoint import module_state, save_model
+from vemd.train.loader import EpochBatchSampler, ResumableLoader
+
+log = logging.getLogger(__name__)
+
+
+def annotation_store(cfg: Config) -> AnnotationStore | None:
+    """The configured annotation store, or ``<root>/annotations`` when it exists."""
+    path = cfg.data.annotations or Path(cfg.data.root) / "annotations"
+    if cfg.data.annotations is None and not Path(path).exists():
+        return None
+    return AnnotationStore(path)
+
+
+def needs_structure(cfg: Config, stage: str) -> bool:
+    return stage == "2" and cfg.model.mode != "ve-sd"
+
+
+def build_dataset(cfg: Config, split: str, *, train: bool, stage: str = "2") -> tuple[ClipDataset, DatasetIndex]:
+    """The dataset of one split; training drops clips without any annotation (and says so)."""
+    index = load_index(cfg.data, split)
+    if len(index.class_names) != cfg.model.num_classes:
+        raise ConfigError(
+            f"model.num_classes={cfg.model.num_classes} but {index.name} at {index.root} has "
+            f"{len(index.class_names)} classes {index.class_names}"
+        )
+    store, targets = None, TargetSpec()
+    if needs_structure(cfg, stage):
+        store = annotation_store(cfg)
+        if store is None:
+            raise ConfigError(
+                f"model.mode={cfg.model.mode} needs structural annotations: none at {Path(cfg.data.root) / 'annotations'}"
+                " (run `vemd annotate`, set data.annotations, or use model.mode=ve-sd)"
+            )
+        targets = TargetSpec(
+            cfg.model.decoder, tuple(cfg.model.sr.modalities), cfg.model.heatmap.size, cfg.model.heatmap.sigma
+        )
+    records = index.records
+    if train and store is not None:
+        annotated = annotated_clip_ids(store)
+        records = [r for r in records if r.clip_id in annotated]
+        dropped = len(index.records) - len(records)
+        log.info("%s: %d of %d training clips have no annotation and are dropped", split, dropped, len(index.records))
+    dataset = ClipDataset(
+        records,
+        index.root,
+        index.class_names,
+        frames=index.frames,
+        sampling=index.sampling,
+        interval=index.interval,
+        image_size=cfg.model.image_size,
+        augment=train and cfg.data.augment,
+        scale=tuple(cfg.data.scale),
+        flip_prob=cfg.data.flip_prob,
+        seed=cfg.train.seed,
+        targets=targets,
+        annotations=store,
+        skip_bad=cfg.data.skip_bad,
+    )
+    return dataset, index
+
+
+def _loader_kwargs(cfg: Config) -> dict:
+    workers = cfg.train.num_workers
+    return {"num_workers": workers, "collate_fn": collate, "persistent_workers": False, "pin_memory": False}
+
+
+def train_loader(cfg: Config, dataset: ClipDataset) -> ResumableLoader:
+    sampler = EpochBatchSampler(len(dataset), cfg.train.batch_size, shuffle=True, seed=cfg.train.seed, drop_last=True)
+    return ResumableLoader(dataset, sampler, **_loader_kwargs(cfg))
+
+
+def eval_loader(cfg: Config, dataset: ClipDataset) -> torch.utils.data.DataLoader:
+    return torch.utils.data.DataLoader(dataset, batch_size=cfg.train.batch_size, shuffle=False, **_loader_kwargs(cfg))
+
+
+@dataclass
+class StageResult:
+    stage: str
+    best_checkpoint: str
+    best_score: float | None
+    steps: int
+
+
+def _trainer(cfg: Config, folder: Path, *, max_epochs: int):
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, RichProgressBar
+    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
+    t = cfg.train
+    best = ModelCheckpoint(folder, filename="best", monitor=t.monitor, mode="max", save_top_k=1, auto_insert_metric_name=False)
+    last = ModelCheckpoint(folder, filename="last", every_n_train_steps=t.checkpoint_every_n_steps, save_top_k=1)
+    callbacks = [best, last, EarlyStopping(t.monitor, mode="max", patience=t.early_stopping_patience)]
+    callbacks.append(LearningRateMonitor("step"))
+    if _interactive():
+        callbacks.append(RichProgressBar())
+    max_time = {"minutes": t.max_time_minutes} if t.max_time_minutes else None
+    return pl.Trainer(
+        default_root_dir=folder,
+        max_epochs=max_epochs,
+        max_steps=t.max_steps,
+        max_time=max_time,
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=t.precision,
+        gradient_clip_val=t.grad_clip or None,
+        deterministic=t.deterministic,
+        use_distributed_sampler=False,  # EpochBatchSampler shards by rank itself
+        log_every_n_steps=t.log_every_n_steps,
+        callbacks=callbacks,
+        logger=[CSVLogger(folder, name="logs", version=""), TensorBoardLogger(folder, name="tb", version="")],
+        enable_progress_bar=_interactive(),
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+
+
+def _interactive() -> bool:
+    import os
+    import sys
+
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def run_stage(cfg: Config, stage: str, out_dir: Path, *, init_from: str | None, resume: bool) -> StageResult:
+    """Train one stage; ``init_from`` loads weights of a previous stage's checkpoint."""
+    from vemd.train.module import VEMDModule
+
+    folder = out_dir / f"stage{stage}"
+    train_set, index = build_dataset(cfg, cfg.data.train_split, train=True, stage=stage)
+    val_set, _ = build_dataset(cfg, cfg.data.val_split, train=False, stage=stage)
+    if len(train_set) < cfg.train.batch_size:
+        raise ConfigError(f"{index.root}: {len(train_set)} training items, fewer than train.batch_size")
+    module = VEMDModule(cfg, index.class_names, stage=stage)
+    if init_from:
+        missing, unexpected = module.load_state_dict(module_state(init_from), strict=False)
+        log.info("stage %s initialised from %s (%d keys new, %d unused)", stage, init_from, len(missing), len(unexpected))
+    if stage == "2" and cfg.train.feature_cache:
+        module.feature_cache = _feature_cache(cfg, module, out_dir, augmented=cfg.data.augment)
+    max_epochs = cfg.train.stage1_epochs if stage == "1" else cfg.train.max_epochs
+    trainer = _trainer(cfg, folder, max_epochs=max_epochs)
+    last = folder / "last.ckpt"
+    ckpt_path = str(last) if resume and last.exists() else None
+    if ckpt_path:
+        log.info("resuming stage %s from %s", stage, ckpt_path)
+    trainer.fit(module, train_loader(cfg, train_set), eval_loader(cfg, val_set), ckpt_path=ckpt_path)
+    best = trainer.checkpoint_callback.best_model_path or str(last)
+    score = trainer.checkpoint_callback.best_model_score
+    return StageResult(stage, best, None if score is None else float(score), trainer.global_step)
+
+
+def _feature_cache(cfg: Config, module, out_dir: Path, *, augmented: bool):
+    from vemd.train.feature_cache import FeatureCache
+
+    vit_branch = module.model.encoder.vit_branch
+    if not vit_branch.frozen or augmented:
+        log.info("feature cache off: the ViT branch is %s", "trainable" if not vit_branch.frozen else "fed augmented frames")
+        return None
+    setting = {
+        "root": str(Path(cfg.data.root).resolve()),
+        "name": cfg.data.name,
+        "frames": cfg.data.frames,
+        "sampling": cfg.data.sampling,
+        "interval": cfg.data.frame_interval,
+        "size": cfg.model.image_size,
+    }
+    return FeatureCache(out_dir / "feature_cache", vit_branch.vit, setting)
+
+
+def fit(cfg: Config, *, resume: bool = False) -> dict:
+    """Run the configured stages; returns the summary written to ``fit.json``."""
+    torch.manual_seed(cfg.train.seed)
+    out_dir = Path(cfg.train.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / "config.yaml", to_yaml(cfg))
+    stages = ["1", "2"] if cfg.train.stage == "both" else [cfg.train.stage]
+    init_from = cfg.train.stage1_ckpt
+    results = []
+    for stage in stages:
+        result = run_stage(cfg, stage, out_dir, init_from=init_from, resume=resume)
+        results.append(result)
+        init_from = result.best_checkpoint
+    final = results[-1]
+    model_path = save_model(final.best_checkpoint, out_dir / "model.pt")
+    summary = {
+        "model": str(model_path),
+        "stages": [r.__dict__ for r in results],
+        "monitor": cfg.train.monitor,
+        "best_val_score": final.best_score,
+    }
+    atomic_write_text(out_dir / "fit.json", json.dumps(summary, indent=2))
+    return summary

@@ -1,0 +1,140 @@
+"""The Lightning module: one VE-MD model, its criterion, metrics and training stage.
+
+Stage 1 fine-tunes the ViT branch alone with cross-entropy (``model.vit_logits``);
+stage 2 freezes it and trains the multitask branch, the structural decoders and the
+emotion decoder with the full criterion (SPEC §7). Every loss term is logged as
+``train/<term>`` and ``val/<term>``; validation also logs ``val/accuracy`` and
+``val/uar``, on which early stopping and checkpoint selection run.
+"""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+import torchmetrics
+
+from vemd.config import Config, to_dict
+from vemd.models.build import build_criterion, build_model
+from vemd.train.feature_cache import FeatureCache
+
+
+def input_stats(model) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and std the ViT branch expects (ImageNet, CLIP, ... from its timm config)."""
+    from timm.data import resolve_data_config
+
+    data_cfg = resolve_data_config({}, model=model.encoder.vit_branch.vit)
+    return tuple(data_cfg["mean"]), tuple(data_cfg["std"])
+
+
+class VEMDModule(pl.LightningModule):
+    """Trains and evaluates :class:`vemd.models.vemd.VEMD` for one configured stage.
+
+    Args:
+        cfg: the resolved config (saved in every checkpoint).
+        class_names: label order of the dataset.
+        stage: ``"1"`` (ViT branch alone) or ``"2"`` (frozen ViT, multitask).
+        feature_cache: cache of frozen ViT tokens used in stage 2, or None.
+    """
+
+    def __init__(
+        self, cfg: Config, class_names: list[str], *, stage: str = "2", feature_cache: FeatureCache | None = None
+    ) -> None:
+        super().__init__()
+        self.cfg, self.class_names, self.stage = cfg, list(class_names), stage
+        self.save_hyperparameters({"config": to_dict(cfg), "class_names": self.class_names, "stage": stage})
+        self.model = build_model(cfg.model)
+        self.criterion = build_criterion(cfg.loss, self.model, cfg.model.decoder)
+        self.model.encoder.vit_branch.set_frozen(stage == "2" and cfg.model.vit.frozen)
+        mean, std = input_stats(self.model)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 1, 3, 1, 1) * 255, persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 1, 3, 1, 1) * 255, persistent=False)
+        self.feature_cache = feature_cache
+        num_classes = cfg.model.num_classes
+        self.val_accuracy = torchmetrics.classification.MulticlassAccuracy(num_classes, average="micro")
+        self.val_uar = torchmetrics.classification.MulticlassRecall(num_classes, average="macro")
+
+    def normalise(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) uint8 → float normalised with the ViT's statistics."""
+        return (frames.float() - self.mean) / self.std
+
+    def _targets(self, batch: dict) -> dict | None:
+        if "heatmaps" in batch:
+            return {m: t.float() for m, t in batch["heatmaps"].items()}
+        return batch.get("queries")
+
+    def _vit_features(self, batch: dict, frames: torch.Tensor) -> torch.Tensor | None:
+        if self.feature_cache is None or self.stage != "2":
+            return None
+        return self.feature_cache.get(batch["clip_id"], frames, self.model.vit_features)
+
+    def losses(self, batch: dict, *, auxiliary: bool) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Loss terms and logits of a batch in the current stage."""
+        frames = self.normalise(batch["frames"])
+        labels = batch["label"]
+        if self.stage == "1":
+            logits = self.model.vit_logits(frames)
+            loss = F.cross_entropy(logits.float(), labels)
+            return {"loss_cls": loss, "loss": loss}, logits
+        output = self.model(frames, self._vit_features(batch, frames), auxiliary=auxiliary)
+        terms = self.criterion(
+            output, labels, targets=self._targets(batch), target_mask=batch["target_mask"], frames=frames
+        )
+        return terms, output.logits
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        # Randomness of a step (dropout, latent sampling) depends on (seed, step) only, so a
+        # resumed run repeats exactly the steps an uninterrupted one would take.
+        torch.manual_seed(self.cfg.train.seed * 1_000_003 + self.global_step)
+
+    def training_step(self, batch: dict | None, batch_idx: int):
+        if batch is None:  # every item of the batch was skipped as bad data
+            return None
+        terms, _ = self.losses(batch, auxiliary=True)
+        size = len(batch["label"])
+        for name, value in terms.items():
+            self.log(f"train/{name}", value.detach().float(), batch_size=size, prog_bar=name == "loss")
+        return terms["loss"]
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        loader = self.trainer.train_dataloader
+        if hasattr(loader, "step_done"):
+            loader.step_done(batch_idx)
+
+    def validation_step(self, batch: dict | None, batch_idx: int) -> None:
+        if batch is None:
+            return
+        terms, logits = self.losses(batch, auxiliary=True)
+        size = len(batch["label"])
+        for name, value in terms.items():
+            self.log(f"val/{name}", value.float(), batch_size=size, sync_dist=True)
+        self.val_accuracy.update(logits, batch["label"])
+        self.val_uar.update(logits, batch["label"])
+        self.log("val/accuracy", self.val_accuracy, batch_size=size, prog_bar=True)
+        self.log("val/uar", self.val_uar, batch_size=size)
+
+    def configure_optimizers(self):
+        t = self.cfg.train
+        params = [p for p in self.parameters() if p.requires_grad]
+        lr = t.stage1_lr if self.stage == "1" else t.lr
+        optim_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[t.optimizer]
+        optimizer = optim_cls(params, lr=lr, weight_decay=t.weight_decay)
+        if t.scheduler == "none":
+            return optimizer
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = min(total - 1, int(total * t.warmup_fraction))
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total - warmup))
+        if warmup:
+            start = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.01, total_iters=warmup)
+            scheduler = torch.optim.lr_scheduler.SequentialLR(optimizer, [start, scheduler], milestones=[warmup])
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        from vemd import __version__
+
+        checkpoint["vemd"] = {
+            "version": __version__,
+            "config": to_dict(self.cfg),
+            "class_names": self.class_names,
+            "stage": self.stage,
+        }

@@ -1,0 +1,77 @@
+"""Backbone creation: local weights file, hub fallback without network, custom encoder."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from vemd.config import ConfigError
+from vemd.models import build
+from vemd.models.custom_encoder import CustomEncoder
+
+VIT_KWARGS = {"img_size": 32, "depth": 1, "embed_dim": 24, "num_heads": 2}
+
+
+def test_local_weights_file_is_loaded(tmp_path):
+    source = build.create_timm("vit_tiny_patch16_224", pretrained=False, weights=None, kwargs=VIT_KWARGS)
+    path = tmp_path / "vit.pth"
+    torch.save(source.state_dict(), path)
+    loaded = build.create_timm("vit_tiny_patch16_224", pretrained=False, weights=str(path), kwargs=VIT_KWARGS)
+    for (name, a), b in zip(source.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_missing_weights_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="weights file not found"):
+        build.create_timm(
+            "vit_tiny_patch16_224", pretrained=False, weights=str(tmp_path / "no.pth"), kwargs={}
+        )
+
+
+def test_unreachable_hub_falls_back_to_random_init_with_one_warning(monkeypatch):
+    import timm
+
+    real = timm.create_model
+
+    def offline(name, pretrained=False, **kwargs):
+        if pretrained:
+            raise OSError("offline")
+        return real(name, pretrained=False, **kwargs)
+
+    monkeypatch.setattr(timm, "create_model", offline)
+    monkeypatch.setattr(build, "_WARNED", set())
+    with pytest.warns(UserWarning, match="RANDOMLY INITIALISED"):
+        model = build.create_timm("vit_tiny_patch16_224", pretrained=True, weights=None, kwargs=VIT_KWARGS)
+    assert model.num_features == 24
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        build.create_timm("vit_tiny_patch16_224", pretrained=True, weights=None, kwargs=VIT_KWARGS)
+
+
+def test_custom_encoder_halves_resolution_per_block():
+    encoder = CustomEncoder([8, 16, 32])
+    assert encoder(torch.randn(2, 3, 56, 56)).shape == (2, 32, 7, 7)
+    assert encoder.num_features == 32
+
+
+def test_heatmap_size_must_match_the_latent_grid():
+    from vemd.config import load_config
+
+    cfg = load_config("tiny", ["model.heatmap.size=64"])
+    with pytest.raises(ConfigError, match="8 × model.latent_size"):
+        build.build_struct_decoder(cfg.model, "body")
+
+
+def test_personquery_decoder_plugs_in():
+    pytest.importorskip("vemd.models.personquery.decoder")
+    from .helpers import frames, tiny_model
+
+    cfg, model = tiny_model(
+        "model.decoder=personquery", "model.sr.modalities=[body,face]", "model.sr.projection=null"
+    )
+    out = model.train()(frames(cfg))
+    q = cfg.model.personquery.num_queries
+    assert out.pred_body["pred_limbs"].shape == (4, q.body, 4 * 18)
+    assert model.emotion_decoder.frame_dim == 2 * cfg.model.latent_dim + 4 * q.body * 18 + 4 * q.face * 20
