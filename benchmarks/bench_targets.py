@@ -42,7 +42,9 @@ def _face_template() -> np.ndarray:
     """(68, 2) iBUG-ordered landmarks of a frontal face in a unit box centred at 0."""
     jaw = [(0.5 * np.cos(a), 0.55 * np.sin(a)) for a in np.linspace(np.pi * 1.05, -0.05 * np.pi, 17)]
     jaw = [(-x, -y + 0.05) for x, y in jaw]
-    brows = [(x, -0.25 - 0.05 * np.cos(x * 6)) for x in np.r_[np.linspace(-0.4, -0.1, 5), np.linspace(0.1, 0.4, 5)]]
+    brows = [
+        (x, -0.25 - 0.05 * np.cos(x * 6)) for x in np.r_[np.linspace(-0.4, -0.1, 5), np.linspace(0.1, 0.4, 5)]
+    ]
     bridge = [(0.0, y) for y in np.linspace(-0.15, 0.1, 4)]
     nostrils = [(x, 0.15) for x in np.linspace(-0.1, 0.1, 5)]
 
@@ -96,7 +98,9 @@ def main() -> None:
 
     body, face = scenes[0]
     for points, skeleton in ((body, BODY), (face, FACE_HEATMAP_SKELETON)):
-        diff = np.abs(render_limb_heatmaps(points, skeleton, 224, 224) - reference_heatmaps(points, skeleton, 224, 224))
+        diff = np.abs(
+            render_limb_heatmaps(points, skeleton, 224, 224) - reference_heatmaps(points, skeleton, 224, 224)
+        )
         assert diff.max() < 0.012, f"renderer disagrees with the reference by {diff.max():.2e}"
 
     render(*scenes[0])  # warm-up

@@ -26,7 +26,9 @@ COMMANDS = (
 def build_parser() -> argparse.ArgumentParser:
     from vemd import __version__
 
-    parser = argparse.ArgumentParser(prog="vemd", description="Privacy-aware group emotion recognition (VE-MD).")
+    parser = argparse.ArgumentParser(
+        prog="vemd", description="Privacy-aware group emotion recognition (VE-MD)."
+    )
     parser.add_argument("--version", action="version", version=f"vemd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:

@@ -211,9 +211,18 @@ def load_config(recipe: str | Path | None = None, overrides: list[str] | tuple[s
 def validate(cfg: Config) -> None:
     m = cfg.model
     checks = [
-        (m.mode in ("ve-sd", "ve-md", "ve-md-sr"), f"model.mode={m.mode!r}: expected ve-sd, ve-md or ve-md-sr"),
-        (m.variational in ("ve", "vae", "vanilla"), f"model.variational={m.variational!r}: expected ve, vae or vanilla"),
-        (m.decoder in ("heatmap", "personquery"), f"model.decoder={m.decoder!r}: expected heatmap or personquery"),
+        (
+            m.mode in ("ve-sd", "ve-md", "ve-md-sr"),
+            f"model.mode={m.mode!r}: expected ve-sd, ve-md or ve-md-sr",
+        ),
+        (
+            m.variational in ("ve", "vae", "vanilla"),
+            f"model.variational={m.variational!r}: expected ve, vae or vanilla",
+        ),
+        (
+            m.decoder in ("heatmap", "personquery"),
+            f"model.decoder={m.decoder!r}: expected heatmap or personquery",
+        ),
         (
             bool(m.sr.modalities) and set(m.sr.modalities) <= {"body", "face"},
             f"model.sr.modalities={m.sr.modalities!r}: a non-empty list from body, face",

@@ -41,7 +41,9 @@ def needs_structure(cfg: Config, stage: str) -> bool:
     return stage == "2" and cfg.model.mode != "ve-sd"
 
 
-def build_dataset(cfg: Config, split: str, *, train: bool, stage: str = "2") -> tuple[ClipDataset, DatasetIndex]:
+def build_dataset(
+    cfg: Config, split: str, *, train: bool, stage: str = "2"
+) -> tuple[ClipDataset, DatasetIndex]:
     """The dataset of one split; training drops clips without any annotation (and says so)."""
     index = load_index(cfg.data, split)
     if len(index.class_names) != cfg.model.num_classes:
@@ -65,7 +67,12 @@ def build_dataset(cfg: Config, split: str, *, train: bool, stage: str = "2") -> 
         annotated = annotated_clip_ids(store)
         records = [r for r in records if r.clip_id in annotated]
         dropped = len(index.records) - len(records)
-        log.info("%s: %d of %d training clips have no annotation and are dropped", split, dropped, len(index.records))
+        log.info(
+            "%s: %d of %d training clips have no annotation and are dropped",
+            split,
+            dropped,
+            len(index.records),
+        )
     dataset = ClipDataset(
         records,
         index.root,
@@ -91,12 +98,16 @@ def _loader_kwargs(cfg: Config) -> dict:
 
 
 def train_loader(cfg: Config, dataset: ClipDataset) -> ResumableLoader:
-    sampler = EpochBatchSampler(len(dataset), cfg.train.batch_size, shuffle=True, seed=cfg.train.seed, drop_last=True)
+    sampler = EpochBatchSampler(
+        len(dataset), cfg.train.batch_size, shuffle=True, seed=cfg.train.seed, drop_last=True
+    )
     return ResumableLoader(dataset, sampler, **_loader_kwargs(cfg))
 
 
 def eval_loader(cfg: Config, dataset: ClipDataset) -> torch.utils.data.DataLoader:
-    return torch.utils.data.DataLoader(dataset, batch_size=cfg.train.batch_size, shuffle=False, **_loader_kwargs(cfg))
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=cfg.train.batch_size, shuffle=False, **_loader_kwargs(cfg)
+    )
 
 
 @dataclass
@@ -109,12 +120,21 @@ class StageResult:
 
 def _trainer(cfg: Config, folder: Path, *, max_epochs: int):
     import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, RichProgressBar
+    from pytorch_lightning.callbacks import (
+        EarlyStopping,
+        LearningRateMonitor,
+        ModelCheckpoint,
+        RichProgressBar,
+    )
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
     t = cfg.train
-    best = ModelCheckpoint(folder, filename="best", monitor=t.monitor, mode="max", save_top_k=1, auto_insert_metric_name=False)
-    last = ModelCheckpoint(folder, filename="last", every_n_train_steps=t.checkpoint_every_n_steps, save_top_k=1)
+    best = ModelCheckpoint(
+        folder, filename="best", monitor=t.monitor, mode="max", save_top_k=1, auto_insert_metric_name=False
+    )
+    last = ModelCheckpoint(
+        folder, filename="last", every_n_train_steps=t.checkpoint_every_n_steps, save_top_k=1
+    )
     callbacks = [best, last, EarlyStopping(t.monitor, mode="max", patience=t.early_stopping_patience)]
     callbacks.append(LearningRateMonitor("step"))
     if _interactive():
@@ -161,7 +181,13 @@ def run_stage(cfg: Config, stage: str, out_dir: Path, *, init_from: str | None, 
     module = VEMDModule(cfg, index.class_names, stage=stage)
     if init_from:
         missing, unexpected = module.load_state_dict(module_state(init_from), strict=False)
-        log.info("stage %s initialised from %s (%d keys new, %d unused)", stage, init_from, len(missing), len(unexpected))
+        log.info(
+            "stage %s initialised from %s (%d keys new, %d unused)",
+            stage,
+            init_from,
+            len(missing),
+            len(unexpected),
+        )
     if stage == "2" and cfg.train.feature_cache:
         module.feature_cache = _feature_cache(cfg, module, out_dir, augmented=cfg.data.augment)
     max_epochs = cfg.train.stage1_epochs if stage == "1" else cfg.train.max_epochs
@@ -181,7 +207,10 @@ def _feature_cache(cfg: Config, module, out_dir: Path, *, augmented: bool):
 
     vit_branch = module.model.encoder.vit_branch
     if not vit_branch.frozen or augmented:
-        log.info("feature cache off: the ViT branch is %s", "trainable" if not vit_branch.frozen else "fed augmented frames")
+        log.info(
+            "feature cache off: the ViT branch is %s",
+            "trainable" if not vit_branch.frozen else "fed augmented frames",
+        )
         return None
     setting = {
         "root": str(Path(cfg.data.root).resolve()),

@@ -38,7 +38,12 @@ class VEMDModule(pl.LightningModule):
     """
 
     def __init__(
-        self, cfg: Config, class_names: list[str], *, stage: str = "2", feature_cache: FeatureCache | None = None
+        self,
+        cfg: Config,
+        class_names: list[str],
+        *,
+        stage: str = "2",
+        feature_cache: FeatureCache | None = None,
     ) -> None:
         super().__init__()
         self.cfg, self.class_names, self.stage = cfg, list(class_names), stage
@@ -88,6 +93,10 @@ class VEMDModule(pl.LightningModule):
         torch.manual_seed(self.cfg.train.seed * 1_000_003 + self.global_step)
 
     def training_step(self, batch: dict | None, batch_idx: int):
+        # Counted here, not in on_train_batch_end: checkpoint callbacks run before that hook.
+        loader = self.trainer.train_dataloader
+        if hasattr(loader, "step_done"):
+            loader.step_done(batch_idx)
         if batch is None:  # every item of the batch was skipped as bad data
             return None
         terms, _ = self.losses(batch, auxiliary=True)
@@ -95,11 +104,6 @@ class VEMDModule(pl.LightningModule):
         for name, value in terms.items():
             self.log(f"train/{name}", value.detach().float(), batch_size=size, prog_bar=name == "loss")
         return terms["loss"]
-
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
-        loader = self.trainer.train_dataloader
-        if hasattr(loader, "step_done"):
-            loader.step_done(batch_idx)
 
     def validation_step(self, batch: dict | None, batch_idx: int) -> None:
         if batch is None:
@@ -126,7 +130,9 @@ class VEMDModule(pl.LightningModule):
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total - warmup))
         if warmup:
             start = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.01, total_iters=warmup)
-            scheduler = torch.optim.lr_scheduler.SequentialLR(optimizer, [start, scheduler], milestones=[warmup])
+            scheduler = torch.optim.lr_scheduler.SequentialLR(
+                optimizer, [start, scheduler], milestones=[warmup]
+            )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -1,0 +1,101 @@
+"""``vemd test``: a trained model on one split, with the paper's statistics (SPEC §9).
+
+Writes into the output folder: ``metrics.json``, ``predictions.csv``, ``confusion.png``,
+the resolved ``config.yaml``, and for VE-MD-SR heatmap models ``sr_heatmaps.png``
+(predicted vs. target SR maps over a few frames, as the paper's Figure 8).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vemd.config import Config, to_yaml
+from vemd.eval.metrics import classification_metrics
+from vemd.eval.plots import plot_confusion, plot_sr_heatmaps
+from vemd.eval.report import write_metrics_json, write_predictions_csv
+from vemd.structure import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+
+def _data_config(model_cfg: Config, data_cfg: Config | None) -> Config:
+    """The checkpoint's model with the data section of ``data_cfg`` (if given)."""
+    if data_cfg is None:
+        return model_cfg
+    model_cfg.data = data_cfg.data
+    model_cfg.train.batch_size = data_cfg.train.batch_size
+    model_cfg.train.num_workers = data_cfg.train.num_workers
+    return model_cfg
+
+
+@torch.no_grad()
+def evaluate(
+    checkpoint: str | Path, *, split: str, out_dir: str | Path, data_cfg: Config | None = None
+) -> dict:
+    """Metrics of the model in ``checkpoint`` on ``split``; reports in ``out_dir``."""
+    from vemd.train.checkpoint import load_model
+    from vemd.train.fit import build_dataset, eval_loader
+    from vemd.train.module import input_stats
+
+    model, cfg, class_names = load_model(checkpoint)
+    cfg = _data_config(cfg, data_cfg)
+    stage1 = cfg.train.stage == "1"
+    sr_figure = cfg.model.mode == "ve-md-sr" and cfg.model.decoder == "heatmap" and not stage1
+    dataset, index = build_dataset(cfg, split, train=False, stage="2" if sr_figure else "1")
+    if index.class_names != class_names:
+        log.warning(
+            "class names of %s differ from the model's: %s vs %s", index.root, index.class_names, class_names
+        )
+    mean, std = (torch.tensor(v).view(1, 1, 3, 1, 1) * 255 for v in input_stats(model))
+    ids, labels, probs, figure = [], [], [], None
+    for batch in eval_loader(cfg, dataset):
+        if batch is None:
+            continue
+        frames = (batch["frames"].float() - mean) / std
+        if stage1:
+            logits = model.vit_logits(frames)
+        else:
+            output = model(frames)
+            if sr_figure and figure is None:
+                figure = _sr_pairs(output, batch, cfg.model.sr.modalities[0])
+            logits = output.logits
+        ids += batch["clip_id"]
+        labels.append(batch["label"].numpy())
+        probs.append(logits.float().softmax(-1).numpy())
+    if not ids:
+        raise ValueError(f"{index.root}: no readable item in split {split!r}")
+    y_true, probs = np.concatenate(labels), np.concatenate(probs)
+    y_pred = probs.argmax(1)
+    metrics = classification_metrics(y_true, y_pred, class_names)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_predictions_csv(out / "predictions.csv", ids, y_true, y_pred, probs, class_names)
+    write_metrics_json(out / "metrics.json", metrics, {"split": split, "checkpoint": str(checkpoint)})
+    atomic_write_text(out / "config.yaml", to_yaml(cfg))
+    plot_confusion(np.asarray(metrics["confusion"]), class_names, out / "confusion.png")
+    if figure is not None:
+        predicted, target, frames = figure
+        plot_sr_heatmaps(
+            predicted,
+            target,
+            out / "sr_heatmaps.png",
+            frames=frames,
+            title=f"{cfg.model.sr.modalities[0]} SR: target vs predicted",
+        )
+    return metrics
+
+
+def _sr_pairs(output, batch: dict, modality: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Predicted and target SR maps (T, 56, 56) and frames of the first clip."""
+    pred = output.structure(modality)
+    if pred is None or "heatmaps" not in batch:
+        return None
+    t = batch["frames"].shape[1]
+    predicted = pred["pred_heatmaps"][:t].float().sigmoid().numpy()  # (T, L, 56, 56), logits → [0, 1]
+    target = batch["heatmaps"][modality][0].float().numpy()
+    frames = batch["frames"][0].permute(0, 2, 3, 1).numpy()
+    return predicted, target, frames

@@ -1,0 +1,1 @@
+"""Inference on real media: group-level results only."""

@@ -1,0 +1,104 @@
+"""Group emotion of images and videos: the public inference API.
+
+The result of every input is group-level only: a label, class probabilities and,
+for a video longer than one window, a timeline of windows with the same fields. No
+box, track, identity, per-person score or structural map leaves this module, and no
+frame is written to disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vemd.data.media import probe, read_frames_at, sample_indices
+from vemd.structure.transforms import sample_clip_transform
+
+PUBLIC_KEYS = frozenset({"input", "label", "probs", "windows", "duration"})
+WINDOW_KEYS = frozenset({"start", "end", "label", "probs"})
+
+
+@dataclass
+class Window:
+    """A span of the input and the source frames sampled from it."""
+
+    start: float  # seconds
+    end: float
+    indices: list[int]
+
+
+class GroupEmotionPredictor:
+    """Loads a vemd model once and predicts the group emotion of media files.
+
+    Args:
+        checkpoint: ``model.pt`` (or a fit checkpoint).
+        window: seconds of video per prediction window; default: the training clip
+            length (``frames × frame_interval`` for ``fps`` sampling, else 5 s).
+    """
+
+    def __init__(self, checkpoint: str | Path, *, window: float | None = None) -> None:
+        from vemd.train.checkpoint import load_model
+        from vemd.train.module import input_stats
+
+        self.model, self.cfg, self.class_names = load_model(checkpoint)
+        self.stage1 = self.cfg.train.stage == "1"
+        d = self.cfg.data
+        self.frames = d.frames
+        default_window = d.frames * d.frame_interval if d.sampling == "fps" else 5.0
+        self.window = window or default_window
+        mean, std = input_stats(self.model)
+        self.mean = torch.tensor(mean).view(1, 1, 3, 1, 1) * 255
+        self.std = torch.tensor(std).view(1, 1, 3, 1, 1) * 255
+
+    def windows(self, path: Path) -> tuple[list[Window], float]:
+        """Prediction windows of a source and its duration in seconds (0 for images)."""
+        info = probe(path)
+        d = self.cfg.data
+        if info.kind != "video" or info.fps <= 0:
+            indices = sample_indices(info.num_frames, self.frames)
+            return [Window(0.0, 0.0, indices)], 0.0
+        duration = info.num_frames / info.fps
+        per_window = max(1, int(round(self.window * info.fps)))
+        starts = list(range(0, max(1, info.num_frames - per_window // 2), per_window)) or [0]
+        windows = []
+        for start in starts:
+            count = min(per_window, info.num_frames - start)
+            local = sample_indices(
+                count, self.frames, sampling=d.sampling, fps=info.fps, interval=d.frame_interval
+            )
+            windows.append(Window(start / info.fps, (start + count) / info.fps, [start + i for i in local]))
+        return windows, duration
+
+    @torch.no_grad()
+    def _probs(self, images: list[np.ndarray]) -> np.ndarray:
+        """(T,) RGB frames → (num_classes,) probabilities."""
+        size = self.cfg.model.image_size
+        height, width = images[0].shape[:2]
+        resize = sample_clip_transform(width, height, (size, size), None)
+        frames = np.stack([resize(image, {})[0] for image in images])  # (T, S, S, 3)
+        x = torch.from_numpy(frames).permute(0, 3, 1, 2)[None].float()  # (1, T, 3, S, S)
+        x = (x - self.mean) / self.std
+        logits = self.model.vit_logits(x) if self.stage1 else self.model(x).logits
+        return logits.softmax(-1)[0].numpy()
+
+    def predict(self, path: str | Path) -> dict:
+        """Group emotion of one image or video: label, probabilities, timeline."""
+        path = Path(path)
+        windows, duration = self.windows(path)
+        wanted = sorted({i for w in windows for i in w.indices})
+        decoded = dict(zip(wanted, read_frames_at(path, wanted)))
+        timeline = []
+        for w in windows:
+            probs = self._probs([decoded[i] for i in w.indices])
+            timeline.append({"start": w.start, "end": w.end, **self._labelled(probs)})
+        mean = np.mean([[t["probs"][c] for c in self.class_names] for t in timeline], axis=0)
+        return {"input": str(path), "duration": duration, **self._labelled(mean), "windows": timeline}
+
+    def _labelled(self, probs: np.ndarray) -> dict:
+        return {
+            "label": self.class_names[int(np.argmax(probs))],
+            "probs": {c: round(float(p), 6) for c, p in zip(self.class_names, probs)},
+        }

@@ -1,0 +1,172 @@
+"""vemd fit / test / predict / compare end to end on a tiny SynthGroups set."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from conftest import TINY
+
+from vemd.cli import main
+from vemd.config import load_config
+from vemd.inference.predictor import PUBLIC_KEYS, WINDOW_KEYS, GroupEmotionPredictor
+from vemd.train.checkpoint import load_model
+from vemd.train.fit import fit
+
+
+def _cfg(root, out, *extra):
+    return load_config("tiny", [f"data.root={root}", f"train.out_dir={out}", *TINY, *extra])
+
+
+@pytest.fixture(scope="module")
+def trained(synth_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    summary = fit(_cfg(synth_root, out, "train.stage=both"))
+    return out, summary
+
+
+def test_two_stage_fit_exports_a_weights_only_model(trained):
+    out, summary = trained
+    assert [s["stage"] for s in summary["stages"]] == ["1", "2"]
+    assert summary["stages"][1]["steps"] == 2 * (16 // 4)
+    data = torch.load(out / "model.pt", weights_only=True)
+    assert data["format"] == "vemd-model" and data["class_names"] == ["Negative", "Neutral", "Positive"]
+    assert data["config"]["model"]["mode"] == "ve-md-sr" and data["vemd_version"]
+    assert (out / "config.yaml").exists() and (out / "fit.json").exists()
+    header = (out / "stage2" / "logs" / "metrics.csv").read_text().splitlines()[0]
+    for term in ("train/loss_cls", "train/loss_body", "train/loss_mmd", "val/accuracy", "val/uar"):
+        assert term in header
+
+
+def test_stage2_starts_from_stage1_vit(trained):
+    out, _ = trained
+    stage1 = torch.load(out / "stage1" / "best.ckpt", weights_only=True)["state_dict"]
+    final = torch.load(out / "model.pt", weights_only=True)["state_dict"]
+    key = "encoder.vit_branch.vit.blocks.0.attn.qkv.weight"
+    assert torch.equal(stage1[f"model.{key}"], final[key])  # frozen in stage 2
+
+
+def test_vemd_test_writes_reports(trained, synth_root, tmp_path):
+    out, _ = trained
+    assert main(["test", "--ckpt", str(out / "model.pt"), "--split", "val", "--out", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    for key in (
+        "accuracy",
+        "accuracy_ci95",
+        "f1_weighted",
+        "f1_macro",
+        "uar",
+        "war",
+        "per_class",
+        "confusion",
+    ):
+        assert key in metrics
+    assert metrics["num_items"] == 8 and 0 <= metrics["accuracy"] <= 1
+    assert sum(map(sum, metrics["confusion"])) == 8
+    rows = list(csv.DictReader((tmp_path / "predictions.csv").open()))
+    assert len(rows) == 8 and {"item_id", "true_label", "pred_label"} <= set(rows[0])
+    for png in ("confusion.png", "sr_heatmaps.png"):
+        assert (tmp_path / png).stat().st_size > 1000
+    # comparing the same predictions with themselves: no discordant pair, p = 1
+    assert (
+        main(["compare", str(tmp_path / "predictions.csv"), str(tmp_path / "predictions.csv"), "--json"]) == 0
+    )
+
+
+def test_predict_is_group_level_only(trained, synth_root, tmp_path, capsys):
+    out, _ = trained
+    predictor = GroupEmotionPredictor(out / "model.pt")
+    result = predictor.predict(synth_root / "frames" / "val-000000")
+    assert set(result) == PUBLIC_KEYS
+    assert all(set(w) == WINDOW_KEYS for w in result["windows"])
+    assert result["label"] in predictor.class_names
+    assert sum(result["probs"].values()) == pytest.approx(1.0, abs=1e-4)
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video")
+    image = next((synth_root / "frames" / "val-000001").iterdir())
+    code = main(
+        ["predict", str(bad), str(image), "--ckpt", str(out / "model.pt"), "--json", "--out", str(tmp_path)]
+    )
+    captured = capsys.readouterr()
+    assert code == 1  # one input failed ...
+    assert "broken.mp4" in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert json.loads(captured.out.strip().splitlines()[-1])["input"] == str(image)  # ... the other still ran
+    assert (tmp_path / "predictions.json").exists() and (tmp_path / "timeline.csv").exists()
+
+
+def test_ve_md_model_has_no_structural_decoders_at_inference(synth_root, tmp_path):
+    summary = fit(_cfg(synth_root, tmp_path, "model.mode=ve-md", "train.max_epochs=1"))
+    data = torch.load(summary["model"], weights_only=True)
+    assert not any(k.startswith("struct_decoders.") for k in data["state_dict"])
+    model, cfg, _ = load_model(summary["model"])
+    assert cfg.model.mode == "ve-md" and len(model.struct_decoders) == 0
+
+
+def test_bad_config_and_missing_data_are_one_line_errors(tmp_path, capsys):
+    assert main(["fit", "--config", "tiny", "--set", "model.mode=nonsense"]) == 1
+    assert "model.mode" in capsys.readouterr().err
+    assert main(["fit", "--config", "tiny", "--set", f"data.root={tmp_path / 'nothing'}"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert str(tmp_path / "nothing") in err and len(err.splitlines()) == 1
+
+
+def _saved_step(path) -> int:
+    try:
+        return torch.load(path, weights_only=True)["global_step"]
+    except (FileNotFoundError, RuntimeError, EOFError):  # absent or being written
+        return -1
+
+
+def _final_weights(out):
+    return torch.load(out / "model.pt", weights_only=True)["state_dict"]
+
+
+def test_resume_after_kill_gives_the_uninterrupted_result(synth_root, tmp_path):
+    """Kill `vemd fit` mid-epoch, resume: same steps, same final weights as an uninterrupted run."""
+    args = ["--config", "tiny", *sum((["--set", s] for s in TINY), [])]
+    args += [
+        "--set",
+        f"data.root={synth_root}",
+        "--set",
+        "train.max_epochs=3",
+        "--set",
+        "model.emotion.dropout=0.2",
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CI": "1"}
+    run = [sys.executable, "-m", "vemd.cli", "fit", *args]
+
+    straight = tmp_path / "straight"
+    subprocess.run([*run, "--set", f"train.out_dir={straight}"], check=True, env=env, capture_output=True)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [*run, "--set", f"train.out_dir={killed}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    last = killed / "stage2" / "last.ckpt"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if _saved_step(last) >= 5:  # the first step of epoch 2 (4 steps per epoch) is saved
+            proc.kill()
+            break
+        time.sleep(0.05)
+    proc.wait()
+    assert proc.returncode != 0, "the run finished before it could be killed"
+    step_at_kill = _saved_step(last)
+    assert 5 <= step_at_kill < 12 and step_at_kill % 4 != 0, f"killed at step {step_at_kill}, not mid-epoch"
+    subprocess.run(
+        [*run, "--set", f"train.out_dir={killed}", "--resume"], check=True, env=env, capture_output=True
+    )
+
+    done = json.loads((killed / "fit.json").read_text())
+    assert done["stages"][-1]["steps"] == 12
+    a, b = _final_weights(straight), _final_weights(killed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
