@@ -39,8 +39,14 @@ def _forward_flops(model, frames, auxiliary: bool) -> tuple[float, dict[str, flo
     from torch.utils.flop_counter import FlopCounterMode
 
     num_frames = frames.shape[0] * frames.shape[1]
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        out = model(frames, auxiliary=auxiliary)
+    flags = {p: p.requires_grad for p in model.parameters()}
+    model.requires_grad_(False)  # the counter's module hooks want no autograd graph
+    try:
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            out = model(frames, auxiliary=auxiliary)
+    finally:
+        for param, flag in flags.items():
+            param.requires_grad_(flag)
     per_module = {
         name.removeprefix("VEMD."): sum(counts.values()) / num_frames / 1e9
         for name, counts in counter.get_flop_counts().items()

@@ -1,0 +1,78 @@
+"""Stage-2 training step of the paper-size model with and without the frozen-ViT feature cache.
+
+ViT-L/16 + ResNet-50, Heatmap decoder, body SR, T = 5, random weights (speed only).
+Both variants run in the same process on the same batch; the cache variant reads the
+ViT tokens back from an on-disk FeatureCache (a hit), as every epoch after the first does.
+
+    .venv/bin/python benchmarks/bench_feature_cache.py [--clips 1] [--repeats 2] [--precision bf16-mixed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+
+from vemd.config import load_config
+from vemd.structure.skeleton import skeleton_for
+from vemd.train.feature_cache import FeatureCache
+from vemd.train.module import VEMDModule
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=1)
+    parser.add_argument("--frames", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--precision", default="bf16-mixed", choices=["32", "bf16-mixed"])
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    args = parser.parse_args()
+    cfg = load_config("default", [f"data.frames={args.frames}", *args.overrides])
+    module = VEMDModule(cfg, ["Negative", "Neutral", "Positive"], stage="2")
+    optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], 1e-5)
+    size = cfg.model.image_size
+    batch = {
+        "frames": torch.randint(0, 255, (args.clips, args.frames, 3, size, size), dtype=torch.uint8),
+        "label": torch.zeros(args.clips, dtype=torch.long),
+        "clip_id": [f"clip{i}" for i in range(args.clips)],
+        "target_mask": torch.ones(args.clips, args.frames, dtype=torch.bool),
+        "heatmaps": {
+            m: torch.rand(args.clips, args.frames, skeleton_for(m, "heatmap").num_limbs, 56, 56)
+            for m in cfg.model.sr.modalities
+        },
+    }
+    bf16 = args.precision == "bf16-mixed"
+
+    def step() -> float:
+        start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            terms, _ = module.losses(batch, auxiliary=True)
+        optimizer.zero_grad()
+        terms["loss"].backward()
+        optimizer.step()
+        return time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as folder:
+        results = {}
+        for name, cache in (
+            ("no cache", None),
+            ("cache", FeatureCache(folder, module.model.encoder.vit_branch.vit, {})),
+        ):
+            module.feature_cache = cache
+            step()  # warm-up; fills the cache
+            results[name] = statistics.median(step() for _ in range(args.repeats))
+    frames = args.clips * args.frames
+    print(
+        f"paper-size stage-2 step ({cfg.model.vit.name} + {cfg.model.cnn.name}, heatmap {cfg.model.sr.modalities}),"
+    )
+    print(f"{args.clips} clip(s) x {args.frames} frames, {args.precision}, {torch.get_num_threads()} threads")
+    for name, seconds in results.items():
+        print(f"{name:9s}: {seconds:7.2f} s/step  {frames / seconds:6.2f} frames/s")
+    print(f"speed-up from the cache: {results['no cache'] / results['cache']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
