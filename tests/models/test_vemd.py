@@ -145,3 +145,15 @@ def test_ve_md_sr_runs_decoders_in_eval():
     with torch.no_grad():
         model.eval()(frames(cfg))
     assert calls == [1]
+
+
+def test_stgcn_mixes_the_frames_of_a_clip_and_only_them():
+    cfg, model = tiny_model("model.decoder=personquery", "model.personquery.stgcn=true")
+    model.eval()
+    x = frames(cfg, b=2, t=3)
+    base = model(x).pred_body["sr_refined"].view(2, 3, -1)
+    changed = x.clone()
+    changed[0, 2] += 1.0  # perturb the last frame of the first clip
+    out = model(changed).pred_body["sr_refined"].view(2, 3, -1)
+    assert not torch.allclose(out[0, 1], base[0, 1])  # its temporal neighbour sees it
+    assert torch.allclose(out[1], base[1])  # the other clip does not

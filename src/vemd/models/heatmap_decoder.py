@@ -115,7 +115,10 @@ class HeatmapDecoder(nn.Module):
         self.limbs = limbs
         self.deep_supervision = deep_supervision
 
-    def forward(self, latent: torch.Tensor) -> dict[str, torch.Tensor | tuple[torch.Tensor, ...]]:
+    def forward(
+        self, latent: torch.Tensor, num_frames: int = 1
+    ) -> dict[str, torch.Tensor | tuple[torch.Tensor, ...]]:
+        """Latent (N, C, s, s) → per-frame heatmap logits; frames are independent (``num_frames`` unused)."""
         stages = self.limbs(self.unet(latent))
         return {"pred_heatmaps": stages[-1], "pred_stages": stages}
 

@@ -35,7 +35,8 @@ class VEMD(nn.Module):
         encoder: the two-branch variational encoder.
         emotion_decoder: per-frame embedding → transformer → FAP → MLP.
         struct_decoders: one structural decoder per SR modality (``body``, ``face``); each has
-            ``forward(latent) -> dict``, ``sr_features(out) -> (N, raw)`` and ``loss(out, targets)``.
+            ``forward(latent, num_frames) -> dict``, ``sr_features(out) -> (N, raw)`` and
+            ``loss(out, targets)``; ``num_frames`` = T lets a decoder mix frames (the ST-GCN).
             Empty for ``ve-sd`` and for a ``ve-md`` model built for inference.
         mode: ``ve-sd``, ``ve-md`` or ``ve-md-sr``.
         recon_decoder: reconstruction decoder of the ``vae`` variant.
@@ -100,7 +101,7 @@ class VEMD(nn.Module):
         if self.mode == "ve-md-sr" or (self.mode == "ve-md" and aux):
             if not self.struct_decoders:
                 raise RuntimeError("this model was built without its structural decoders (inference build)")
-            preds = {name: decoder(enc.latent) for name, decoder in self.struct_decoders.items()}
+            preds = {name: decoder(enc.latent, num_frames=t) for name, decoder in self.struct_decoders.items()}
         sr = {}
         if self.mode == "ve-md-sr":
             sr = {name: self.struct_decoders[name].sr_features(p).view(b, t, -1) for name, p in preds.items()}
