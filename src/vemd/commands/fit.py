@@ -12,6 +12,12 @@ HELP = "Train VE-MD (stage 1, stage 2 or both) with Lightning on any device."
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.add_argument("--resume", action="store_true", help="continue from <out_dir>/stage*/last.ckpt")
+    parser.add_argument(
+        "--folds",
+        default=None,
+        metavar="all|1,2,...",
+        help="cross-validation (DFEW): train each fold into <out_dir>/fold<k>, evaluate it, average UAR/WAR",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,6 +29,11 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_config(args.config, args.overrides)
-    summary = fit(cfg, resume=args.resume)
+    if args.folds:
+        from vemd.train.folds import fit_folds
+
+        summary = fit_folds(args.config, args.overrides, args.folds, resume=args.resume)
+    else:
+        summary = fit(cfg, resume=args.resume)
     print(json.dumps(summary, indent=2))
     return 0

@@ -101,7 +101,9 @@ class VEMD(nn.Module):
         if self.mode == "ve-md-sr" or (self.mode == "ve-md" and aux):
             if not self.struct_decoders:
                 raise RuntimeError("this model was built without its structural decoders (inference build)")
-            preds = {name: decoder(enc.latent, num_frames=t) for name, decoder in self.struct_decoders.items()}
+            preds = {
+                name: decoder(enc.latent, num_frames=t) for name, decoder in self.struct_decoders.items()
+            }
         sr = {}
         if self.mode == "ve-md-sr":
             sr = {name: self.struct_decoders[name].sr_features(p).view(b, t, -1) for name, p in preds.items()}
