@@ -11,3 +11,13 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="dotted override"
     )
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="log and skip unreadable or invalid items (data.skip_bad=true)",
+    )
+
+
+def config_overrides(args: argparse.Namespace) -> list[str]:
+    """The ``--set`` overrides plus those implied by flags."""
+    return [*args.overrides, *(["data.skip_bad=true"] if args.skip_bad else [])]

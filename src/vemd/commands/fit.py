@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vemd.commands.common import add_config_arguments
+from vemd.commands.common import add_config_arguments, config_overrides
 
 HELP = "Train VE-MD (stage 1, stage 2 or both) with Lightning on any device."
 
@@ -28,11 +28,11 @@ def run(args: argparse.Namespace) -> int:
     from vemd.train.fit import fit
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg = load_config(args.config, args.overrides)
+    cfg = load_config(args.config, config_overrides(args))
     if args.folds:
         from vemd.train.folds import fit_folds
 
-        summary = fit_folds(args.config, args.overrides, args.folds, resume=args.resume)
+        summary = fit_folds(args.config, config_overrides(args), args.folds, resume=args.resume)
     else:
         summary = fit(cfg, resume=args.resume)
     print(json.dumps(summary, indent=2))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vemd.commands.common import add_config_arguments
+from vemd.commands.common import add_config_arguments, config_overrides
 
 HELP = "Evaluate a trained model: accuracy with Wilson CI, F1, UAR, WAR, confusion, predictions."
 
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from vemd.eval.evaluate import evaluate
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    data_cfg = load_config(args.config, args.overrides) if args.config else None
+    data_cfg = load_config(args.config, config_overrides(args)) if args.config else None
     out = Path(args.out) if args.out else Path(args.ckpt).parent / f"test-{args.split}"
     metrics = evaluate(args.ckpt, split=args.split, out_dir=out, data_cfg=data_cfg)
     keys = ("accuracy", "accuracy_ci95", "f1_weighted", "f1_macro", "uar", "war", "num_items")
