@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,9 +165,6 @@ def _trainer(cfg: Config, folder: Path, *, max_epochs: int):
 
 
 def _interactive() -> bool:
-    import os
-    import sys
-
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
