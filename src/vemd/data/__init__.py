@@ -1,0 +1,1 @@
+"""Datasets: the generic manifest layout, media decoding, frame sampling and loaders."""

@@ -1,0 +1,135 @@
+"""Validation of a dataset copy before training on it (``vemd data check``).
+
+Reads, never writes: every split's records through its loader (collecting problems
+instead of stopping), every media file's header (missing, unreadable, too short for
+the configured frame sampling), and the share of sampled training frames that have
+an entry in the annotation store.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from vemd.config import DataConfig
+from vemd.data.loaders import DatasetIndex, dataset_splits, load_index
+from vemd.data.manifest import annotation_key
+from vemd.data.media import SourceInfo, probe, sample_indices
+from vemd.errors import DataError
+from vemd.structure.annotations import AnnotationFormatError, AnnotationStore
+
+
+@dataclass
+class Problem:
+    kind: str  # split | index | unreadable | short | annotations
+    split: str
+    path: str
+    message: str
+
+
+@dataclass
+class Coverage:
+    store: str
+    frames: int  # sampled training frames
+    annotated: int  # of which have a key in the store
+
+    @property
+    def fraction(self) -> float:
+        return self.annotated / self.frames if self.frames else 0.0
+
+
+@dataclass
+class CheckReport:
+    name: str
+    root: str
+    frames: int
+    sampling: str
+    class_names: list[str] = field(default_factory=list)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split → class → items
+    problems: list[Problem] = field(default_factory=list)
+    coverage: Coverage | None = None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        if self.coverage is not None:
+            data["coverage"]["fraction"] = self.coverage.fraction
+        return data
+
+
+def shortness(info: SourceInfo, cfg: DataConfig) -> str | None:
+    """Why a source cannot give ``cfg.frames`` distinct frames as sampled, or None."""
+    if info.kind == "image":
+        return None
+    if info.num_frames < cfg.frames:
+        return f"has {info.num_frames} frames, fewer than data.frames={cfg.frames}"
+    if cfg.sampling == "fps" and info.fps > 0:
+        needed = (cfg.frames - 1) * cfg.frame_interval * info.fps + 1
+        if info.num_frames < needed:
+            seconds = info.num_frames / info.fps
+            return f"lasts {seconds:.2f} s, shorter than {cfg.frames} frames {cfg.frame_interval:g} s apart"
+    return None
+
+
+def annotation_root(cfg: DataConfig) -> Path | None:
+    if cfg.annotations:
+        return Path(cfg.annotations)
+    default = Path(cfg.root) / "annotations"
+    return default if default.is_dir() else None
+
+
+def check_dataset(cfg: DataConfig, splits: tuple[str, ...] | None = None) -> CheckReport:
+    """Counts, problems and annotation coverage of the copy described by ``cfg``."""
+    report = CheckReport(cfg.name, str(cfg.root), cfg.frames, cfg.sampling)
+    store = _open_store(cfg, report)
+    for split in splits or dataset_splits(cfg):
+        found: list[tuple[str, str]] = []
+        try:
+            index = load_index(cfg, split, problems=found)
+        except DataError as err:
+            report.problems.append(Problem("split", split, str(cfg.root), str(err)))
+            continue
+        report.problems += [Problem("index", split, path, message) for path, message in found]
+        report.class_names = report.class_names or index.class_names
+        report.counts[split] = dict(Counter(r.label for r in index.records))
+        covered = _check_media(index, cfg, split, report, store if split == cfg.train_split else None)
+        if store is not None and split == cfg.train_split:
+            report.coverage = covered
+    return report
+
+
+def _open_store(cfg: DataConfig, report: CheckReport) -> AnnotationStore | None:
+    path = annotation_root(cfg)
+    if path is None:
+        return None
+    try:
+        return AnnotationStore(path)
+    except AnnotationFormatError as err:
+        report.problems.append(Problem("annotations", cfg.train_split, str(path), str(err)))
+        return None
+
+
+def _check_media(
+    index: DatasetIndex, cfg: DataConfig, split: str, report: CheckReport, store: AnnotationStore | None
+) -> Coverage | None:
+    coverage = Coverage(str(store.root), 0, 0) if store is not None else None
+    for record in index.records:
+        path = index.root / record.path
+        try:
+            info = probe(path)
+        except DataError as err:
+            report.problems.append(
+                Problem("unreadable", split, str(path), str(err).removeprefix(f"{path}: "))
+            )
+            continue
+        reason = shortness(info, cfg)
+        if reason:
+            report.problems.append(Problem("short", split, str(path), reason))
+        if coverage is not None:
+            indices = sample_indices(
+                info.num_frames, cfg.frames, sampling=cfg.sampling, fps=info.fps, interval=cfg.frame_interval
+            )
+            keys = {annotation_key(record.clip_id, i) for i in indices}
+            coverage.frames += len(keys)
+            coverage.annotated += sum(key in store for key in keys)
+    return coverage

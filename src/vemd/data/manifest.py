@@ -1,0 +1,94 @@
+"""The generic on-disk dataset layout (written by ``vemd synth``, usable for any data).
+
+::
+
+    ROOT/
+      manifest.csv     clip_id,split,label,path   (one row per clip or image)
+      classes.json     {"class_names": [...], "task": "ger"}   (class order = label index)
+      annotations/     optional AnnotationStore; keys "<clip_id>/<frame_index>"
+      ...              the media: ``path`` (relative to ROOT) is an image file, a video
+                       file, or a folder of frame images (read in sorted name order)
+
+``frame_index`` in an annotation key is the index of the frame in its source: the
+position in the sorted folder, the decoded frame number in a video, 0 for an image.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from vemd.errors import DataError
+from vemd.structure.annotations import atomic_write_text
+
+MANIFEST_COLUMNS = ("clip_id", "split", "label", "path")
+
+
+@dataclass(frozen=True)
+class ClipRecord:
+    """One labelled item: its id, split, class name and media path (relative to root).
+
+    Dataset loaders may fill the optional fields: ``valence`` (regression target, e.g.
+    MER2023), ``audio`` (a file holding the audio track, often the video itself) and
+    ``text`` (a transcript) for the multimodal branches.
+    """
+
+    clip_id: str
+    split: str
+    label: str
+    path: str
+    valence: float | None = None
+    audio: str | None = None
+    text: str | None = None
+
+
+def annotation_key(clip_id: str, frame_index: int) -> str:
+    """Key of one frame in an annotation store."""
+    return f"{clip_id}/{int(frame_index)}"
+
+
+def write_manifest(root: str | Path, records: list[ClipRecord], class_names: list[str], **extra) -> None:
+    """Write ``manifest.csv`` and ``classes.json`` atomically."""
+    root = Path(root)
+    lines = [",".join(MANIFEST_COLUMNS)]
+    for r in records:
+        row = [r.clip_id, r.split, r.label, r.path]
+        if any("," in v or "\n" in v for v in row):
+            raise DataError(
+                f"{root / 'manifest.csv'}: a field of clip {r.clip_id!r} contains a comma or newline"
+            )
+        lines.append(",".join(row))
+    atomic_write_text(root / "manifest.csv", "\n".join(lines) + "\n")
+    atomic_write_text(
+        root / "classes.json", json.dumps({"class_names": list(class_names), **extra}, indent=2)
+    )
+
+
+def read_manifest(root: str | Path) -> tuple[list[ClipRecord], list[str]]:
+    """Records and class names of a dataset folder, validated (labels, columns, ids)."""
+    root = Path(root)
+    manifest, classes_file = root / "manifest.csv", root / "classes.json"
+    for path in (manifest, classes_file):
+        if not path.is_file():
+            raise DataError(f"{path}: missing (a dataset folder needs manifest.csv and classes.json)")
+    try:
+        class_names = list(json.loads(classes_file.read_text())["class_names"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise DataError(f"{classes_file}: unreadable class list ({err})") from err
+    records, seen = [], set()
+    with manifest.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = set(MANIFEST_COLUMNS) - set(reader.fieldnames or ())
+        if missing:
+            raise DataError(f"{manifest}: missing columns {sorted(missing)}")
+        for line, row in enumerate(reader, start=2):
+            record = ClipRecord(*(row[c].strip() for c in MANIFEST_COLUMNS))
+            if record.label not in class_names:
+                raise DataError(f"{manifest}:{line}: label {record.label!r} is not one of {class_names}")
+            if record.clip_id in seen:
+                raise DataError(f"{manifest}:{line}: duplicate clip_id {record.clip_id!r}")
+            seen.add(record.clip_id)
+            records.append(record)
+    return records, class_names
