@@ -108,7 +108,9 @@ class ClipDataset(Dataset):
         height, width = images[0].shape[:2]
         rng = np.random.default_rng((self.seed, self.epoch, index)) if self.augment else None
         size = (self.image_size, self.image_size)
-        transform = sample_clip_transform(width, height, size, rng, scale=self.scale, flip_prob=self.flip_prob)
+        transform = sample_clip_transform(
+            width, height, size, rng, scale=self.scale, flip_prob=self.flip_prob
+        )
         out_frames, mask = [], []
         heatmaps = {m: [] for m in self.targets.modalities}
         queries = {m: [] for m in self.targets.modalities}
@@ -144,11 +146,15 @@ class ClipDataset(Dataset):
         side = self.image_size
         if self.targets.decoder == "heatmap":
             heatmaps.append(
-                render_limb_heatmaps(points, skeleton, side, side, size=self.targets.size, sigma=self.targets.sigma)
+                render_limb_heatmaps(
+                    points, skeleton, side, side, size=self.targets.size, sigma=self.targets.sigma
+                )
             )
         else:
             target = person_query_targets(points, skeleton, side, side)
-            queries.append({k: torch.from_numpy(getattr(target, k)) for k in ("limbs", "limb_mask", "adjacency")})
+            queries.append(
+                {k: torch.from_numpy(getattr(target, k)) for k in ("limbs", "limb_mask", "adjacency")}
+            )
 
 
 def _keypoints(annotation: FrameAnnotation, width: int, height: int) -> dict[str, np.ndarray]:
@@ -175,8 +181,12 @@ def collate(samples: list[dict | None]) -> dict | None:
         "target_mask": torch.stack([s["target_mask"] for s in samples]),
     }
     if "heatmaps" in samples[0]:
-        batch["heatmaps"] = {m: torch.stack([s["heatmaps"][m] for s in samples]) for m in samples[0]["heatmaps"]}
+        batch["heatmaps"] = {
+            m: torch.stack([s["heatmaps"][m] for s in samples]) for m in samples[0]["heatmaps"]
+        }
     if "queries" in samples[0]:
         # PersonQuery targets: a flat list over (B, T) frames per modality
-        batch["queries"] = {m: [frame for s in samples for frame in s["queries"][m]] for m in samples[0]["queries"]}
+        batch["queries"] = {
+            m: [frame for s in samples for frame in s["queries"][m]] for m in samples[0]["queries"]
+        }
     return batch
