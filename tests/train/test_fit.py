@@ -132,7 +132,7 @@ def test_resume_after_kill_gives_the_uninterrupted_result(synth_root, tmp_path):
         "--set",
         f"data.root={synth_root}",
         "--set",
-        "train.max_epochs=3",
+        "train.max_epochs=2",
         "--set",
         "model.emotion.dropout=0.2",
     ]

@@ -55,3 +55,11 @@ def test_ranks_partition_an_epoch(monkeypatch):
         orders.append(_order(EpochBatchSampler(10, 2, shuffle=True, seed=0)))
     assert len(orders[0]) == len(orders[1]) == 5
     assert sorted(orders[0] + orders[1]) == list(range(10))
+
+
+def test_lightning_sets_the_epoch_of_the_batch_sampler():
+    from lightning_fabric.utilities.data import _set_sampler_epoch
+
+    loader = ResumableLoader(torch.arange(8), EpochBatchSampler(8, 2, shuffle=True, seed=0))
+    _set_sampler_epoch(loader, 3)
+    assert loader.batch_sampler.epoch == 3

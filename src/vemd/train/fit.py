@@ -168,8 +168,13 @@ def _interactive() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
-def run_stage(cfg: Config, stage: str, out_dir: Path, *, init_from: str | None, resume: bool) -> StageResult:
-    """Train one stage; ``init_from`` loads weights of a previous stage's checkpoint."""
+def run_stage(
+    cfg: Config, stage: str, out_dir: Path, *, init_from: str | None, resume: bool
+) -> tuple[StageResult, bool]:
+    """Train one stage; ``init_from`` loads weights of a previous stage's checkpoint.
+
+    Returns the stage result and whether this process is the global rank zero.
+    """
     from vemd.train.module import VEMDModule
 
     folder = out_dir / f"stage{stage}"
@@ -198,7 +203,8 @@ def run_stage(cfg: Config, stage: str, out_dir: Path, *, init_from: str | None, 
     trainer.fit(module, train_loader(cfg, train_set), eval_loader(cfg, val_set), ckpt_path=ckpt_path)
     best = trainer.checkpoint_callback.best_model_path or str(last)
     score = trainer.checkpoint_callback.best_model_score
-    return StageResult(stage, best, None if score is None else float(score), trainer.global_step)
+    result = StageResult(stage, best, None if score is None else float(score), trainer.global_step)
+    return result, trainer.is_global_zero
 
 
 def _feature_cache(cfg: Config, module, out_dir: Path, *, augmented: bool):
@@ -232,10 +238,12 @@ def fit(cfg: Config, *, resume: bool = False) -> dict:
     init_from = cfg.train.stage1_ckpt
     results = []
     for stage in stages:
-        result = run_stage(cfg, stage, out_dir, init_from=init_from, resume=resume)
+        result, is_main = run_stage(cfg, stage, out_dir, init_from=init_from, resume=resume)
         results.append(result)
         init_from = result.best_checkpoint
     final = results[-1]
+    if not is_main:  # other DDP processes leave the exports to rank 0
+        return {"stages": [r.__dict__ for r in results], "rank_zero": False}
     model_path = save_model(final.best_checkpoint, out_dir / "model.pt")
     summary = {
         "model": str(model_path),

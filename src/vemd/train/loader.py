@@ -32,6 +32,8 @@ class EpochBatchSampler(Sampler[list[int]]):
         self.seed, self.drop_last = seed, drop_last
         self.epoch = 0
         self.skip = 0
+        # Lightning calls set_epoch on ``loader.batch_sampler.sampler``, not on the batch sampler.
+        self.sampler = self
 
     def set_epoch(self, epoch: int) -> None:
         if epoch != self.epoch:
