@@ -140,7 +140,9 @@ def test_resume_after_kill_gives_the_uninterrupted_result(synth_root, tmp_path):
     run = [sys.executable, "-m", "vemd.cli", "fit", *args]
 
     straight = tmp_path / "straight"
-    subprocess.run([*run, "--set", f"train.out_dir={straight}"], check=True, env=env, capture_output=True)
+    subprocess.run(
+        [*run, "--set", f"train.out_dir={straight}"], check=True, env=env, capture_output=True, timeout=300
+    )
 
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
@@ -156,12 +158,16 @@ def test_resume_after_kill_gives_the_uninterrupted_result(synth_root, tmp_path):
             proc.kill()
             break
         time.sleep(0.05)
-    proc.wait()
+    proc.wait(timeout=60)
     assert proc.returncode != 0, "the run finished before it could be killed"
     step_at_kill = _saved_step(last)
     assert 5 <= step_at_kill < 8, f"killed at step {step_at_kill}, not inside the second epoch"
     subprocess.run(
-        [*run, "--set", f"train.out_dir={killed}", "--resume"], check=True, env=env, capture_output=True
+        [*run, "--set", f"train.out_dir={killed}", "--resume"],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=300,
     )
 
     done = json.loads((killed / "fit.json").read_text())

@@ -201,8 +201,9 @@ class _SerialPool:
 def _pool(root: Path, options: SynthOptions, workers: int):
     if workers <= 1:
         return _SerialPool(root, options)
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method).Pool(workers, _init_pool_worker, (root, options))
+    # spawn, not fork: a forked child can inherit a locked thread pool (OpenMP, OpenCV) from a
+    # parent that already ran torch, and hang.
+    return multiprocessing.get_context("spawn").Pool(workers, _init_pool_worker, (root, options))
 
 
 def _progress(enabled: bool):
