@@ -36,11 +36,12 @@ class ViTConfig:
 
 @dataclass
 class CNNConfig:
-    name: str = "resnet50"  # resnet50 | resnet101 | resnet152 | custom | any timm name
+    name: str = "resnet50"  # resnet50 | resnet101 | resnet152 | custom | plain | any timm name
     pretrained: bool = False
     weights: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
     custom_channels: list[int] = field(default_factory=lambda: [64, 128, 256, 512, 1024])
+    plain_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 96, 128])  # name: plain
 
 
 @dataclass
@@ -82,6 +83,9 @@ class EmotionConfig:
     dropout: float = 0.1
     mlp_hidden: int = 512
     feedforward_dim: int = 2048  # transformer feed-forward width
+    # φ, the per-frame latent embedding: "flatten" (linear on the whole C×s×s latent map) or
+    # "pool" (linear on its spatial mean: the same cue counts wherever it is in the frame)
+    phi: str = "flatten"
 
 
 @dataclass
@@ -91,6 +95,7 @@ class ModelConfig:
     decoder: str = "heatmap"  # heatmap | personquery
     latent_dim: int = 512  # C_e per branch; latent map has 2·latent_dim channels
     latent_size: int = 7  # latent grid side
+    logvar_init: float = -4.0  # ve/vae: initial log-variance of the latent posterior (σ = e^(x/2))
     image_size: int = 224
     num_classes: int = 3
     vit: ViTConfig = field(default_factory=ViTConfig)

@@ -75,3 +75,15 @@ def test_personquery_decoder_plugs_in():
     q = cfg.model.personquery.num_queries
     assert out.pred_body["pred_limbs"].shape == (4, q.body, 4 * 18)
     assert model.emotion_decoder.frame_dim == 2 * cfg.model.latent_dim + 4 * q.body * 18 + 4 * q.face * 20
+
+
+def test_plain_encoder_max_pools_between_blocks():
+    from vemd.config import load_config
+    from vemd.models.custom_encoder import PlainEncoder
+
+    encoder = PlainEncoder([8, 16, 32, 32])
+    assert encoder(torch.randn(2, 3, 56, 56)).shape == (2, 32, 7, 7)
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in encoder.modules()) == 3
+    cfg = load_config("tiny", ["model.cnn.name=plain", "model.cnn.plain_channels=[8,16]"])
+    branch = build.build_cnn_branch(cfg.model)
+    assert isinstance(branch.backbone, PlainEncoder) and branch.proj.in_channels == 16

@@ -45,3 +45,16 @@ def test_non_divisible_heads_fail_with_a_clear_message():
     cfg = load_config("default", ["model.emotion.num_heads=7"])
     with pytest.raises(ValueError, match="num_heads=7"), torch.device("meta"):
         build_emotion_decoder(cfg.model)
+
+
+def test_pooled_phi_sees_the_spatial_mean_of_the_latent():
+    cfg = load_config("tiny", ["model.emotion.phi=pool", "model.mode=ve-sd"])
+    decoder = build_emotion_decoder(cfg.model).eval()
+    c = 2 * cfg.model.latent_dim
+    assert decoder.phi.in_features == c
+    latent = torch.randn(2, 3, c, cfg.model.latent_size, cfg.model.latent_size)
+    # moving content around the grid leaves the pooled embedding unchanged
+    shuffled = latent.flatten(-2)[..., torch.randperm(cfg.model.latent_size**2)].view_as(latent)
+    torch.testing.assert_close(decoder.frame_embeddings(latent, {}), decoder.frame_embeddings(shuffled, {}))
+    with pytest.raises(ValueError, match="model.emotion.phi"):
+        build_emotion_decoder(load_config("tiny", ["model.emotion.phi=max"]).model)

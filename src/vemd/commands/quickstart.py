@@ -9,7 +9,7 @@ HELP = "Run the whole pipeline on built-in SynthGroups data and write a report (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs/quickstart", help="output folder (resumes if it exists)")
-    parser.add_argument("--n-train", type=int, default=3000, help="training scenes")
+    parser.add_argument("--n-train", type=int, default=10000, help="training scenes")
     parser.add_argument("--n-val", type=int, default=600, help="validation scenes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

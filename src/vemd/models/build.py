@@ -16,7 +16,7 @@ from torch import nn
 from vemd.config import ConfigError, LossConfig, ModelConfig
 from vemd.models.cnn_branch import CNNBranch, TimmFeatureMap
 from vemd.models.criterion import VEMDCriterion
-from vemd.models.custom_encoder import CustomEncoder
+from vemd.models.custom_encoder import CustomEncoder, PlainEncoder
 from vemd.models.emotion_decoder import EmotionDecoder
 from vemd.models.heatmap_decoder import HeatmapDecoder, LimbsDecoder, UNetResUpsample
 from vemd.models.vae_decoder import VAEDecoder
@@ -67,6 +67,8 @@ def build_vit_branch(cfg: ModelConfig) -> ViTBranch:
 def build_cnn_branch(cfg: ModelConfig) -> CNNBranch:
     if cfg.cnn.name == "custom":
         backbone = CustomEncoder(cfg.cnn.custom_channels)
+    elif cfg.cnn.name == "plain":
+        backbone = PlainEncoder(cfg.cnn.plain_channels)
     else:
         model = create_timm(
             cfg.cnn.name, pretrained=cfg.cnn.pretrained, weights=cfg.cnn.weights, kwargs=cfg.cnn.kwargs
@@ -137,6 +139,7 @@ def build_emotion_decoder(cfg: ModelConfig) -> EmotionDecoder:
         feedforward_dim=e.feedforward_dim,
         dropout=e.dropout,
         mlp_hidden=e.mlp_hidden,
+        phi=e.phi,
     )
 
 
@@ -144,7 +147,9 @@ def build_model(cfg: ModelConfig, *, inference: bool = False) -> VEMD:
     """The model described by ``cfg``; ``inference`` leaves out the training-only decoders."""
     training_only = inference and cfg.mode == "ve-md"
     modalities = [] if cfg.mode == "ve-sd" or training_only else cfg.sr.modalities
-    encoder = VariationalEncoder(build_vit_branch(cfg), build_cnn_branch(cfg), variational=cfg.variational)
+    encoder = VariationalEncoder(
+        build_vit_branch(cfg), build_cnn_branch(cfg), variational=cfg.variational, logvar_init=cfg.logvar_init
+    )
     recon = None
     if cfg.variational == "vae" and not inference:
         recon = VAEDecoder(2 * cfg.latent_dim, cfg.latent_size, cfg.image_size)

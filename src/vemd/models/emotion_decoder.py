@@ -43,6 +43,9 @@ def sr_adapter(raw_dim: int, projected_dim: int | None) -> nn.Module:
     return nn.Sequential(nn.LayerNorm(raw_dim), nn.Linear(raw_dim, projected_dim), nn.ReLU(inplace=True))
 
 
+PHI_KINDS = ("flatten", "pool")
+
+
 class EmotionDecoder(nn.Module):
     """Latent maps and SR per frame → group-level class logits.
 
@@ -52,6 +55,7 @@ class EmotionDecoder(nn.Module):
         sr_dims: raw SR size per modality, in order (empty for VE-SD / VE-MD).
         sr_projection: C_s, projected SR width per modality, or None for raw SR.
         num_classes, num_layers, num_heads, feedforward_dim, dropout, mlp_hidden: head sizes.
+        phi: "flatten" (φ is linear on the whole latent map) or "pool" (linear on its spatial mean).
     """
 
     def __init__(
@@ -67,9 +71,13 @@ class EmotionDecoder(nn.Module):
         feedforward_dim: int,
         dropout: float,
         mlp_hidden: int,
+        phi: str = "flatten",
     ) -> None:
         super().__init__()
-        self.phi = nn.Linear(latent_channels * latent_size**2, latent_channels)
+        if phi not in PHI_KINDS:
+            raise ValueError(f"model.emotion.phi must be one of {PHI_KINDS}, got {phi!r}")
+        self.phi_kind = phi
+        self.phi = nn.Linear(latent_channels * (latent_size**2 if phi == "flatten" else 1), latent_channels)
         self.sr = nn.ModuleDict({name: sr_adapter(dim, sr_projection) for name, dim in sr_dims.items()})
         self.frame_dim = latent_channels + sum(sr_projection or dim for dim in sr_dims.values())
         if self.frame_dim % num_heads:
@@ -89,7 +97,8 @@ class EmotionDecoder(nn.Module):
 
     def frame_embeddings(self, latent: torch.Tensor, sr: dict[str, torch.Tensor]) -> torch.Tensor:
         """Latent (B, T, C, s, s) and SR {modality: (B, T, raw)} → x (B, T, frame_dim)."""
-        parts = [self.phi(latent.flatten(2))]  # (B, T, C)
+        grid = latent.flatten(2) if self.phi_kind == "flatten" else latent.mean(dim=(-2, -1))
+        parts = [self.phi(grid)]  # (B, T, C)
         parts += [adapter(sr[name]) for name, adapter in self.sr.items()]
         return torch.cat(parts, dim=-1)
 

@@ -40,7 +40,9 @@ class EncoderOutput:
 class VariationalEncoder(nn.Module):
     """[Z1 (ViT branch) ; Z2 (multitask branch)] → latent (N, 2·latent_dim, s, s)."""
 
-    def __init__(self, vit_branch: ViTBranch, cnn_branch: CNNBranch, *, variational: str) -> None:
+    def __init__(
+        self, vit_branch: ViTBranch, cnn_branch: CNNBranch, *, variational: str, logvar_init: float = LOGVAR_INIT
+    ) -> None:
         super().__init__()
         if variational not in VARIANTS:
             raise ValueError(f"variational={variational!r}: expected one of {VARIANTS}")
@@ -50,10 +52,10 @@ class VariationalEncoder(nn.Module):
         channels = 2 * cnn_branch.proj.out_channels
         self.logvar = nn.Conv2d(channels, channels, 1) if variational != "vanilla" else None
         if self.logvar is not None:
-            # Start near-deterministic (σ ≈ 0.14) so early classification is not drowned in
-            # sampling noise; the MMD/KL term widens the posterior as training proceeds.
+            # Start near-deterministic (σ ≈ 0.14 by default) so early classification is not
+            # drowned in sampling noise; the MMD/KL term widens the posterior as training proceeds.
             nn.init.zeros_(self.logvar.weight)
-            nn.init.constant_(self.logvar.bias, LOGVAR_INIT)
+            nn.init.constant_(self.logvar.bias, logvar_init)
 
     @property
     def latent_channels(self) -> int:
