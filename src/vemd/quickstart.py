@@ -1,8 +1,8 @@
 """``vemd quickstart``: the whole pipeline on built-in data, in minutes, on a CPU.
 
 1. Generate a SynthGroups set (group scenes with exact pose/face annotations).
-2. Train the quickstart recipe: the tiny VE-MD-SR model with the Heatmap decoder
-   (body SR fed to the emotion decoder).
+2. Train the quickstart recipe: the tiny VE-MD model with the Heatmap decoder (body
+   structure supervised as an auxiliary task, not run at inference).
 3. Evaluate it on the validation split (metrics, confusion matrix, SR heatmaps).
 4. Predict the group emotion of a generated video whose mood changes over time.
 5. Write ``report.md`` with the numbers and the plots.
@@ -133,6 +133,8 @@ def _report(cfg, summary: dict, metrics: dict, prediction: dict) -> str:
         f"{c} {100 * v['recall']:.1f} %" for c, v in metrics["per_class"].items() if v["recall"] is not None
     )
     t = summary["timings_s"]
+    sr_png = Path(summary["model"]).parent.parent / "eval" / "sr_heatmaps.png"
+    sr_figure = "![SR heatmaps](eval/sr_heatmaps.png)\n\n" if sr_png.exists() else ""
     return f"""# vemd quickstart report
 
 Model: `{cfg.model.mode}` with the `{cfg.model.decoder}` decoder, SR modalities {cfg.model.sr.modalities},
@@ -150,9 +152,7 @@ input {cfg.model.image_size}×{cfg.model.image_size}, T = {cfg.data.frames}; tra
 
 ![confusion](eval/confusion.png)
 
-![SR heatmaps](eval/sr_heatmaps.png)
-
-![training curves](training_curves.png)
+{sr_figure}![training curves](training_curves.png)
 
 ## Prediction on a generated video (`predict/`)
 

@@ -41,7 +41,12 @@ class VariationalEncoder(nn.Module):
     """[Z1 (ViT branch) ; Z2 (multitask branch)] → latent (N, 2·latent_dim, s, s)."""
 
     def __init__(
-        self, vit_branch: ViTBranch, cnn_branch: CNNBranch, *, variational: str, logvar_init: float = LOGVAR_INIT
+        self,
+        vit_branch: ViTBranch,
+        cnn_branch: CNNBranch,
+        *,
+        variational: str,
+        logvar_init: float = LOGVAR_INIT,
     ) -> None:
         super().__init__()
         if variational not in VARIANTS:
