@@ -30,7 +30,9 @@ def main() -> None:
     parser.add_argument("--precision", default="bf16-mixed", choices=["32", "bf16-mixed"])
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args()
-    cfg = load_config("default", [f"data.frames={args.frames}", *args.overrides])
+    # random weights: speed does not depend on them, and no hub lookup is attempted
+    offline = ["model.vit.pretrained=false", "model.cnn.pretrained=false"]
+    cfg = load_config("default", [f"data.frames={args.frames}", *offline, *args.overrides])
     module = VEMDModule(cfg, ["Negative", "Neutral", "Positive"], stage="2")
     optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], 1e-5)
     size = cfg.model.image_size
