@@ -135,9 +135,10 @@ def _report(cfg, summary: dict, metrics: dict, prediction: dict) -> str:
     t = summary["timings_s"]
     sr_png = Path(summary["model"]).parent.parent / "eval" / "sr_heatmaps.png"
     sr_figure = "![SR heatmaps](eval/sr_heatmaps.png)\n\n" if sr_png.exists() else ""
+    structure = "SR fed to the emotion decoder:" if cfg.model.mode == "ve-md-sr" else "auxiliary structure:"
     return f"""# vemd quickstart report
 
-Model: `{cfg.model.mode}` with the `{cfg.model.decoder}` decoder, SR modalities {cfg.model.sr.modalities},
+Model: `{cfg.model.mode}` with the `{cfg.model.decoder}` decoder, {structure} {cfg.model.sr.modalities},
 input {cfg.model.image_size}×{cfg.model.image_size}, T = {cfg.data.frames}; trained on SynthGroups
 (`data/`, {summary["num_val_items"]} validation scenes). Chance is 33.3 %.
 

@@ -106,6 +106,18 @@ def test_ve_md_model_has_no_structural_decoders_at_inference(synth_root, tmp_pat
     assert cfg.model.mode == "ve-md" and len(model.struct_decoders) == 0
 
 
+def test_resuming_a_finished_run_trains_nothing_more(synth_root, tmp_path):
+    # periodic saves every 3 steps, 4 steps per epoch: the last periodic save is mid-run
+    cfg = _cfg(synth_root, tmp_path, "train.max_epochs=1", "train.checkpoint_every_n_steps=3")
+    first = fit(cfg)
+    weights = torch.load(first["model"], weights_only=True)["state_dict"]
+    assert torch.load(tmp_path / "stage2" / "last.ckpt", weights_only=False)["global_step"] == 4
+    again = fit(cfg, resume=True)
+    assert again["stages"][-1]["steps"] == first["stages"][-1]["steps"] == 4
+    for key, value in torch.load(again["model"], weights_only=True)["state_dict"].items():
+        assert torch.equal(value, weights[key]), key
+
+
 def test_bad_config_and_missing_data_are_one_line_errors(tmp_path, capsys):
     assert main(["fit", "--config", "tiny", "--set", "model.mode=nonsense"]) == 1
     assert "model.mode" in capsys.readouterr().err

@@ -201,6 +201,10 @@ def run_stage(
     if ckpt_path:
         log.info("resuming stage %s from %s", stage, ckpt_path)
     trainer.fit(module, train_loader(cfg, train_set), eval_loader(cfg, val_set), ckpt_path=ckpt_path)
+    if not trainer.interrupted:
+        # last.ckpt is otherwise only as new as the last periodic save: saving the finished state
+        # makes a rerun with --resume a no-op instead of retraining the tail of the last epoch
+        trainer.save_checkpoint(last)
     best = trainer.checkpoint_callback.best_model_path or str(last)
     score = trainer.checkpoint_callback.best_model_score
     result = StageResult(stage, best, None if score is None else float(score), trainer.global_step)
