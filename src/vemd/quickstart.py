@@ -117,11 +117,12 @@ def run_quickstart(out: str | Path, *, n_train: int, n_val: int, seed: int, over
         "model": str(model),
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
-    atomic_write_text(out / "report.md", _report(cfg, summary, metrics, prediction))
+    has_sr_figure = (out / "eval" / "sr_heatmaps.png").exists()  # only models that keep their decoders
+    atomic_write_text(out / "report.md", _report(cfg, summary, metrics, prediction, has_sr_figure))
     return summary
 
 
-def _report(cfg, summary: dict, metrics: dict, prediction: dict) -> str:
+def _report(cfg, summary: dict, metrics: dict, prediction: dict, has_sr_figure: bool) -> str:
     lo, hi = (100 * v for v in metrics["accuracy_ci95"])
     rows = "\n".join(
         f"| {w['start']:.0f}–{w['end']:.0f} s | {truth} | {w['label']} | "
@@ -133,8 +134,7 @@ def _report(cfg, summary: dict, metrics: dict, prediction: dict) -> str:
         f"{c} {100 * v['recall']:.1f} %" for c, v in metrics["per_class"].items() if v["recall"] is not None
     )
     t = summary["timings_s"]
-    sr_png = Path(summary["model"]).parent.parent / "eval" / "sr_heatmaps.png"
-    sr_figure = "![SR heatmaps](eval/sr_heatmaps.png)\n\n" if sr_png.exists() else ""
+    sr_figure = "![SR heatmaps](eval/sr_heatmaps.png)\n\n" if has_sr_figure else ""
     structure = "SR fed to the emotion decoder:" if cfg.model.mode == "ve-md-sr" else "auxiliary structure:"
     return f"""# vemd quickstart report
 
