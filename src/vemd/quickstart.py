@@ -1,8 +1,8 @@
 """``vemd quickstart``: the whole pipeline on built-in data, in minutes, on a CPU.
 
 1. Generate a SynthGroups set (group scenes with exact pose/face annotations).
-2. Train the quickstart recipe: the tiny VE-MD model with the Heatmap decoder (body
-   structure supervised as an auxiliary task, not run at inference).
+2. Train the quickstart recipe: the tiny VE-MD-SR model with the Heatmap decoder (body limb
+   heatmaps learnt as a structural task and fed to the emotion decoder as SR).
 3. Evaluate it on the validation split (metrics, confusion matrix, SR heatmaps).
 4. Predict the group emotion of a generated video whose mood changes over time.
 5. Write ``report.md`` with the numbers and the plots.

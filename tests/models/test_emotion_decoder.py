@@ -58,3 +58,21 @@ def test_pooled_phi_sees_the_spatial_mean_of_the_latent():
     torch.testing.assert_close(decoder.frame_embeddings(latent, {}), decoder.frame_embeddings(shuffled, {}))
     with pytest.raises(ValueError, match="model.emotion.phi"):
         build_emotion_decoder(load_config("tiny", ["model.emotion.phi=max"]).model)
+
+
+def test_sr_gate_starts_closed_and_opens_under_the_classification_loss():
+    cfg = load_config("tiny", ["model.mode=ve-md-sr", "model.sr.modalities=[body,face]"])
+    decoder = build_emotion_decoder(cfg.model).eval()
+    c, s = 2 * cfg.model.latent_dim, cfg.model.latent_size
+    latent = torch.randn(2, 3, c, s, s)
+    sr_a = {m: torch.rand(2, 3, 56 * 56) * 9 for m in ("body", "face")}
+    sr_b = {m: torch.rand(2, 3, 56 * 56) * 9 for m in ("body", "face")}
+    # an untrained structural decoder's SR cannot move the logits at the start of training
+    torch.testing.assert_close(decoder(latent, sr_a), decoder(latent, sr_b))
+    torch.nn.functional.cross_entropy(decoder(latent, sr_a), torch.tensor([0, 2])).backward()
+    for name, gate in decoder.sr_gate.items():
+        assert gate.item() == 0.0 and gate.grad.abs().item() > 0, name
+    with torch.no_grad():
+        for gate in decoder.sr_gate.values():
+            gate.fill_(1.0)
+    assert not torch.allclose(decoder(latent, sr_a), decoder(latent, sr_b))

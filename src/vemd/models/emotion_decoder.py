@@ -3,6 +3,10 @@
 Per frame t: ``Z_t = φ(flatten([Z1_t ; Z2_t]))`` with φ linear to C = 2·latent_dim, then
 ``x_t = [Z_t ; S_body_t ; S_face_t]``. Raw SR enters through a LayerNorm (heatmap sums range
 over [0, L]); projected SR through LayerNorm → linear p → ReLU to C_s = factor·latent_dim.
+Each modality's SR is then scaled by a learnable gate that starts at 0 (ReZero-style): an
+untrained structural decoder's output is input-dependent noise, and fed at full scale it
+drowned the latent embedding and held training at chance; the gate opens as the SR becomes
+informative. The embedding sizes of Table 7 are unchanged (one scalar per modality).
 Frame positions are marked with a fixed sinusoidal encoding before the transformer.
 """
 
@@ -79,6 +83,7 @@ class EmotionDecoder(nn.Module):
         self.phi_kind = phi
         self.phi = nn.Linear(latent_channels * (latent_size**2 if phi == "flatten" else 1), latent_channels)
         self.sr = nn.ModuleDict({name: sr_adapter(dim, sr_projection) for name, dim in sr_dims.items()})
+        self.sr_gate = nn.ParameterDict({name: nn.Parameter(torch.zeros(())) for name in sr_dims})
         self.frame_dim = latent_channels + sum(sr_projection or dim for dim in sr_dims.values())
         if self.frame_dim % num_heads:
             raise ValueError(f"frame embedding {self.frame_dim} is not divisible by num_heads={num_heads}")
@@ -99,7 +104,7 @@ class EmotionDecoder(nn.Module):
         """Latent (B, T, C, s, s) and SR {modality: (B, T, raw)} → x (B, T, frame_dim)."""
         grid = latent.flatten(2) if self.phi_kind == "flatten" else latent.mean(dim=(-2, -1))
         parts = [self.phi(grid)]  # (B, T, C)
-        parts += [adapter(sr[name]) for name, adapter in self.sr.items()]
+        parts += [self.sr_gate[name] * adapter(sr[name]) for name, adapter in self.sr.items()]
         return torch.cat(parts, dim=-1)
 
     def forward(self, latent: torch.Tensor, sr: dict[str, torch.Tensor] | None = None) -> torch.Tensor:

@@ -1,0 +1,38 @@
+"""`vemd quickstart` end to end through the CLI, at a tiny budget: every step runs and reports."""
+
+import json
+
+from vemd.cli import main
+from vemd.inference.predictor import PUBLIC_KEYS
+
+TINY_QUICKSTART = [
+    "model.cnn.plain_channels=[8,16,16,16,16,16]",
+    "model.heatmap.up_channels=[16,8,8,8]",
+    "model.heatmap.stage_channels=8",
+    "train.batch_size=8",
+    "train.max_epochs=1",
+    "train.num_workers=0",
+    "train.precision=32",
+]
+
+
+def test_quickstart_runs_every_step_and_writes_its_report(tmp_path, capsys):
+    out = tmp_path / "qs"
+    args = ["quickstart", "--out", str(out), "--n-train", "24", "--n-val", "9"]
+    for item in TINY_QUICKSTART:
+        args += ["--set", item]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["num_val_items"] == 9 and 0.0 <= summary["accuracy"] <= 1.0
+    lo, hi = summary["accuracy_ci95"]
+    assert lo <= summary["accuracy"] <= hi
+    assert len(summary["demo_video"]["windows"]) == 3 == len(summary["demo_video"]["truth"])
+    report = (out / "report.md").read_text()
+    assert "ve-md-sr" in report and "SR fed to the emotion decoder" in report
+    # the quickstart model keeps its structural decoders, so the report shows their heatmaps
+    for figure in ("eval/confusion.png", "eval/sr_heatmaps.png", "training_curves.png"):
+        assert f"({figure})" in report and (out / figure).stat().st_size > 0
+    predictions = json.loads((out / "predict" / "predictions.json").read_text())
+    records = predictions if isinstance(predictions, list) else [predictions]
+    assert all(set(r) == PUBLIC_KEYS for r in records)  # group level only
+    assert not list(out.rglob("predict/*.jpg"))  # predict writes no frame
