@@ -78,24 +78,31 @@ def evaluate(
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
     plot_confusion(np.asarray(metrics["confusion"]), class_names, out / "confusion.png")
     if figure is not None:
-        predicted, target, frames = figure
+        predicted, target, frames, titles = figure
         plot_sr_heatmaps(
             predicted,
             target,
             out / "sr_heatmaps.png",
             frames=frames,
+            column_titles=titles,
             title=f"{cfg.model.sr.modalities[0]} SR: target vs predicted",
         )
     return metrics
 
 
-def _sr_pairs(output, batch: dict, modality: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Predicted and target SR maps (T, 56, 56) and frames of the first clip."""
+def _sr_pairs(output, batch: dict, modality: str, min_panels: int = 4):
+    """Predicted and target SR maps (n, L, 56, 56), frames (n, H, W, 3) and column titles.
+
+    The frames of the first clip (the paper's Figure 8); clips shorter than ``min_panels``
+    frames (single images) are followed by the next clips of the batch.
+    """
     pred = output.structure(modality)
     if pred is None or "heatmaps" not in batch:
         return None
-    t = batch["frames"].shape[1]
-    predicted = pred["pred_heatmaps"][:t].float().sigmoid().numpy()  # (T, L, 56, 56), logits → [0, 1]
-    target = batch["heatmaps"][modality][0].float().numpy()
-    frames = batch["frames"][0].permute(0, 2, 3, 1).numpy()
-    return predicted, target, frames
+    b, t = batch["frames"].shape[:2]
+    n = min(b * t, max(t, min_panels))
+    predicted = pred["pred_heatmaps"][:n].float().sigmoid().numpy()  # (n, L, 56, 56), logits → [0, 1]
+    target = batch["heatmaps"][modality].flatten(0, 1)[:n].float().numpy()
+    frames = batch["frames"].flatten(0, 1)[:n].permute(0, 2, 3, 1).numpy()
+    titles = [f"{batch['clip_id'][i // t]}" + (f" frame {i % t}" if t > 1 else "") for i in range(n)]
+    return predicted, target, frames, titles

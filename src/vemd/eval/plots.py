@@ -77,12 +77,13 @@ def plot_sr_heatmaps(
     path: str | Path,
     frames: np.ndarray | None = None,
     title: str = "",
+    column_titles: list[str] | None = None,
 ) -> Path:
     """Predicted vs target structural heatmaps per frame (the paper's Figure 8).
 
     ``pred``/``target``: (T, H, W), or (T, L, H, W) limb channels summed per frame.
     ``frames``: optional (T, H0, W0, 3) uint8 images, adding overlay rows.
-    Columns are frames, titled with the heatmap MSE of that frame.
+    Columns are frames, titled ``column_titles[t]`` (default "frame t") and the frame's heatmap MSE.
     """
     pred, target = np.asarray(pred, dtype=np.float32), np.asarray(target, dtype=np.float32)
     if pred.shape != target.shape or pred.ndim not in (3, 4):
@@ -105,14 +106,16 @@ def plot_sr_heatmaps(
             ax = axes[r, t]
             alpha = None
             if r >= len(row_maps):
-                ax.imshow(frames[t])
+                # a dimmed greyscale frame, so the map stays readable over any colour
+                ax.imshow(np.asarray(frames[t], dtype=np.float32).mean(-1), cmap="gray", vmin=0, vmax=400)
                 alpha = np.clip(maps[t] / vmax, 0, 1) * 0.8
             ax.imshow(maps[t], cmap="magma", vmin=0, vmax=vmax, alpha=alpha, extent=extent)
             ax.set_xticks([])
             ax.set_yticks([])
             if t == 0:
                 ax.set_ylabel(label)
-        axes[0, t].set_title(f"frame {t}\nmse {mse[t]:.4f}", fontsize=9)
+        name = column_titles[t] if column_titles else f"frame {t}"
+        axes[0, t].set_title(f"{name}\nmse {mse[t]:.4f}", fontsize=9)
     if title:
         figure.suptitle(title)
     return _save(figure, path)
