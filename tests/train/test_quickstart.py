@@ -24,8 +24,11 @@ def test_quickstart_runs_every_step_and_writes_its_report(tmp_path, capsys):
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["num_val_items"] == 9 and 0.0 <= summary["accuracy"] <= 1.0
-    lo, hi = summary["accuracy_ci95"]
-    assert lo <= summary["accuracy"] <= hi
+    for split in ("", "test_"):
+        lo, hi = summary[f"{split}accuracy_ci95"]
+        assert lo <= summary[f"{split}accuracy"] <= hi
+    assert summary["num_test_items"] == 9  # a held-out split beside the selection one
+    assert json.loads((out / "test" / "metrics.json").read_text())["split"] == "test"
     assert len(summary["demo_video"]["windows"]) == 3 == len(summary["demo_video"]["truth"])
     report = (out / "report.md").read_text()
     assert "ve-md-sr" in report and "SR fed to the emotion decoder" in report
