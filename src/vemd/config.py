@@ -48,6 +48,7 @@ class CNNConfig:
 class SRConfig:
     modalities: list[str] = field(default_factory=lambda: ["body"])  # subset of body, face
     projection: float | None = None  # None: raw SR; else factor × latent_dim per modality
+    gate: bool = True  # SR scaled by a learnable gate that starts at 0; false: plain concatenation
 
 
 @dataclass

@@ -87,3 +87,26 @@ def test_plain_encoder_max_pools_between_blocks():
     cfg = load_config("tiny", ["model.cnn.name=plain", "model.cnn.plain_channels=[8,16]"])
     branch = build.build_cnn_branch(cfg.model)
     assert isinstance(branch.backbone, PlainEncoder) and branch.proj.in_channels == 16
+
+
+def test_a_model_file_saved_before_the_sr_gate_loads_ungated(tmp_path):
+    from vemd.config import load_config, to_dict
+    from vemd.models import build_model
+    from vemd.train.checkpoint import MODEL_FORMAT, load_model
+
+    cfg = load_config("tiny", ["model.mode=ve-md-sr", "model.sr.gate=false"])
+    model = build_model(cfg.model)
+    config = to_dict(cfg)
+    del config["model"]["sr"]["gate"]  # written by a vemd without the key
+    payload = {
+        "format": MODEL_FORMAT,
+        "format_version": 1,
+        "vemd_version": "0",
+        "config": config,
+        "class_names": ["a", "b", "c"],
+        "stage": "2",
+        "state_dict": model.inference_state_dict(),
+    }
+    torch.save(payload, tmp_path / "model.pt")
+    loaded, loaded_cfg, _ = load_model(tmp_path / "model.pt")
+    assert loaded_cfg.model.sr.gate is False and len(loaded.emotion_decoder.sr_gate) == 0

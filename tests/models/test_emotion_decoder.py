@@ -76,3 +76,13 @@ def test_sr_gate_starts_closed_and_opens_under_the_classification_loss():
         for gate in decoder.sr_gate.values():
             gate.fill_(1.0)
     assert not torch.allclose(decoder(latent, sr_a), decoder(latent, sr_b))
+
+
+def test_ungated_sr_is_the_papers_plain_concatenation():
+    cfg = load_config("tiny", ["model.mode=ve-md-sr", "model.sr.gate=false"])
+    decoder = build_emotion_decoder(cfg.model).eval()
+    assert len(decoder.sr_gate) == 0
+    c, s = 2 * cfg.model.latent_dim, cfg.model.latent_size
+    latent, sr = torch.randn(1, 2, c, s, s), {"body": torch.rand(1, 2, 56 * 56)}
+    embedding = decoder.frame_embeddings(latent, sr)
+    torch.testing.assert_close(embedding[..., c:], decoder.sr["body"](sr["body"]))

@@ -140,6 +140,7 @@ def build_emotion_decoder(cfg: ModelConfig) -> EmotionDecoder:
         dropout=e.dropout,
         mlp_hidden=e.mlp_hidden,
         phi=e.phi,
+        sr_gate=cfg.sr.gate,
     )
 
 

@@ -3,10 +3,11 @@
 Per frame t: ``Z_t = φ(flatten([Z1_t ; Z2_t]))`` with φ linear to C = 2·latent_dim, then
 ``x_t = [Z_t ; S_body_t ; S_face_t]``. Raw SR enters through a LayerNorm (heatmap sums range
 over [0, L]); projected SR through LayerNorm → linear p → ReLU to C_s = factor·latent_dim.
-Each modality's SR is then scaled by a learnable gate that starts at 0 (ReZero-style): an
-untrained structural decoder's output is input-dependent noise, and fed at full scale it
-drowned the latent embedding and held training at chance; the gate opens as the SR becomes
-informative. The embedding sizes of Table 7 are unchanged (one scalar per modality).
+With ``sr_gate`` (the default, ``model.sr.gate``) each modality's SR is then scaled by a
+learnable scalar that starts at 0 (ReZero-style): an untrained structural decoder's output is
+input-dependent noise, and fed at full scale it drowned the latent embedding and held training
+at chance; the gate opens as the SR becomes informative. Without it the SR is concatenated as
+the paper describes. The embedding sizes of Table 7 are unchanged either way.
 Frame positions are marked with a fixed sinusoidal encoding before the transformer.
 """
 
@@ -60,6 +61,7 @@ class EmotionDecoder(nn.Module):
         sr_projection: C_s, projected SR width per modality, or None for raw SR.
         num_classes, num_layers, num_heads, feedforward_dim, dropout, mlp_hidden: head sizes.
         phi: "flatten" (φ is linear on the whole latent map) or "pool" (linear on its spatial mean).
+        sr_gate: scale each modality's SR by a learnable scalar initialised at 0.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class EmotionDecoder(nn.Module):
         dropout: float,
         mlp_hidden: int,
         phi: str = "flatten",
+        sr_gate: bool = True,
     ) -> None:
         super().__init__()
         if phi not in PHI_KINDS:
@@ -83,7 +86,9 @@ class EmotionDecoder(nn.Module):
         self.phi_kind = phi
         self.phi = nn.Linear(latent_channels * (latent_size**2 if phi == "flatten" else 1), latent_channels)
         self.sr = nn.ModuleDict({name: sr_adapter(dim, sr_projection) for name, dim in sr_dims.items()})
-        self.sr_gate = nn.ParameterDict({name: nn.Parameter(torch.zeros(())) for name in sr_dims})
+        self.sr_gate = nn.ParameterDict(
+            {name: nn.Parameter(torch.zeros(())) for name in sr_dims} if sr_gate else {}
+        )
         self.frame_dim = latent_channels + sum(sr_projection or dim for dim in sr_dims.values())
         if self.frame_dim % num_heads:
             raise ValueError(f"frame embedding {self.frame_dim} is not divisible by num_heads={num_heads}")
@@ -104,7 +109,9 @@ class EmotionDecoder(nn.Module):
         """Latent (B, T, C, s, s) and SR {modality: (B, T, raw)} → x (B, T, frame_dim)."""
         grid = latent.flatten(2) if self.phi_kind == "flatten" else latent.mean(dim=(-2, -1))
         parts = [self.phi(grid)]  # (B, T, C)
-        parts += [self.sr_gate[name] * adapter(sr[name]) for name, adapter in self.sr.items()]
+        for name, adapter in self.sr.items():
+            embedding = adapter(sr[name])  # (B, T, C_s or raw)
+            parts.append(self.sr_gate[name] * embedding if name in self.sr_gate else embedding)
         return torch.cat(parts, dim=-1)
 
     def forward(self, latent: torch.Tensor, sr: dict[str, torch.Tensor] | None = None) -> torch.Tensor:

@@ -38,13 +38,24 @@ def _read(path: str | Path) -> dict:
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: not a vemd model file")
     if data.get("format") == MODEL_FORMAT:
-        return data
+        return _upgrade(data)
     if "vemd" in data and "state_dict" in data:  # a Lightning checkpoint of vemd fit
         meta = data["vemd"]
         prefix = "model."
         state = {k[len(prefix) :]: v for k, v in data["state_dict"].items() if k.startswith(prefix)}
-        return {**meta, "state_dict": state, "vemd_version": meta.get("version")}
+        return _upgrade({**meta, "state_dict": state, "vemd_version": meta.get("version")})
     raise CheckpointError(f"{path}: not a vemd model file (no vemd metadata)")
+
+
+def _upgrade(data: dict) -> dict:
+    """Configs saved before a key existed get the behaviour they were trained with.
+
+    ``model.sr.gate``: models saved before the SR gate concatenated their SR ungated.
+    """
+    sr = data.get("config", {}).get("model", {}).get("sr")
+    if isinstance(sr, dict) and "gate" not in sr:
+        sr["gate"] = False
+    return data
 
 
 def _inference_keys(state: dict, mode: str) -> dict:
