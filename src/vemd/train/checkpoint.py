@@ -50,11 +50,11 @@ def _read(path: str | Path) -> dict:
 def _upgrade(data: dict) -> dict:
     """Configs saved before a key existed get the behaviour they were trained with.
 
-    ``model.sr.gate``: models saved before the SR gate concatenated their SR ungated.
+    ``model.sr.gate``: a model saved without the key is gated if its weights hold a gate.
     """
     sr = data.get("config", {}).get("model", {}).get("sr")
     if isinstance(sr, dict) and "gate" not in sr:
-        sr["gate"] = False
+        sr["gate"] = any(".sr_gate." in key for key in data["state_dict"])
     return data
 
 
