@@ -184,10 +184,17 @@ def test_resume_after_kill_gives_the_uninterrupted_result(synth_root, tmp_path):
 
     done = json.loads((killed / "fit.json").read_text())
     assert done["stages"][-1]["steps"] == 8
+    # the CSV log spans the whole run, each step once, as the uninterrupted run's does
+    assert _logged_steps(killed) == _logged_steps(straight)
     a, b = _final_weights(straight), _final_weights(killed)
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def _logged_steps(out) -> list[int]:
+    with open(out / "stage2" / "logs" / "metrics.csv", newline="") as f:
+        return [int(r["step"]) for r in csv.DictReader(f) if r.get("train/loss")]
 
 
 def test_ddp_two_cpu_processes(synth_root, tmp_path):

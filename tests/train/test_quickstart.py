@@ -39,3 +39,9 @@ def test_quickstart_runs_every_step_and_writes_its_report(tmp_path, capsys):
     records = predictions if isinstance(predictions, list) else [predictions]
     assert all(set(r) == PUBLIC_KEYS for r in records)  # group level only
     assert not list(out.rglob("predict/*.jpg"))  # predict writes no frame
+    # run again (as `make demo` twice): everything resumes, nothing is retrained or lost
+    curves = (out / "run" / "stage2" / "logs" / "metrics.csv").read_text()
+    assert main(args) == 0
+    again = json.loads((out / "summary.json").read_text())
+    assert again["accuracy"] == summary["accuracy"] and again["test_accuracy"] == summary["test_accuracy"]
+    assert (out / "run" / "stage2" / "logs" / "metrics.csv").read_text() == curves

@@ -157,7 +157,11 @@ def _trainer(cfg: Config, folder: Path, *, max_epochs: int):
         use_distributed_sampler=False,  # EpochBatchSampler shards by rank itself
         log_every_n_steps=t.log_every_n_steps,
         callbacks=callbacks,
-        logger=[CSVLogger(folder, name="logs", version=""), TensorBoardLogger(folder, name="tb", version="")],
+        logger=[
+            # flushed as often as last.ckpt is saved, so a killed run keeps the log of its saved steps
+            CSVLogger(folder, name="logs", version="", flush_logs_every_n_steps=t.checkpoint_every_n_steps),
+            TensorBoardLogger(folder, name="tb", version=""),
+        ],
         enable_progress_bar=_interactive(),
         enable_model_summary=False,
         num_sanity_val_steps=0,
@@ -198,9 +202,13 @@ def run_stage(
     trainer = _trainer(cfg, folder, max_epochs=max_epochs)
     last = folder / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() else None
+    resume_step = torch.load(last, weights_only=False)["global_step"] if ckpt_path else None
     if ckpt_path:
         log.info("resuming stage %s from %s", stage, ckpt_path)
+    kept_log = _set_aside_csv_log(folder) if ckpt_path and trainer.is_global_zero else None
     trainer.fit(module, train_loader(cfg, train_set), eval_loader(cfg, val_set), ckpt_path=ckpt_path)
+    if kept_log is not None:
+        _restore_csv_log(folder, kept_log, before_step=resume_step)
     if not trainer.interrupted:
         # last.ckpt is otherwise only as new as the last periodic save: saving the finished state
         # makes a rerun with --resume a no-op instead of retraining the tail of the last epoch
@@ -209,6 +217,43 @@ def run_stage(
     score = trainer.checkpoint_callback.best_model_score
     result = StageResult(stage, best, None if score is None else float(score), trainer.global_step)
     return result, trainer.is_global_zero
+
+
+CSV_LOG = Path("logs") / "metrics.csv"
+
+
+def _set_aside_csv_log(folder: Path) -> Path | None:
+    """Move the CSV log of the interrupted run away: Lightning's CSV logger deletes it on start."""
+    path = folder / CSV_LOG
+    if not path.exists():
+        return None
+    kept = path.with_name("metrics.before-resume.csv")
+    path.replace(kept)
+    return kept
+
+
+def _restore_csv_log(folder: Path, kept: Path, *, before_step: int) -> None:
+    """One CSV log for the whole run: rows of steps done before the checkpoint, then the resumed ones.
+
+    Rows the interrupted run logged at or after the checkpoint's step are dropped: those steps
+    were trained again after resuming.
+    """
+    import csv
+
+    path = folder / CSV_LOG
+    with open(kept, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["step"]) < before_step]
+    if path.exists():
+        with open(path, newline="") as f:
+            rows += list(csv.DictReader(f))
+    fields = sorted({key for row in rows for key in row})
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+    kept.unlink()
 
 
 def _feature_cache(cfg: Config, module, out_dir: Path, *, augmented: bool):
