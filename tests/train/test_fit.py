@@ -226,3 +226,30 @@ def test_ddp_two_cpu_processes(synth_root, tmp_path):
     assert summary["stages"][-1]["steps"] == 2
     assert "distributed_backend=gloo" in done.stderr or "gloo" in done.stderr.lower()
     assert torch.load(out / "model.pt", weights_only=True)["format"] == "vemd-model"
+
+
+def test_csv_log_of_a_resumed_run_drops_the_steps_trained_again(tmp_path):
+    from vemd.train.fit import CSV_LOG, _restore_csv_log, _set_aside_csv_log
+
+    log = tmp_path / CSV_LOG
+    log.parent.mkdir(parents=True)
+    log.write_text("step,train/loss\n" + "".join(f"{s},{s}\n" for s in range(7)))  # killed after step 6
+    kept = _set_aside_csv_log(tmp_path)
+    assert not log.exists()
+    log.write_text("step,train/loss\n4,x\n5,x\n")  # resumed from step 4, killed again
+    assert _set_aside_csv_log(tmp_path) == kept
+    log.write_text("step,train/loss,val/accuracy\n5,y,\n6,y,\n7,y,0.5\n")  # resumed from step 5, done
+    _restore_csv_log(tmp_path, kept, before_step=5)
+    with open(log, newline="") as f:
+        rows = [(r["step"], r["train/loss"]) for r in csv.DictReader(f)]
+    assert rows == [
+        ("0", "0"),
+        ("1", "1"),
+        ("2", "2"),
+        ("3", "3"),
+        ("4", "x"),
+        ("5", "y"),
+        ("6", "y"),
+        ("7", "y"),
+    ]
+    assert not kept.exists()

@@ -12,6 +12,7 @@ The best checkpoint is selected on the **validation** split only.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -202,10 +203,13 @@ def run_stage(
     trainer = _trainer(cfg, folder, max_epochs=max_epochs)
     last = folder / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() else None
-    resume_step = torch.load(last, weights_only=False)["global_step"] if ckpt_path else None
     if ckpt_path:
         log.info("resuming stage %s from %s", stage, ckpt_path)
     kept_log = _set_aside_csv_log(folder) if ckpt_path and trainer.is_global_zero else None
+    if kept_log is not None:
+        # the step the run resumes from (last.ckpt is rewritten while training); mmap reads it
+        # without loading the weights
+        resume_step = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True)["global_step"]
     trainer.fit(module, train_loader(cfg, train_set), eval_loader(cfg, val_set), ckpt_path=ckpt_path)
     if kept_log is not None:
         _restore_csv_log(folder, kept_log, before_step=resume_step)
@@ -222,14 +226,38 @@ def run_stage(
 CSV_LOG = Path("logs") / "metrics.csv"
 
 
+def _read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=sorted({key for row in rows for key in row}))
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+def _rows_before(rows: list[dict], step: float) -> list[dict]:
+    return [r for r in rows if int(r["step"]) < step]
+
+
 def _set_aside_csv_log(folder: Path) -> Path | None:
-    """Move the CSV log of the interrupted run away: Lightning's CSV logger deletes it on start."""
-    path = folder / CSV_LOG
-    if not path.exists():
-        return None
-    kept = path.with_name("metrics.before-resume.csv")
-    path.replace(kept)
-    return kept
+    """Move the CSV log of the interrupted run away: Lightning's CSV logger deletes it on start.
+
+    If a resumed run was itself interrupted, its rows join those already set aside.
+    """
+    path, kept = folder / CSV_LOG, folder / CSV_LOG.with_name("metrics.before-resume.csv")
+    if path.exists() and kept.exists():
+        newer = _read_rows(path)
+        start = min((int(r["step"]) for r in newer), default=float("inf"))
+        _write_rows(kept, _rows_before(_read_rows(kept), start) + newer)
+        path.unlink()
+    elif path.exists():
+        path.replace(kept)
+    return kept if kept.exists() else None
 
 
 def _restore_csv_log(folder: Path, kept: Path, *, before_step: int) -> None:
@@ -238,21 +266,9 @@ def _restore_csv_log(folder: Path, kept: Path, *, before_step: int) -> None:
     Rows the interrupted run logged at or after the checkpoint's step are dropped: those steps
     were trained again after resuming.
     """
-    import csv
-
     path = folder / CSV_LOG
-    with open(kept, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if int(r["step"]) < before_step]
-    if path.exists():
-        with open(path, newline="") as f:
-            rows += list(csv.DictReader(f))
-    fields = sorted({key for row in rows for key in row})
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
+    resumed = _read_rows(path) if path.exists() else []
+    _write_rows(path, _rows_before(_read_rows(kept), before_step) + resumed)
     kept.unlink()
 
 
