@@ -52,3 +52,19 @@ def make_dfew(root: Path, num_frames: int = 20) -> Path:
         for k in range(num_frames):
             write_image(root / "Clip" / "jpg_256" / f"{clip:05d}" / f"{k + 1:05d}.jpg", k)
     return root
+
+
+MER_EMOTIONS = ["worried", "happy", "neutral", "sad", "angry", "surprise"]
+
+
+def make_mer2023(root: Path, num_train: int = 12, num_frames: int = 3) -> Path:
+    """``train-label.csv`` with clips ``sample_00000`` … (emotion k mod 6, valence k/10 − 1.5),
+    ``test1-label.csv`` with two more (one without valence), videos under ``video/``."""
+    root.mkdir(parents=True, exist_ok=True)
+    rows = "".join(f"sample_{k:05d},{MER_EMOTIONS[k % 6]},{k / 10 - 1.5:g}\n" for k in range(num_train))
+    (root / "train-label.csv").write_text("name,discrete,valence\n" + rows)
+    test = f"sample_{num_train:05d},happy,0.5\nsample_{num_train + 1:05d},sad,\n"
+    (root / "test1-label.csv").write_text("name,discrete,valence\n" + test)
+    for k in range(num_train + 2):
+        write_video(root / "video" / f"sample_{k:05d}.avi", num_frames)
+    return root

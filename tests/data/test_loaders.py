@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from layouts import make_dfew, make_vgaf, write_image, write_video
+from layouts import MER_EMOTIONS, make_dfew, make_mer2023, make_vgaf, write_image, write_video
 
 from vemd.config import DataConfig
 from vemd.data.loaders import dataset_defaults, load_index
@@ -108,27 +108,42 @@ def test_average_folds_mean_and_sample_sd():
         average_folds([{"uar": 0.5}])
 
 
-def test_mer2023_splits_valence_and_held_out_val(tmp_path):
+def test_mer2023_train_is_all_of_train_label_and_val_a_stable_held_out_tenth(tmp_path):
+    root = make_mer2023(tmp_path, num_train=30)
     names = [f"sample_{k:05d}" for k in range(30)]
-    emotions = ["worried", "happy", "neutral", "sad", "angry", "surprise"]
-    rows = "".join(f"{n},{emotions[k % 6]},{k / 10 - 1.5}\n" for k, n in enumerate(names))
-    (tmp_path / "train-label.csv").write_text("name,discrete,valence\n" + rows)
-    (tmp_path / "test1-label.csv").write_text("name,discrete,valence\nsample_00000,happy,0.5\n")
-    for n in names:
-        write_video(tmp_path / "video" / f"{n}.avi", 3)
-    cfg = cfg_for("mer2023", tmp_path)
-    train, val, both = (load_index(cfg, s).records for s in ("train", "val", "trainval"))
-    assert {r.clip_id for r in val} == {n for n in names if in_val(n)} and 0 < len(val) < len(train)
-    assert {r.clip_id for r in train} | {r.clip_id for r in val} == {r.clip_id for r in both} == set(names)
-    record = next(r for r in both if r.clip_id == "sample_00007")
+    cfg = cfg_for("mer2023", root)
+    train, train90, val = (
+        {r.clip_id for r in load_index(cfg, s).records} for s in ("train", "train90", "val")
+    )
+    # Table 2: the paper trains on every clip of train-label.csv
+    assert train == set(names)
+    assert val == {n for n in names if in_val(n)} and 0 < len(val) < len(train)
+    assert train90 == train - val
+    record = next(r for r in load_index(cfg, "train").records if r.clip_id == "sample_00007")
     assert (record.label, record.valence, record.path) == (
         "happy",
         pytest.approx(-0.8),
         "video/sample_00007.avi",
     )
     test1 = load_index(cfg, "test1")
-    assert test1.frames == 10 and test1.class_names == emotions
-    assert [(r.label, r.valence) for r in test1.records] == [("happy", 0.5)]
+    assert test1.frames == 10 and test1.class_names == MER_EMOTIONS
+    assert [(r.clip_id, r.label, r.valence) for r in test1.records] == [
+        ("sample_00030", "happy", 0.5),
+        ("sample_00031", "sad", None),
+    ]
+    with pytest.raises(DataError, match="no split 'trainval'"):
+        load_index(cfg, "trainval")
+
+
+def test_mer2023_bad_valence_names_the_file_and_line(tmp_path):
+    root = make_mer2023(tmp_path, num_train=6)
+    table = root / "train-label.csv"
+    table.write_text(table.read_text().replace("sample_00002,neutral,-1.3", "sample_00002,neutral,high"))
+    with pytest.raises(DataError, match=r"train-label.csv:4: valence 'high' is not a number"):
+        load_index(cfg_for("mer2023", root), "train")
+    found: list[tuple[str, str]] = []
+    index = load_index(cfg_for("mer2023", root), "train", problems=found)
+    assert len(index.records) == 5 and [Path(p).name for p, _ in found] == ["train-label.csv:4"]
 
 
 def test_samsemo_merges_anger_and_disgust_and_keeps_transcripts(tmp_path):
