@@ -34,15 +34,27 @@ def _data_config(model_cfg: Config, data_cfg: Config | None) -> Config:
 
 @torch.no_grad()
 def evaluate(
-    checkpoint: str | Path, *, split: str, out_dir: str | Path, data_cfg: Config | None = None
+    checkpoint: str | Path,
+    *,
+    split: str | None = None,
+    out_dir: str | Path | None = None,
+    data_cfg: Config | None = None,
 ) -> dict:
-    """Metrics of the model in ``checkpoint`` on ``split``; reports in ``out_dir``."""
+    """Metrics of the model in ``checkpoint`` on ``split``; reports in ``out_dir``.
+
+    ``split`` defaults to the recipe's ``data.test_split`` (``data_cfg``'s when given, else the
+    one saved with the model), ``out_dir`` to ``<checkpoint folder>/test-<split>``. The result
+    holds the metrics plus ``split`` and ``report`` (the output folder).
+    """
     from vemd.train.checkpoint import load_model
     from vemd.train.fit import build_dataset, eval_loader
     from vemd.train.module import input_stats
 
     model, cfg, class_names = load_model(checkpoint)
     cfg = _data_config(cfg, data_cfg)
+    split = split or cfg.data.test_split
+    out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent / f"test-{split}"
+    log.info("evaluating %s on split %r of %s", checkpoint, split, cfg.data.root)
     stage1 = cfg.train.stage == "1"
     sr_figure = cfg.model.mode == "ve-md-sr" and cfg.model.decoder == "heatmap" and not stage1
     dataset, index = build_dataset(cfg, split, train=False, stage="2" if sr_figure else "1")
@@ -71,7 +83,6 @@ def evaluate(
     y_true, probs = np.concatenate(labels), np.concatenate(probs)
     y_pred = probs.argmax(1)
     metrics = classification_metrics(y_true, y_pred, class_names)
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_predictions_csv(out / "predictions.csv", ids, y_true, y_pred, probs, class_names)
     write_metrics_json(out / "metrics.json", metrics, {"split": split, "checkpoint": str(checkpoint)})
@@ -87,7 +98,7 @@ def evaluate(
             column_titles=titles,
             title=f"{cfg.model.sr.modalities[0]} SR: target vs predicted",
         )
-    return metrics
+    return {**metrics, "split": split, "report": str(out)}
 
 
 def _sr_pairs(output, batch: dict, modality: str, min_panels: int = 4):
