@@ -99,6 +99,7 @@ class ModelConfig:
     logvar_init: float = -4.0  # ve/vae: initial log-variance of the latent posterior (σ = e^(x/2))
     image_size: int = 224
     num_classes: int = 3
+    valence_head: bool = False  # regress a group valence (B,) beside the classes (MER2023 protocol)
     vit: ViTConfig = field(default_factory=ViTConfig)
     cnn: CNNConfig = field(default_factory=CNNConfig)
     sr: SRConfig = field(default_factory=SRConfig)
@@ -118,6 +119,7 @@ class LossConfig:
     recon: float = 1.0  # VAE variant
     limb: float = 1.0  # β_limb (PersonQuery)
     adj: float = 0.5  # β_adj (PersonQuery)
+    valence: float = 1.0  # MSE of the valence head (model.valence_head), items with a target only
 
     def struct_weight(self, modality: str, decoder: str) -> float:
         value = getattr(self, modality)

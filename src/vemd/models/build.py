@@ -139,6 +139,7 @@ def build_emotion_decoder(cfg: ModelConfig) -> EmotionDecoder:
         feedforward_dim=e.feedforward_dim,
         dropout=e.dropout,
         mlp_hidden=e.mlp_hidden,
+        valence_head=cfg.valence_head,
         phi=e.phi,
         sr_gate=cfg.sr.gate,
     )

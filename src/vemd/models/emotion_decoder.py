@@ -9,6 +9,8 @@ input-dependent noise, and fed at full scale it drowned the latent embedding and
 at chance; the gate opens as the SR becomes informative. Without it the SR is concatenated as
 the paper describes. The embedding sizes of Table 7 are unchanged either way.
 Frame positions are marked with a fixed sinusoidal encoding before the transformer.
+With ``valence_head`` (``model.valence_head``) a second MLP regresses a valence from the same
+pooled clip embedding, for MER2023's multi-task protocol (F1 − 0.25·MSE, paper §8).
 """
 
 from __future__ import annotations
@@ -48,6 +50,17 @@ def sr_adapter(raw_dim: int, projected_dim: int | None) -> nn.Module:
     return nn.Sequential(nn.LayerNorm(raw_dim), nn.Linear(raw_dim, projected_dim), nn.ReLU(inplace=True))
 
 
+def mlp_head(dim: int, hidden: int, out: int, dropout: float) -> nn.Sequential:
+    """LayerNorm → linear → ReLU → dropout → linear: (B, dim) → (B, out)."""
+    return nn.Sequential(
+        nn.LayerNorm(dim),
+        nn.Linear(dim, hidden),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+        nn.Linear(hidden, out),
+    )
+
+
 PHI_KINDS = ("flatten", "pool")
 
 
@@ -61,6 +74,7 @@ class EmotionDecoder(nn.Module):
         sr_projection: C_s, projected SR width per modality, or None for raw SR.
         num_classes, num_layers, num_heads, feedforward_dim, dropout, mlp_hidden: head sizes.
         phi: "flatten" (φ is linear on the whole latent map) or "pool" (linear on its spatial mean).
+        valence_head: also regress one valence per clip from the pooled embedding.
         sr_gate: scale each modality's SR by a learnable scalar initialised at 0.
     """
 
@@ -77,6 +91,7 @@ class EmotionDecoder(nn.Module):
         feedforward_dim: int,
         dropout: float,
         mlp_hidden: int,
+        valence_head: bool = False,
         phi: str = "flatten",
         sr_gate: bool = True,
     ) -> None:
@@ -97,13 +112,8 @@ class EmotionDecoder(nn.Module):
         )
         self.transformer = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
         self.pool = FrameAttentionPooling(self.frame_dim)
-        self.head = nn.Sequential(
-            nn.LayerNorm(self.frame_dim),
-            nn.Linear(self.frame_dim, mlp_hidden),
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(mlp_hidden, num_classes),
-        )
+        self.head = mlp_head(self.frame_dim, mlp_hidden, num_classes, dropout)
+        self.valence_head = mlp_head(self.frame_dim, mlp_hidden, 1, dropout) if valence_head else None
 
     def frame_embeddings(self, latent: torch.Tensor, sr: dict[str, torch.Tensor]) -> torch.Tensor:
         """Latent (B, T, C, s, s) and SR {modality: (B, T, raw)} → x (B, T, frame_dim)."""
@@ -114,8 +124,17 @@ class EmotionDecoder(nn.Module):
             parts.append(self.sr_gate[name] * embedding if name in self.sr_gate else embedding)
         return torch.cat(parts, dim=-1)
 
-    def forward(self, latent: torch.Tensor, sr: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        """Latent (B, T, C, s, s), SR {modality: (B, T, raw)} → logits (B, num_classes)."""
+    def decode(
+        self, latent: torch.Tensor, sr: dict[str, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Latent (B, T, C, s, s), SR {modality: (B, T, raw)} → logits (B, num_classes) and
+        valence (B,), None without a valence head."""
         x = self.frame_embeddings(latent, sr or {})
         x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device).to(x.dtype)
-        return self.head(self.pool(self.transformer(x)))
+        clip = self.pool(self.transformer(x))  # (B, frame_dim)
+        valence = self.valence_head(clip).squeeze(-1) if self.valence_head is not None else None
+        return self.head(clip), valence
+
+    def forward(self, latent: torch.Tensor, sr: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Latent (B, T, C, s, s), SR {modality: (B, T, raw)} → logits (B, num_classes)."""
+        return self.decode(latent, sr)[0]

@@ -11,12 +11,13 @@ import torch
 class VEMDOutput:
     """Everything one forward pass computed; fields not computed stay None.
 
-    Only ``logits`` and ``probs`` are group-level and public; the rest is training signal
-    (structural predictions, latent statistics) and never leaves the model at inference.
+    Only ``logits``, ``probs`` and ``valence`` are group-level and public; the rest is training
+    signal (structural predictions, latent statistics) and never leaves the model at inference.
 
     Attributes:
         logits: (B, num_classes).
         probs: (B, num_classes), softmax of ``logits``.
+        valence: (B,) regressed clip valence (``model.valence_head``), else None.
         pred_body, pred_face: structural decoder outputs on the B·T frames (decoder-specific dicts).
         latent: (B·T, 2·latent_dim, s, s) latent the decoders saw (a sample while training ve/vae).
         latent_mean, latent_logvar: (B·T, 2·latent_dim, s, s) Gaussian parameters (ve, vae).
@@ -25,6 +26,7 @@ class VEMDOutput:
 
     logits: torch.Tensor
     probs: torch.Tensor
+    valence: torch.Tensor | None = None
     pred_body: dict | None = None
     pred_face: dict | None = None
     latent: torch.Tensor | None = None

@@ -12,7 +12,8 @@ Batch convention (the whole model, training and inference):
 
 Modes (SPEC §7): ``ve-sd`` has no structural decoder; ``ve-md`` trains them as auxiliary tasks
 and does not run them at inference; ``ve-md-sr`` runs them and feeds their SR to the emotion
-decoder. The public result of inference is ``logits``/``probs`` (group level) only.
+decoder. The public result of inference is ``logits``/``probs`` and, with a valence head, the
+clip's ``valence`` (all group level) only.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class VEMD(nn.Module):
     def forward(
         self, frames: torch.Tensor, vit_features: torch.Tensor | None = None, *, auxiliary: bool | None = None
     ) -> VEMDOutput:
-        """Frames (B, T, 3, H, W) → :class:`VEMDOutput` with logits (B, num_classes).
+        """Frames (B, T, 3, H, W) → :class:`VEMDOutput` with logits (B, num_classes) (and valence (B,)).
 
         ``auxiliary`` (default: ``self.training``) asks for the training-only outputs, e.g. to
         compute validation losses; in ``ve-md-sr`` the structural decoders always run.
@@ -107,11 +108,12 @@ class VEMD(nn.Module):
         sr = {}
         if self.mode == "ve-md-sr":
             sr = {name: self.struct_decoders[name].sr_features(p).view(b, t, -1) for name, p in preds.items()}
-        logits = self.emotion_decoder(enc.latent.view(b, t, *enc.latent.shape[1:]), sr)
+        logits, valence = self.emotion_decoder.decode(enc.latent.view(b, t, *enc.latent.shape[1:]), sr)
         recon = self.recon_decoder(enc.latent) if self.recon_decoder is not None and aux else None
         return VEMDOutput(
             logits=logits,
             probs=logits.softmax(-1),
+            valence=valence,
             pred_body=preds.get("body"),
             pred_face=preds.get("face"),
             latent=enc.latent,

@@ -1,0 +1,65 @@
+"""The valence head (MER2023 protocol): one regressed valence per clip beside the class logits."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vemd.config import to_dict
+
+from .helpers import B, frames, tiny_model
+
+
+@pytest.mark.parametrize("mode", ["ve-sd", "ve-md-sr"])
+def test_valence_head_gives_one_value_per_clip_and_trains(mode):
+    cfg, model = tiny_model(f"model.mode={mode}", "model.valence_head=true")
+    out = model.train()(frames(cfg))
+    assert out.valence.shape == (B,) and out.logits.shape == (B, cfg.model.num_classes)
+    torch.nn.functional.mse_loss(out.valence, torch.tensor([0.5, -1.0])).backward()
+    head = model.emotion_decoder.valence_head
+    for name, p in head.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0 and torch.isfinite(p.grad).all(), name
+    # the head reads the pooled clip embedding the classifier reads: the shared trunk learns too
+    assert model.emotion_decoder.pool.score.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.emotion_decoder.head.parameters())
+
+
+def test_without_the_switch_there_is_no_valence_and_no_extra_weight():
+    cfg, model = tiny_model()
+    assert cfg.model.valence_head is False and model.emotion_decoder.valence_head is None
+    assert model.eval()(frames(cfg)).valence is None
+    assert not any("valence" in key for key in model.state_dict())
+    _, with_head = tiny_model("model.valence_head=true")
+    extra = set(with_head.state_dict()) - set(model.state_dict())
+    assert extra and all(key.startswith("emotion_decoder.valence_head.") for key in extra)
+
+
+def test_decoder_forward_is_the_logits_of_decode():
+    cfg, model = tiny_model("model.mode=ve-sd", "model.valence_head=true")
+    decoder = model.emotion_decoder.eval()
+    c, s = 2 * cfg.model.latent_dim, cfg.model.latent_size
+    latent = torch.randn(3, 2, c, s, s)
+    logits, valence = decoder.decode(latent)
+    torch.testing.assert_close(decoder(latent), logits)
+    assert valence.shape == (3,)
+
+
+def test_a_model_file_saved_before_the_valence_key_loads_without_a_head(tmp_path):
+    from vemd.train.checkpoint import MODEL_FORMAT, load_model
+
+    cfg, model = tiny_model("model.mode=ve-sd")
+    config = to_dict(cfg)
+    del config["model"]["valence_head"], config["loss"]["valence"]  # written by a vemd without them
+    payload = {
+        "format": MODEL_FORMAT,
+        "format_version": 1,
+        "vemd_version": "0",
+        "config": config,
+        "class_names": ["a", "b", "c"],
+        "stage": "2",
+        "state_dict": model.inference_state_dict(),
+    }
+    torch.save(payload, tmp_path / "model.pt")
+    loaded, loaded_cfg, _ = load_model(tmp_path / "model.pt")
+    assert loaded_cfg.model.valence_head is False and loaded.emotion_decoder.valence_head is None
+    assert loaded(frames(cfg)).valence is None
