@@ -4,6 +4,11 @@ A config is built from the defaults below, merged with a YAML recipe (a path, or
 name such as ``tiny`` that resolves to ``vemd/configs/tiny.yaml``), then with dotted
 overrides ``KEY=VALUE`` where VALUE is parsed as YAML (``model.sr.modalities=[body,face]``,
 ``model.sr.projection=null``). OmegaConf checks every key and type against the schema.
+
+Recipes inherit: a top-level ``base:`` key names one recipe or a list of them (registered
+names such as ``paper/_base``, or paths relative to the recipe's folder); they are merged
+first, in order, and the recipe itself last, so a table-row recipe states only what differs
+from the paper-size setup it builds on.
 """
 
 from __future__ import annotations
@@ -12,13 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
 # Paper defaults for the structural loss weight β_p per decoder (SPEC §7).
 PAPER_STRUCT_WEIGHT = {"heatmap": 1.0, "personquery": 0.1}
+SR_NORMS = ("layernorm", "projected", "none")
+OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
 class ConfigError(ValueError):
@@ -48,7 +55,10 @@ class CNNConfig:
 class SRConfig:
     modalities: list[str] = field(default_factory=lambda: ["body"])  # subset of body, face
     projection: float | None = None  # None: raw SR; else factor × latent_dim per modality
-    gate: bool = True  # SR scaled by a learnable gate that starts at 0; false: plain concatenation
+    gate: bool = True  # SR scaled by a learnable gate that starts at 0 (vemd's); false: plain concatenation
+    # SR normalisation: "layernorm" (raw and projected SR, vemd's), "projected" (LayerNorm only in
+    # front of the projection p, as released; raw SR concatenated as it is, as the paper), "none"
+    norm: str = "layernorm"
 
 
 @dataclass
@@ -71,16 +81,18 @@ class HeatmapConfig:
     size: int = 56  # output grid side
     sigma: float = 2.0  # target Gaussian width in cells
     up_channels: list[int] = field(default_factory=lambda: [2048, 512, 256, 128])  # UNetResUpsample
-    num_stages: int = 6  # limbs decoder stages
-    layers_per_stage: int = 5
-    stage_channels: int = 256
-    deep_supervision: bool = False  # supervise every stage, not only the last
+    num_stages: int = 6  # limbs decoder stages, chained (§4.3)
+    layers_per_stage: int = 5  # 3×3 convs per stage, each stage_channels → stage_channels (§4.3)
+    stage_channels: int = 256  # width of the UNet output and of every stage (§4.3: 256)
+    supervision: str = "all"  # all: L_p sums every stage's MSE (as released); last: last stage only
 
 
 @dataclass
 class EmotionConfig:
-    num_layers: int = 2  # transformer encoder over frames
-    num_heads: int = 8
+    # The paper (§3.3) gives no depth or width; these are the released code's: one transformer
+    # encoder layer with one head and PyTorch's default 2048-wide feed-forward, MLP 512.
+    num_layers: int = 1  # transformer encoder over frames
+    num_heads: int = 1
     dropout: float = 0.1
     mlp_hidden: int = 512
     feedforward_dim: int = 2048  # transformer feed-forward width
@@ -153,9 +165,11 @@ class TrainConfig:
     seed: int = 0
     batch_size: int = 8
     num_workers: int = 0
-    optimizer: str = "adamw"  # adam | adamw
+    optimizer: str = "adamw"  # adam | adamw | sgd
     lr: float = 1e-4
+    stage1_optimizer: str | None = None  # stage 1's optimizer; None: `optimizer`
     stage1_lr: float = 1e-5
+    momentum: float = 0.9  # sgd only
     weight_decay: float = 1e-4
     grad_clip: float = 1.0
     scheduler: str = "cosine"  # cosine | none
@@ -197,13 +211,50 @@ def resolve_recipe(name_or_path: str | Path) -> Path:
     raise ConfigError(f"{name_or_path}: no such config file or registered recipe ({', '.join(names)})")
 
 
+BASE_KEY = "base"
+
+
+def _resolve_base(name: str, recipe: Path) -> Path:
+    """A base named by ``recipe``: a path relative to the recipe's folder, else a registered name."""
+    for candidate in (recipe.parent / name, recipe.parent / f"{name}.yaml"):
+        if candidate.is_file():
+            return candidate
+    try:
+        return resolve_recipe(name)
+    except ConfigError:
+        raise ConfigError(
+            f"{recipe}: base {name!r} is neither a file beside it nor a registered recipe"
+        ) from None
+
+
+def read_recipe(path: str | Path, _chain: tuple[Path, ...] = ()):
+    """The YAML of one recipe with its ``base:`` recipes merged under it (an OmegaConf DictConfig)."""
+    path = Path(path)
+    if path.resolve() in _chain:
+        cycle = " -> ".join(str(p) for p in (*_chain, path.resolve()))
+        raise ConfigError(f"{path}: recipes inherit in a cycle ({cycle})")
+    raw = OmegaConf.load(path)
+    if not isinstance(raw, DictConfig):
+        raise ConfigError(f"{path}: a recipe must be a YAML mapping")
+    bases = raw.pop(BASE_KEY, None)
+    if bases is None:
+        return raw
+    names = [bases] if isinstance(bases, str) else list(bases)
+    merged = OmegaConf.create({})
+    for name in names:
+        merged = OmegaConf.merge(
+            merged, read_recipe(_resolve_base(str(name), path), (*_chain, path.resolve()))
+        )
+    return OmegaConf.merge(merged, raw)
+
+
 def load_config(recipe: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Defaults ← recipe YAML ← dotted overrides, validated against the schema."""
+    """Defaults ← recipe YAML (after its bases) ← dotted overrides, validated against the schema."""
     merged = OmegaConf.structured(Config)
     try:
         if recipe is not None:
             path = resolve_recipe(recipe)
-            merged = OmegaConf.merge(merged, OmegaConf.load(path))
+            merged = OmegaConf.merge(merged, read_recipe(path))
         for item in overrides:
             if "=" not in item:
                 raise ConfigError(f"override {item!r} must be KEY=VALUE")
@@ -235,7 +286,27 @@ def validate(cfg: Config) -> None:
             bool(m.sr.modalities) and set(m.sr.modalities) <= {"body", "face"},
             f"model.sr.modalities={m.sr.modalities!r}: a non-empty list from body, face",
         ),
+        (
+            m.sr.norm in SR_NORMS,
+            f"model.sr.norm={m.sr.norm!r}: expected one of {', '.join(SR_NORMS)}",
+        ),
+        (
+            not (m.cnn.pretrained and m.cnn.name in ("custom", "plain")),
+            f"model.cnn.pretrained=true but model.cnn.name={m.cnn.name!r} has no pretrained weights",
+        ),
         (cfg.train.stage in ("1", "2", "both"), f"train.stage={cfg.train.stage!r}: expected 1, 2 or both"),
+        *(
+            (name in OPTIMIZERS, f"train.{key}={name!r}: expected one of {', '.join(OPTIMIZERS)}")
+            for key, name in (
+                ("optimizer", cfg.train.optimizer),
+                ("stage1_optimizer", cfg.train.stage1_optimizer),
+            )
+            if name is not None
+        ),
+        (
+            cfg.train.scheduler in ("cosine", "none"),
+            f"train.scheduler={cfg.train.scheduler!r}: expected cosine or none",
+        ),
         (cfg.data.frames >= 1, "data.frames must be >= 1"),
         (m.num_classes >= 2, "model.num_classes must be >= 2"),
     ]

@@ -30,24 +30,64 @@ def test_missing_weights_file_is_a_config_error(tmp_path):
         )
 
 
-def test_unreachable_hub_falls_back_to_random_init_with_one_warning(monkeypatch):
+def _offline_timm(monkeypatch) -> list[str]:
+    """timm whose hub is unreachable; returns the list of names asked for pretrained weights."""
     import timm
 
-    real = timm.create_model
+    real, asked = timm.create_model, []
 
     def offline(name, pretrained=False, **kwargs):
-        if pretrained:
+        if pretrained and "file" not in kwargs.get("pretrained_cfg_overlay", {}):
+            asked.append(name)
             raise OSError("offline")
-        return real(name, pretrained=False, **kwargs)
+        return real(name, pretrained=pretrained, **kwargs)
 
     monkeypatch.setattr(timm, "create_model", offline)
-    monkeypatch.setattr(build, "_WARNED", set())
-    with pytest.warns(UserWarning, match="RANDOMLY INITIALISED"):
-        model = build.create_timm("vit_tiny_patch16_224", pretrained=True, weights=None, kwargs=VIT_KWARGS)
-    assert model.num_features == 24
+    return asked
+
+
+def test_unreachable_hub_stops_with_one_line_naming_weights_and_remedies(monkeypatch):
+    _offline_timm(monkeypatch)
+    with pytest.raises(ConfigError) as err:
+        build.create_timm(
+            "vit_tiny_patch16_224", pretrained=True, weights=None, kwargs=VIT_KWARGS, key="model.vit"
+        )
+    message = str(err.value)
+    assert "\n" not in message and "vit_tiny_patch16_224" in message
+    assert (
+        "hub cache" in message and "model.vit.weights" in message and "model.vit.pretrained=false" in message
+    )
+
+
+def test_a_model_file_loads_offline_without_its_pretrained_weights(tmp_path, monkeypatch):
+    """A model.pt whose config names a missing weights file and a hub model loads with no hub
+    lookup, no file read and no warning: every weight is in the model file."""
+    from vemd.config import load_config, to_dict
+    from vemd.models import build_model
+    from vemd.train.checkpoint import MODEL_FORMAT, load_model
+
+    cfg = load_config("tiny", ["model.cnn.name=resnet18", "model.cnn.kwargs={}"])
+    model = build_model(cfg.model)
+    config = to_dict(cfg)
+    config["model"]["vit"]["weights"] = str(tmp_path / "gone" / "vit_finetuned.pth")
+    config["model"]["cnn"]["pretrained"] = True
+    payload = {
+        "format": MODEL_FORMAT,
+        "format_version": 1,
+        "vemd_version": "0",
+        "config": config,
+        "class_names": ["a", "b", "c"],
+        "stage": "2",
+        "state_dict": model.inference_state_dict(),
+    }
+    torch.save(payload, tmp_path / "model.pt")
+    asked = _offline_timm(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        build.create_timm("vit_tiny_patch16_224", pretrained=True, weights=None, kwargs=VIT_KWARGS)
+        loaded, _, _ = load_model(tmp_path / "model.pt")
+    assert asked == []
+    for name, value in model.inference_state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value), name
 
 
 def test_custom_encoder_halves_resolution_per_block():

@@ -62,9 +62,8 @@ def summarize(cfg) -> dict:
     from vemd.models.build import sr_dims
 
     m = cfg.model
-    m.vit.pretrained, m.vit.weights, m.cnn.pretrained, m.cnn.weights = False, None, False, None
     with torch.device("meta"):
-        model = build_model(m).eval()
+        model = build_model(m, load_weights=False).eval()
         frames = torch.empty(1, cfg.data.frames, 3, m.image_size, m.image_size)
     inference, per_module, out = _forward_flops(model, frames, auxiliary=False)
     training, _, train_out = _forward_flops(model, frames, auxiliary=True)
@@ -87,10 +86,7 @@ def summarize(cfg) -> dict:
             "gflops_per_frame": per_module.get(name, 0.0),
         }
     total, trainable = _count(model)
-    fed = {
-        name: mod.normalized_shape[0] if hasattr(mod, "normalized_shape") else mod[1].out_features
-        for name, mod in model.emotion_decoder.sr.items()
-    }
+    fed = model.emotion_decoder.sr_widths
     return {
         "mode": m.mode,
         "variational": m.variational,

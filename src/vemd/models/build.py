@@ -1,13 +1,15 @@
 """Build a VE-MD model (and its criterion) from ``cfg.model``.
 
 Weights resolve like timm: a local file named in ``weights`` first, else the timm/Hugging Face
-hub when ``pretrained`` is true. Nothing touches the network unless ``pretrained`` asks for it;
-if the hub cannot be reached the backbone is randomly initialised, with one warning.
+hub (or its local cache) when ``pretrained`` is true. Nothing touches the network unless
+``pretrained`` asks for it. A backbone asked to be pretrained whose weights cannot be had stops
+the build with one line naming the weights and the two ways to supply them: it is never
+silently randomly initialised (``pretrained: false`` asks for random init explicitly).
+``load_weights=False`` builds the architecture only, for model files that hold every weight.
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,42 +20,47 @@ from vemd.models.cnn_branch import CNNBranch, TimmFeatureMap
 from vemd.models.criterion import VEMDCriterion
 from vemd.models.custom_encoder import CustomEncoder, PlainEncoder
 from vemd.models.emotion_decoder import EmotionDecoder
-from vemd.models.heatmap_decoder import HeatmapDecoder, LimbsDecoder, UNetResUpsample
+from vemd.models.heatmap_decoder import SUPERVISION, HeatmapDecoder, LimbsDecoder, UNetResUpsample
 from vemd.models.vae_decoder import VAEDecoder
 from vemd.models.variational_encoder import VariationalEncoder
 from vemd.models.vemd import VEMD
 from vemd.models.vit_branch import ViTBranch
 from vemd.structure.skeleton import skeleton_for
 
-_WARNED: set[str] = set()
 
+def create_timm(
+    name: str, *, pretrained: bool, weights: str | None, kwargs: dict[str, Any], key: str = "model.vit"
+) -> nn.Module:
+    """A timm model without classifier, with weights from ``weights`` (a file), the hub, or random.
 
-def create_timm(name: str, *, pretrained: bool, weights: str | None, kwargs: dict[str, Any]) -> nn.Module:
-    """A timm model without classifier, with weights from ``weights`` (a file), the hub, or random."""
+    ``key`` is the config section (``model.vit`` / ``model.cnn``) named in errors.
+    """
     import timm
 
     kwargs = {"num_classes": 0, **kwargs}
     if weights:
         if not Path(weights).is_file():
-            raise ConfigError(f"{weights}: weights file not found (model.*.weights)")
+            raise ConfigError(f"{weights}: weights file not found ({key}.weights)")
         return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": weights}, **kwargs)
     if pretrained:
         try:
             return timm.create_model(name, pretrained=True, **kwargs)
-        except OSError as err:
-            if name not in _WARNED:
-                _WARNED.add(name)
-                warnings.warn(
-                    f"{name}: pretrained weights unavailable ({type(err).__name__}); RANDOMLY INITIALISED. "
-                    "Name a local file in model.vit.weights / model.cnn.weights or connect to the hub.",
-                    stacklevel=3,
-                )
+        except OSError as err:  # offline, not in the hub cache, or the download failed
+            raise ConfigError(
+                f"{key}.name={name}: pretrained weights unavailable ({type(err).__name__}); put them in the "
+                f"Hugging Face hub cache (download once online, or copy into $HF_HOME) or name a local file "
+                f"in {key}.weights; {key}.pretrained=false trains from random init"
+            ) from None
     return timm.create_model(name, pretrained=False, **kwargs)
 
 
-def build_vit_branch(cfg: ModelConfig) -> ViTBranch:
+def build_vit_branch(cfg: ModelConfig, *, load_weights: bool = True) -> ViTBranch:
     vit = create_timm(
-        cfg.vit.name, pretrained=cfg.vit.pretrained, weights=cfg.vit.weights, kwargs=cfg.vit.kwargs
+        cfg.vit.name,
+        pretrained=load_weights and cfg.vit.pretrained,
+        weights=cfg.vit.weights if load_weights else None,
+        kwargs=cfg.vit.kwargs,
+        key="model.vit",
     )
     return ViTBranch(
         vit,
@@ -64,14 +71,18 @@ def build_vit_branch(cfg: ModelConfig) -> ViTBranch:
     )
 
 
-def build_cnn_branch(cfg: ModelConfig) -> CNNBranch:
+def build_cnn_branch(cfg: ModelConfig, *, load_weights: bool = True) -> CNNBranch:
     if cfg.cnn.name == "custom":
         backbone = CustomEncoder(cfg.cnn.custom_channels)
     elif cfg.cnn.name == "plain":
         backbone = PlainEncoder(cfg.cnn.plain_channels)
     else:
         model = create_timm(
-            cfg.cnn.name, pretrained=cfg.cnn.pretrained, weights=cfg.cnn.weights, kwargs=cfg.cnn.kwargs
+            cfg.cnn.name,
+            pretrained=load_weights and cfg.cnn.pretrained,
+            weights=cfg.cnn.weights if load_weights else None,
+            kwargs=cfg.cnn.kwargs,
+            key="model.cnn",
         )
         backbone = TimmFeatureMap(model)
     return CNNBranch(backbone, latent_dim=cfg.latent_dim, latent_size=cfg.latent_size)
@@ -86,10 +97,12 @@ def build_struct_decoder(cfg: ModelConfig, modality: str) -> nn.Module:
             raise ConfigError(
                 f"model.heatmap.size={h.size} must be 8 × model.latent_size ({8 * cfg.latent_size})"
             )
+        if h.supervision not in SUPERVISION:
+            raise ConfigError(f"model.heatmap.supervision={h.supervision!r}: expected one of {SUPERVISION}")
         return HeatmapDecoder(
             UNetResUpsample(2 * cfg.latent_dim, h.stage_channels, h.up_channels),
             LimbsDecoder(h.stage_channels, skeleton.num_limbs, h.num_stages, h.layers_per_stage),
-            deep_supervision=h.deep_supervision,
+            supervision=h.supervision,
         )
     from vemd.models.personquery.decoder import PersonQueryDecoder
 
@@ -142,15 +155,23 @@ def build_emotion_decoder(cfg: ModelConfig) -> EmotionDecoder:
         valence_head=cfg.valence_head,
         phi=e.phi,
         sr_gate=cfg.sr.gate,
+        sr_norm=cfg.sr.norm,
     )
 
 
-def build_model(cfg: ModelConfig, *, inference: bool = False) -> VEMD:
-    """The model described by ``cfg``; ``inference`` leaves out the training-only decoders."""
+def build_model(cfg: ModelConfig, *, inference: bool = False, load_weights: bool = True) -> VEMD:
+    """The model described by ``cfg``.
+
+    ``inference`` leaves out the training-only decoders; ``load_weights=False`` reads no
+    pretrained backbone weights (neither file nor hub), for callers that load a full state dict.
+    """
     training_only = inference and cfg.mode == "ve-md"
     modalities = [] if cfg.mode == "ve-sd" or training_only else cfg.sr.modalities
     encoder = VariationalEncoder(
-        build_vit_branch(cfg), build_cnn_branch(cfg), variational=cfg.variational, logvar_init=cfg.logvar_init
+        build_vit_branch(cfg, load_weights=load_weights),
+        build_cnn_branch(cfg, load_weights=load_weights),
+        variational=cfg.variational,
+        logvar_init=cfg.logvar_init,
     )
     recon = None
     if cfg.variational == "vae" and not inference:
@@ -164,16 +185,21 @@ def build_model(cfg: ModelConfig, *, inference: bool = False) -> VEMD:
     )
 
 
+def struct_weight_dict(loss: LossConfig, decoder: nn.Module) -> dict[str, float]:
+    """Weights of a structural decoder's terms inside L_p: 1 per supervised heatmap stage, or β_limb, β_adj."""
+    if isinstance(decoder, HeatmapDecoder):
+        return dict.fromkeys(decoder.supervised_terms, 1.0)
+    return {"loss_limb": loss.limb, "loss_adj": loss.adj}
+
+
 def build_criterion(loss: LossConfig, model: VEMD, decoder: str) -> VEMDCriterion:
     """The loss of ``model`` with weights from ``cfg.loss`` (paper defaults for β_p per decoder)."""
+    weight_dict = {"loss_cls": loss.cls, "loss_mmd": loss.mmd, "loss_kl": loss.kl, "loss_recon": loss.recon}
+    weight_dict |= {f"loss_{m}": loss.struct_weight(m, decoder) for m in model.struct_decoders}
     return VEMDCriterion(
         struct_losses={m: d.loss for m, d in model.struct_decoders.items()},
-        struct_weights={m: loss.struct_weight(m, decoder) for m in model.struct_decoders},
-        term_weights={"loss_heatmap": 1.0, "loss_limb": loss.limb, "loss_adj": loss.adj},
+        weight_dict=weight_dict,
+        struct_weight_dicts={m: struct_weight_dict(loss, d) for m, d in model.struct_decoders.items()},
         variational=model.encoder.variational,
-        cls_weight=loss.cls,
-        mmd_weight=loss.mmd,
         mmd_bandwidths=tuple(loss.mmd_bandwidths),
-        kl_weight=loss.kl,
-        recon_weight=loss.recon,
     )

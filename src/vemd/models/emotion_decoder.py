@@ -1,13 +1,16 @@
 """Emotion decoder (paper §3.3): per-frame embedding, transformer over frames, Frame Attention Pooling, MLP.
 
 Per frame t: ``Z_t = φ(flatten([Z1_t ; Z2_t]))`` with φ linear to C = 2·latent_dim, then
-``x_t = [Z_t ; S_body_t ; S_face_t]``. Raw SR enters through a LayerNorm (heatmap sums range
-over [0, L]); projected SR through LayerNorm → linear p → ReLU to C_s = factor·latent_dim.
-With ``sr_gate`` (the default, ``model.sr.gate``) each modality's SR is then scaled by a
-learnable scalar that starts at 0 (ReZero-style): an untrained structural decoder's output is
-input-dependent noise, and fed at full scale it drowned the latent embedding and held training
-at chance; the gate opens as the SR becomes informative. Without it the SR is concatenated as
-the paper describes. The embedding sizes of Table 7 are unchanged either way.
+``x_t = [Z_t ; S_body_t ; S_face_t]``. Projected SR goes through linear p → ReLU to
+C_s = factor·latent_dim (§5.2.1). The SR normalisation (``model.sr.norm``) is a named choice:
+``layernorm`` puts a LayerNorm in front of raw and projected SR alike (vemd's: heatmap sums
+range over [0, L]); ``projected`` only in front of p, as the authors' released code does, so
+raw SR is concatenated as it is, as the paper describes; ``none`` never.
+With ``sr_gate`` (``model.sr.gate``, vemd's own addition) each modality's SR is then scaled by
+a learnable scalar that starts at 0 (ReZero-style): an untrained structural decoder's output is
+input-dependent noise, and fed at full scale at tiny scale it drowned the latent embedding and
+held training at chance; the gate opens as the SR becomes informative. Without it the SR is
+concatenated as the paper describes. The embedding sizes of Table 7 are unchanged either way.
 Frame positions are marked with a fixed sinusoidal encoding before the transformer.
 With ``valence_head`` (``model.valence_head``) a second MLP regresses a valence from the same
 pooled clip embedding, for MER2023's multi-task protocol (F1 − 0.25·MSE, paper §8).
@@ -19,6 +22,8 @@ import math
 
 import torch
 from torch import nn
+
+from vemd.config import SR_NORMS
 
 
 class FrameAttentionPooling(nn.Module):
@@ -43,11 +48,18 @@ def sinusoidal_positions(length: int, dim: int, device: torch.device | None = No
     return table
 
 
-def sr_adapter(raw_dim: int, projected_dim: int | None) -> nn.Module:
-    """Raw SR: LayerNorm only; projected SR: LayerNorm → linear → ReLU."""
-    if projected_dim is None:
-        return nn.LayerNorm(raw_dim)
-    return nn.Sequential(nn.LayerNorm(raw_dim), nn.Linear(raw_dim, projected_dim), nn.ReLU(inplace=True))
+def sr_adapter(raw_dim: int, projected_dim: int | None, norm: str = "layernorm") -> nn.Module:
+    """SR (…, raw_dim) → (…, projected_dim or raw_dim): [LayerNorm] for raw SR, [LayerNorm] → linear
+    → ReLU for projected SR; the LayerNorm as ``norm`` says (see the module docstring)."""
+    if norm not in SR_NORMS:
+        raise ValueError(f"model.sr.norm must be one of {SR_NORMS}, got {norm!r}")
+    normalised = norm == "layernorm" or (norm == "projected" and projected_dim is not None)
+    layers: list[nn.Module] = [nn.LayerNorm(raw_dim)] if normalised else []
+    if projected_dim is not None:
+        layers += [nn.Linear(raw_dim, projected_dim), nn.ReLU(inplace=True)]
+    if len(layers) == 1:
+        return layers[0]  # keeps the parameter names of model files saved with a bare LayerNorm
+    return nn.Sequential(*layers)
 
 
 def mlp_head(dim: int, hidden: int, out: int, dropout: float) -> nn.Sequential:
@@ -76,6 +88,7 @@ class EmotionDecoder(nn.Module):
         phi: "flatten" (φ is linear on the whole latent map) or "pool" (linear on its spatial mean).
         valence_head: also regress one valence per clip from the pooled embedding.
         sr_gate: scale each modality's SR by a learnable scalar initialised at 0.
+        sr_norm: where SR is layer-normalised: ``layernorm``, ``projected`` or ``none``.
     """
 
     def __init__(
@@ -94,17 +107,21 @@ class EmotionDecoder(nn.Module):
         valence_head: bool = False,
         phi: str = "flatten",
         sr_gate: bool = True,
+        sr_norm: str = "layernorm",
     ) -> None:
         super().__init__()
         if phi not in PHI_KINDS:
             raise ValueError(f"model.emotion.phi must be one of {PHI_KINDS}, got {phi!r}")
         self.phi_kind = phi
         self.phi = nn.Linear(latent_channels * (latent_size**2 if phi == "flatten" else 1), latent_channels)
-        self.sr = nn.ModuleDict({name: sr_adapter(dim, sr_projection) for name, dim in sr_dims.items()})
+        self.sr = nn.ModuleDict(
+            {name: sr_adapter(dim, sr_projection, sr_norm) for name, dim in sr_dims.items()}
+        )
         self.sr_gate = nn.ParameterDict(
             {name: nn.Parameter(torch.zeros(())) for name in sr_dims} if sr_gate else {}
         )
-        self.frame_dim = latent_channels + sum(sr_projection or dim for dim in sr_dims.values())
+        self.sr_widths = {name: sr_projection or dim for name, dim in sr_dims.items()}  # fed per modality
+        self.frame_dim = latent_channels + sum(self.sr_widths.values())
         if self.frame_dim % num_heads:
             raise ValueError(f"frame embedding {self.frame_dim} is not divisible by num_heads={num_heads}")
         layer = nn.TransformerEncoderLayer(

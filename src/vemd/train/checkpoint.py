@@ -84,12 +84,16 @@ def save_model(source: str | Path, out: str | Path) -> Path:
 
 
 def load_model(path: str | Path):
-    """(model in eval mode, config, class names) from ``model.pt`` or a fit checkpoint."""
+    """(model in eval mode, config, class names) from ``model.pt`` or a fit checkpoint.
+
+    The model stands alone: no pretrained weights are read (no ``model.*.weights`` file, no hub),
+    whatever its saved config names, since every weight comes from the file.
+    """
     from vemd.models.build import build_model
 
     data = _read(path)
     cfg: Config = from_dict(data["config"])
-    model = build_model(cfg.model, inference=True)
+    model = build_model(cfg.model, inference=True, load_weights=False)  # the file holds every weight
     state = _inference_keys(data["state_dict"], cfg.model.mode)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if data.get("stage") == "1":  # a stage-1 model: only the ViT branch is trained

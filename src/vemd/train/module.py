@@ -2,9 +2,11 @@
 
 Stage 1 fine-tunes the ViT branch alone with cross-entropy (``model.vit_logits``);
 stage 2 freezes it and trains the multitask branch, the structural decoders and the
-emotion decoder with the full criterion (SPEC §7). Every loss term is logged as
-``train/<term>`` and ``val/<term>``; validation also logs ``val/accuracy`` and
-``val/uar``, on which early stopping and checkpoint selection run.
+emotion decoder with the full criterion (paper §3.4). Every loss term is logged as
+``train/<term>`` and ``val/<term>`` (the total ``loss``, ``loss_cls``, the weighted L_p
+``loss_body`` and its unweighted terms ``loss_body_limb``, ``loss_body_heatmap``, …), and
+every criterion diagnostic likewise (``train/body_num_unmatched_persons``); validation also
+logs ``val/accuracy`` and ``val/uar``, on which early stopping and checkpoint selection run.
 """
 
 from __future__ import annotations
@@ -73,19 +75,21 @@ class VEMDModule(pl.LightningModule):
             return None
         return self.feature_cache.get(batch["clip_id"], frames, self.model.vit_features)
 
-    def losses(self, batch: dict, *, auxiliary: bool) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Loss terms and logits of a batch in the current stage."""
+    def losses(
+        self, batch: dict, *, auxiliary: bool
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
+        """Loss terms, diagnostics and logits of a batch in the current stage."""
         frames = self.normalise(batch["frames"])
         labels = batch["label"]
         if self.stage == "1":
             logits = self.model.vit_logits(frames)
             loss = F.cross_entropy(logits.float(), labels)
-            return {"loss_cls": loss, "loss": loss}, logits
+            return {"loss_cls": loss, "loss": loss}, {}, logits
         output = self.model(frames, self._vit_features(batch, frames), auxiliary=auxiliary)
-        terms = self.criterion(
+        terms, diagnostics = self.criterion(
             output, labels, targets=self._targets(batch), target_mask=batch["target_mask"], frames=frames
         )
-        return terms, output.logits
+        return terms, diagnostics, output.logits
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
         # Randomness of a step (dropout, latent sampling) depends on (seed, step) only, so a
@@ -99,18 +103,18 @@ class VEMDModule(pl.LightningModule):
             loader.step_done(batch_idx)
         if batch is None:  # every item of the batch was skipped as bad data
             return None
-        terms, _ = self.losses(batch, auxiliary=True)
+        terms, diagnostics, _ = self.losses(batch, auxiliary=True)
         size = len(batch["label"])
-        for name, value in terms.items():
+        for name, value in (terms | diagnostics).items():
             self.log(f"train/{name}", value.detach().float(), batch_size=size, prog_bar=name == "loss")
         return terms["loss"]
 
     def validation_step(self, batch: dict | None, batch_idx: int) -> None:
         if batch is None:
             return
-        terms, logits = self.losses(batch, auxiliary=True)
+        terms, diagnostics, logits = self.losses(batch, auxiliary=True)
         size = len(batch["label"])
-        for name, value in terms.items():
+        for name, value in (terms | diagnostics).items():
             self.log(f"val/{name}", value.float(), batch_size=size, sync_dist=True)
         self.val_accuracy.update(logits, batch["label"])
         self.val_uar.update(logits, batch["label"])
@@ -121,8 +125,10 @@ class VEMDModule(pl.LightningModule):
         t = self.cfg.train
         params = [p for p in self.parameters() if p.requires_grad]
         lr = t.stage1_lr if self.stage == "1" else t.lr
-        optim_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[t.optimizer]
-        optimizer = optim_cls(params, lr=lr, weight_decay=t.weight_decay)
+        name = (t.stage1_optimizer or t.optimizer) if self.stage == "1" else t.optimizer
+        extra = {"momentum": t.momentum} if name == "sgd" else {}
+        optim_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[name]
+        optimizer = optim_cls(params, lr=lr, weight_decay=t.weight_decay, **extra)
         if t.scheduler == "none":
             return optimizer
         total = max(1, int(self.trainer.estimated_stepping_batches))
