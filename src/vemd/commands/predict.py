@@ -53,7 +53,10 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(result))
         else:
             probs = "  ".join(f"{c} {p:.2f}" for c, p in result["probs"].items())
-            print(f"{result['input']}: {result['label']}  ({probs}; {len(result['windows'])} window(s))")
+            valence = f"; valence {result['valence']:.2f}" if "valence" in result else ""
+            print(
+                f"{result['input']}: {result['label']}  ({probs}{valence}; {len(result['windows'])} window(s))"
+            )
     if args.out:
         write_prediction_report(results, predictor.class_names, Path(args.out))
     return 1 if failed else 0

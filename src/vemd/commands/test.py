@@ -10,7 +10,10 @@ import argparse
 
 from vemd.commands.common import add_config_arguments, config_overrides
 
-HELP = "Evaluate a trained model: accuracy with Wilson CI, F1, UAR, WAR, confusion, predictions."
+HELP = (
+    "Evaluate a trained model: accuracy with Wilson CI, F1, UAR, WAR, confusion, predictions; "
+    "valence MSE/CCC and the MER2023 score for a model with a valence head."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,5 +36,6 @@ def run(args: argparse.Namespace) -> int:
     data_cfg = load_config(args.config, config_overrides(args)) if args.config else None
     metrics = evaluate(args.ckpt, split=args.split, out_dir=args.out, data_cfg=data_cfg)
     keys = ("split", "accuracy", "accuracy_ci95", "f1_weighted", "f1_macro", "uar", "war", "num_items")
+    keys += tuple(k for k in ("valence_mse", "valence_ccc", "mer_score") if k in metrics)
     print(json.dumps({k: metrics[k] for k in keys} | {"report": metrics["report"]}, indent=2))
     return 0

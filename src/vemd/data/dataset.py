@@ -9,6 +9,8 @@ A sample is a dict:
 
 * ``frames``: (T, 3, S, S) uint8 (normalisation belongs to the model's input stats)
 * ``label``: int, ``clip_id``: str, ``index``: int (position in the dataset)
+* ``valence``: float, the clip's valence target (``ClipRecord.valence``, MER2023), NaN where
+  it has none
 * ``target_mask``: (T,) bool, True where the frame has an annotation
 * ``heatmaps``: {modality: (T, L, 56, 56) float32} (heatmap decoder)
 * ``queries``: {modality: list of T dicts of limbs/limb_mask/adjacency} (PersonQuery)
@@ -17,6 +19,7 @@ A sample is a dict:
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,6 +130,7 @@ class ClipDataset(Dataset):
             "label": self._label_index[record.label],
             "clip_id": record.clip_id,
             "index": index,
+            "valence": math.nan if record.valence is None else float(record.valence),
             "target_mask": torch.tensor(mask, dtype=torch.bool),
         }
         if self.targets.modalities and self.targets.decoder == "heatmap":
@@ -178,6 +182,7 @@ def collate(samples: list[dict | None]) -> dict | None:
         "label": torch.tensor([s["label"] for s in samples]),
         "clip_id": [s["clip_id"] for s in samples],
         "index": torch.tensor([s["index"] for s in samples]),
+        "valence": torch.tensor([s["valence"] for s in samples], dtype=torch.float32),  # (B,), NaN: none
         "target_mask": torch.stack([s["target_mask"] for s in samples]),
     }
     if "heatmaps" in samples[0]:

@@ -3,6 +3,11 @@
 Writes into the output folder: ``metrics.json``, ``predictions.csv``, ``confusion.png``,
 the resolved ``config.yaml``, and for VE-MD-SR heatmap models ``sr_heatmaps.png``
 (predicted vs. target SR maps over a few frames, as the paper's Figure 8).
+
+A model with a valence head (``model.valence_head``) adds its valence to ``predictions.csv``;
+on a split with valence targets (MER2023) ``metrics.json`` gains ``valence_mse``,
+``valence_ccc``, ``valence_mae`` over the items with a target and MER2023's ``mer_score`` =
+``f1_weighted − 0.25·valence_mse``, the MER-MULTI figure of the paper's §8.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import numpy as np
 import torch
 
 from vemd.config import Config, to_yaml
-from vemd.eval.metrics import classification_metrics
+from vemd.eval.metrics import classification_metrics, mer_score, regression_metrics
 from vemd.eval.plots import plot_confusion, plot_sr_heatmaps
 from vemd.eval.report import write_metrics_json, write_predictions_csv
 from vemd.structure import atomic_write_text
@@ -63,7 +68,7 @@ def evaluate(
             "class names of %s differ from the model's: %s vs %s", index.root, index.class_names, class_names
         )
     mean, std = (torch.tensor(v).view(1, 1, 3, 1, 1) * 255 for v in input_stats(model))
-    ids, labels, probs, figure = [], [], [], None
+    ids, labels, probs, valence, valence_true, figure = [], [], [], [], [], None
     for batch in eval_loader(cfg, dataset):
         if batch is None:
             continue
@@ -75,7 +80,10 @@ def evaluate(
             if sr_figure and figure is None:
                 figure = _sr_pairs(output, batch, cfg.model.sr.modalities[0])
             logits = output.logits
+            if output.valence is not None:
+                valence.append(output.valence.float().numpy())
         ids += batch["clip_id"]
+        valence_true.append(batch["valence"].numpy())
         labels.append(batch["label"].numpy())
         probs.append(logits.float().softmax(-1).numpy())
     if not ids:
@@ -83,8 +91,20 @@ def evaluate(
     y_true, probs = np.concatenate(labels), np.concatenate(probs)
     y_pred = probs.argmax(1)
     metrics = classification_metrics(y_true, y_pred, class_names)
+    valence = np.concatenate(valence) if valence else None
+    valence_true = np.concatenate(valence_true)
+    if valence is not None:
+        metrics |= valence_metrics(valence_true, valence, metrics["f1_weighted"])
     out.mkdir(parents=True, exist_ok=True)
-    write_predictions_csv(out / "predictions.csv", ids, y_true, y_pred, probs, class_names)
+    write_predictions_csv(
+        out / "predictions.csv",
+        ids,
+        y_true,
+        y_pred,
+        probs,
+        class_names,
+        valence=None if valence is None else (valence, valence_true),
+    )
     write_metrics_json(out / "metrics.json", metrics, {"split": split, "checkpoint": str(checkpoint)})
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
     plot_confusion(np.asarray(metrics["confusion"]), class_names, out / "confusion.png")
@@ -99,6 +119,22 @@ def evaluate(
             title=f"{cfg.model.sr.modalities[0]} SR: target vs predicted",
         )
     return {**metrics, "split": split, "report": str(out)}
+
+
+def valence_metrics(y_true: np.ndarray, y_pred: np.ndarray, f1_weighted: float) -> dict:
+    """Valence CCC/MSE/MAE over the items whose target ``y_true`` (N,) is not NaN, and
+    MER2023's ``mer_score``; empty when no item has a target."""
+    has_target = ~np.isnan(y_true)
+    if not has_target.any():
+        return {}
+    regression = regression_metrics(y_true[has_target], y_pred[has_target])
+    return {
+        "num_valence_items": int(has_target.sum()),
+        "valence_ccc": regression["ccc"],
+        "valence_mse": regression["mse"],
+        "valence_mae": regression["mae"],
+        "mer_score": mer_score(f1_weighted, regression["mse"]),
+    }
 
 
 def _sr_pairs(output, batch: dict, modality: str, min_panels: int = 4):

@@ -2,10 +2,12 @@
 
 ``predictions.csv`` has one row per evaluated item::
 
-    item_id,true_label,pred_label,prob_<class 0>,prob_<class 1>,...
+    item_id,true_label,pred_label,prob_<class 0>,prob_<class 1>,...[,pred_valence,true_valence]
 
 Labels are class names; ``true_label`` is empty for unlabelled items. The class
-order is the order of the ``prob_`` columns. Only group-level outputs appear.
+order is the order of the ``prob_`` columns. A model with a valence head adds its
+clip valence and the target (empty where the item has none). Only group-level
+outputs appear.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from vemd.structure.annotations import atomic_write_text
 
 PROB_PREFIX = "prob_"
 _FIXED_COLUMNS = ("item_id", "true_label", "pred_label")
+VALENCE_COLUMNS = ("pred_valence", "true_valence")
 
 
 def write_predictions_csv(
@@ -33,11 +36,14 @@ def write_predictions_csv(
     y_pred: Sequence[int],
     probs: np.ndarray,
     class_names: list[str],
+    *,
+    valence: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Path:
     """Write ``predictions.csv`` atomically.
 
     ``y_true``/``y_pred`` are (N,) label indices (``y_true`` None when unlabelled);
-    ``probs`` is (N, C) class probabilities in ``class_names`` order.
+    ``probs`` is (N, C) class probabilities in ``class_names`` order; ``valence`` the (N,)
+    predicted and (N,) target valences (NaN: no target), written as the last two columns.
     """
     probs = np.asarray(probs, dtype=np.float64)
     num_items = len(item_ids)
@@ -47,20 +53,31 @@ def write_predictions_csv(
         )
     if y_true is not None and len(y_true) != num_items:
         raise ValueError(f"expected {num_items} true labels, got {len(y_true)}")
+    if valence is not None and any(len(v) != num_items for v in valence):
+        raise ValueError(f"expected {num_items} predicted and target valences")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*_FIXED_COLUMNS, *(PROB_PREFIX + name for name in class_names)])
+    extra = list(VALENCE_COLUMNS) if valence is not None else []
+    writer.writerow([*_FIXED_COLUMNS, *(PROB_PREFIX + name for name in class_names), *extra])
     for i, item_id in enumerate(item_ids):
         true_name = "" if y_true is None else class_names[int(y_true[i])]
-        writer.writerow(
-            [item_id, true_name, class_names[int(y_pred[i])], *(repr(float(p)) for p in probs[i])]
-        )
+        row = [item_id, true_name, class_names[int(y_pred[i])], *(repr(float(p)) for p in probs[i])]
+        if valence is not None:
+            row += [_number(v[i]) for v in valence]
+        writer.writerow(row)
     atomic_write_text(path, buffer.getvalue())
     return Path(path)
 
 
+def _number(value: float) -> str:
+    return repr(float(value)) if math.isfinite(value) else ""
+
+
 def read_predictions_csv(path: str | Path) -> tuple[list[str], list[str], list[str], np.ndarray, list[str]]:
-    """Read ``predictions.csv``: item ids, true names ("" when unlabelled), predicted names, (N, C) probs, classes."""
+    """Read ``predictions.csv``: item ids, true names ("" when unlabelled), predicted names, (N, C) probs, classes.
+
+    Valence columns, when present, are left out of the result.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: missing predictions file")
@@ -69,15 +86,17 @@ def read_predictions_csv(path: str | Path) -> tuple[list[str], list[str], list[s
     if not rows:
         raise DataError(f"{path}: empty predictions file")
     header = rows[0]
+    end = len(header) - len(VALENCE_COLUMNS) if tuple(header[-2:]) == VALENCE_COLUMNS else len(header)
     if (
         tuple(header[:3]) != _FIXED_COLUMNS
-        or not header[3:]
-        or any(not h.startswith(PROB_PREFIX) for h in header[3:])
+        or not header[3:end]
+        or any(not h.startswith(PROB_PREFIX) for h in header[3:end])
     ):
         raise DataError(
-            f"{path}: header must be {','.join(_FIXED_COLUMNS)},{PROB_PREFIX}<class>..., got {header}"
+            f"{path}: header must be {','.join(_FIXED_COLUMNS)},{PROB_PREFIX}<class>...[,"
+            f"{','.join(VALENCE_COLUMNS)}], got {header}"
         )
-    class_names = [h[len(PROB_PREFIX) :] for h in header[3:]]
+    class_names = [h[len(PROB_PREFIX) :] for h in header[3:end]]
     item_ids, y_true, y_pred, probs, seen = [], [], [], [], set()
     for line, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
@@ -91,7 +110,7 @@ def read_predictions_csv(path: str | Path) -> tuple[list[str], list[str], list[s
         if not pred_name:
             raise DataError(f"{path}:{line}: empty pred_label")
         try:
-            probs.append([float(v) for v in row[3:]])
+            probs.append([float(v) for v in row[3:end]])
         except ValueError as err:
             raise DataError(f"{path}:{line}: unreadable probability ({err})") from err
         seen.add(item_id)

@@ -1,7 +1,9 @@
 """Group emotion of images and videos: the public inference API.
 
-The result of every input is group-level only: a label, class probabilities and,
-for a video longer than one window, a timeline of windows with the same fields. No
+The result of every input is group-level only: a label, class probabilities, the clip
+valence for a model with a valence head (``model.valence_head``; one value per window, as
+the class probabilities) and, for a video longer than one window, a timeline of windows
+with the same fields. No
 box, track, identity, per-person score or structural map leaves this module, and no
 frame is written to disk.
 """
@@ -19,6 +21,7 @@ from vemd.structure.transforms import sample_clip_transform
 
 PUBLIC_KEYS = frozenset({"input", "label", "probs", "windows", "duration"})
 WINDOW_KEYS = frozenset({"start", "end", "label", "probs"})
+VALENCE_KEY = "valence"  # in results and windows of a model with a valence head only
 
 
 @dataclass
@@ -73,32 +76,40 @@ class GroupEmotionPredictor:
         return windows, duration
 
     @torch.no_grad()
-    def _probs(self, images: list[np.ndarray]) -> np.ndarray:
-        """(T,) RGB frames → (num_classes,) probabilities."""
+    def _group(self, images: list[np.ndarray]) -> tuple[np.ndarray, float | None]:
+        """(T,) RGB frames → (num_classes,) probabilities and the valence (None without a valence head)."""
         size = self.cfg.model.image_size
         height, width = images[0].shape[:2]
         resize = sample_clip_transform(width, height, (size, size), None)
         frames = np.stack([resize(image, {})[0] for image in images])  # (T, S, S, 3)
         x = torch.from_numpy(frames).permute(0, 3, 1, 2)[None].float()  # (1, T, 3, S, S)
         x = (x - self.mean) / self.std
-        logits = self.model.vit_logits(x) if self.stage1 else self.model(x).logits
-        return logits.softmax(-1)[0].numpy()
+        if self.stage1:
+            return self.model.vit_logits(x).softmax(-1)[0].numpy(), None
+        output = self.model(x)
+        valence = None if output.valence is None else float(output.valence[0])
+        return output.probs[0].numpy(), valence
 
     def predict(self, path: str | Path) -> dict:
-        """Group emotion of one image or video: label, probabilities, timeline."""
+        """Group emotion of one image or video: label, probabilities (valence), timeline."""
         path = Path(path)
         windows, duration = self.windows(path)
         wanted = sorted({i for w in windows for i in w.indices})
         decoded = dict(zip(wanted, read_frames_at(path, wanted)))
         timeline = []
         for w in windows:
-            probs = self._probs([decoded[i] for i in w.indices])
-            timeline.append({"start": w.start, "end": w.end, **self._labelled(probs)})
+            probs, valence = self._group([decoded[i] for i in w.indices])
+            timeline.append({"start": w.start, "end": w.end, **self._labelled(probs, valence)})
         mean = np.mean([[t["probs"][c] for c in self.class_names] for t in timeline], axis=0)
-        return {"input": str(path), "duration": duration, **self._labelled(mean), "windows": timeline}
+        valences = [t[VALENCE_KEY] for t in timeline if VALENCE_KEY in t]
+        overall = self._labelled(mean, float(np.mean(valences)) if valences else None)
+        return {"input": str(path), "duration": duration, **overall, "windows": timeline}
 
-    def _labelled(self, probs: np.ndarray) -> dict:
-        return {
+    def _labelled(self, probs: np.ndarray, valence: float | None = None) -> dict:
+        out = {
             "label": self.class_names[int(np.argmax(probs))],
             "probs": {c: round(float(p), 6) for c, p in zip(self.class_names, probs)},
         }
+        if valence is not None:
+            out[VALENCE_KEY] = round(valence, 6)
+        return out

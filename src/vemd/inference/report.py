@@ -8,21 +8,26 @@ import json
 from pathlib import Path
 
 from vemd.eval.plots import plot_timeline
+from vemd.inference.predictor import VALENCE_KEY
 from vemd.structure import atomic_write_text
 
 
 def write_prediction_report(results: list[dict], class_names: list[str], out: Path) -> None:
-    """``predictions.json`` (all results), ``timeline.csv`` (one row per window), PNGs of videos."""
+    """``predictions.json`` (all results), ``timeline.csv`` (one row per window), PNGs of videos.
+
+    ``timeline.csv`` ends with a ``valence`` column when the model has a valence head.
+    """
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "predictions.json", json.dumps(results, indent=2))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["input", "start", "end", "label", *[f"prob_{c}" for c in class_names]])
+    valence = any(VALENCE_KEY in r for r in results)
+    header = ["input", "start", "end", "label", *[f"prob_{c}" for c in class_names]]
+    writer.writerow(header + ([VALENCE_KEY] if valence else []))
     for result in results:
         for w in result["windows"]:
-            writer.writerow(
-                [result["input"], f"{w['start']:.3f}", f"{w['end']:.3f}", w["label"], *w["probs"].values()]
-            )
+            row = [result["input"], f"{w['start']:.3f}", f"{w['end']:.3f}", w["label"], *w["probs"].values()]
+            writer.writerow(row + ([w.get(VALENCE_KEY, "")] if valence else []))
     atomic_write_text(out / "timeline.csv", buffer.getvalue())
     for number, result in enumerate(results):
         if len(result["windows"]) > 1:
