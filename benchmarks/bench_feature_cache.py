@@ -51,7 +51,7 @@ def main() -> None:
     def step() -> float:
         start = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            terms, _ = module.losses(batch, auxiliary=True)
+            terms, _, _ = module.losses(batch, auxiliary=True)
         optimizer.zero_grad()
         terms["loss"].backward()
         optimizer.step()

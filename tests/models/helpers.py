@@ -46,3 +46,24 @@ def heatmap_targets(cfg: Config, b: int = B, t: int = T) -> dict[str, torch.Tens
         m: torch.rand(b, t, skeleton_for(m, "heatmap").num_limbs, size, size, generator=gen)
         for m in cfg.model.sr.modalities
     }
+
+
+def personquery_targets(cfg: Config, counts: list[int], seed: int = 3) -> dict[str, list[dict]]:
+    """Per-frame PersonQuery targets (B·T frames, ``counts[i]`` persons in frame i) from random keypoints."""
+    import numpy as np
+
+    from vemd.structure.skeleton import skeleton_for
+    from vemd.structure.targets import person_query_targets
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for modality in cfg.model.sr.modalities:
+        skeleton = skeleton_for(modality, "personquery")
+        frames = []
+        for count in counts:
+            xy = rng.uniform(0, 64, (count, skeleton.num_joints, 2))
+            visible = rng.random((count, skeleton.num_joints, 1)) > 0.2
+            t = person_query_targets(np.concatenate([xy, visible], axis=-1), skeleton, 64, 64)
+            frames.append({k: torch.from_numpy(getattr(t, k)) for k in ("limbs", "limb_mask", "adjacency")})
+        out[modality] = frames
+    return out

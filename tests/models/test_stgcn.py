@@ -1,11 +1,15 @@
-"""ST-GCN block: normalised adjacency values, shapes, and spatial/temporal receptive field."""
+"""ST-GCN: normalised adjacency values, shapes, spatial/temporal receptive field; the skeleton
+ST-GCN's joints from limb endpoints, its joint graph, gradients."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from vemd.models.stgcn import STGCNBlock, normalized_adjacency
+from vemd.models.stgcn import SkeletonSTGCN, STGCNBlock, normalized_adjacency
+from vemd.structure.skeleton import BODY, FACE, Skeleton
+from vemd.structure.targets import person_query_targets
 
 PATH3 = torch.tensor([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=torch.float32)
 PATH4 = torch.tensor([[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0]], dtype=torch.float32)
@@ -48,3 +52,59 @@ def test_gradient_reaches_every_parameter():
 def test_even_temporal_kernel_is_rejected():
     with pytest.raises(ValueError, match="odd"):
         STGCNBlock(4, 4, PATH4, temporal_kernel=2)
+
+
+PATH_SKELETON = Skeleton("path", 3, ((0, 1), (1, 2)), (2, 1, 0))
+
+
+def test_joints_average_the_endpoints_of_the_limbs_they_end():
+    stgcn = SkeletonSTGCN(PATH_SKELETON, 4)
+    limbs = torch.tensor([[0.1, 0.2, 0.4, 0.5, 0.6, 0.7, 0.9, 1.0]])  # (0,1) then (1,2), x1 y1 x2 y2
+    expected = torch.tensor([[[0.1, 0.2], [0.5, 0.6], [0.9, 1.0]]])  # joint 1 ends both limbs
+    torch.testing.assert_close(stgcn.joints(limbs), expected)
+
+
+def test_joints_of_target_limbs_are_the_keypoints():
+    keypoints = np.random.default_rng(0).uniform(0, 64, (2, 17, 2))
+    visible = np.ones((2, 17, 1))
+    target = person_query_targets(np.concatenate([keypoints, visible], -1), BODY, 64, 64)
+    joints = SkeletonSTGCN(BODY, 4).joints(torch.from_numpy(target.limbs))  # (2, 17, 2)
+    torch.testing.assert_close(joints, torch.from_numpy(keypoints / 64).float())
+
+
+@pytest.mark.parametrize(("skeleton", "num_nodes"), [(BODY, 17), (FACE, 30)])
+def test_graph_is_the_skeletons_joint_graph(skeleton, num_nodes):
+    stgcn = SkeletonSTGCN(skeleton, 4)
+    joints = skeleton.limb_joints
+    assert stgcn.num_nodes == num_nodes
+    expected = normalized_adjacency(torch.from_numpy(skeleton.joint_adjacency[np.ix_(joints, joints)]))
+    torch.testing.assert_close(stgcn.block.adjacency, expected)
+
+
+def test_refinement_reaches_one_hop_on_the_body_graph_and_moves_shared_endpoints_together():
+    torch.manual_seed(0)
+    stgcn = SkeletonSTGCN(BODY, 8).eval()
+    limbs = torch.rand(2, 3, 4 * BODY.num_limbs)  # one clip of T=2 frames, Q=3
+    out = stgcn(limbs, num_frames=2)
+    assert out.shape == limbs.shape
+    delta = (out - limbs).view(2, 3, BODY.num_limbs, 2, 2)  # per limb endpoint
+    shoulder = [(i, e) for i, limb in enumerate(BODY.limbs) for e, j in enumerate(limb) if j == 5]
+    moves = torch.stack([delta[:, :, i, e] for i, e in shoulder])
+    assert len(shoulder) == 4 and torch.allclose(moves, moves[:1].expand_as(moves))
+
+    changed = limbs.clone().view(2, 3, BODY.num_limbs, 4)
+    changed[:, :, BODY.limbs.index((7, 9)), 2:] += 0.5  # the left wrist (9) ends only limb (7, 9)
+    diff = (stgcn(changed.flatten(2), num_frames=2) - out).abs().view(2, 3, BODY.num_limbs, 2, 2)
+    moved = {BODY.limbs[i][e] for i, e in (diff.sum(dim=(0, 1, 4)) > 0).nonzero().tolist()}
+    assert moved == {7, 9}, "the wrist and its one neighbour, the elbow"
+
+
+def test_skeleton_stgcn_gradients_reach_every_parameter_and_the_limbs():
+    stgcn = SkeletonSTGCN(FACE, 8)
+    limbs = torch.rand(6, 2, 4 * FACE.num_limbs, requires_grad=True)
+    stgcn(limbs, num_frames=3).square().sum().backward()
+    assert limbs.grad is not None and limbs.grad.abs().sum() > 0
+    for name, param in stgcn.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    with pytest.raises(ValueError, match="num_frames"):
+        stgcn(limbs, num_frames=4)

@@ -46,17 +46,19 @@ def test_output_shapes(mode, modalities, projection):
         ("model.mode=ve-md-sr", "model.sr.modalities=[body,face]", "model.sr.projection=0.5"),
         ("model.mode=ve-md", "model.variational=vae"),
         ("model.mode=ve-sd", "model.variational=vanilla"),
-        ("model.mode=ve-md-sr", "model.heatmap.deep_supervision=true", "model.cnn.name=resnet18"),
+        ("model.mode=ve-md-sr", "model.heatmap.num_stages=3", "model.cnn.name=resnet18"),
     ],
-    ids=["sr-proj-body+face", "md-vae", "sd-vanilla", "sr-deepsup-resnet18"],
+    ids=["sr-proj-body+face", "md-vae", "sd-vanilla", "sr-3stages-resnet18"],
 )
 def test_every_trainable_parameter_gets_a_finite_gradient(overrides):
     cfg, model = tiny_model(*overrides)
     criterion = build_criterion(cfg.loss, model, cfg.model.decoder)
     x = frames(cfg)
     out = model.train()(x)
-    losses = criterion(out, torch.tensor([0, 2]), targets=heatmap_targets(cfg), frames=x)
+    losses, diagnostics = criterion(out, torch.tensor([0, 2]), targets=heatmap_targets(cfg), frames=x)
+    stages = [f"heatmap_stage{s}" for s in range(1, cfg.model.heatmap.num_stages)] + ["heatmap"]
     expected = {"loss", "loss_cls"} | {f"loss_{m}" for m in model.modalities}
+    expected |= {f"loss_{m}_{stage}" for m in model.modalities for stage in stages}
     expected |= {"ve": {"loss_mmd"}, "vae": {"loss_kl", "loss_recon"}, "vanilla": set()}[
         cfg.model.variational
     ]
@@ -66,7 +68,7 @@ def test_every_trainable_parameter_gets_a_finite_gradient(overrides):
         if p.requires_grad:
             assert p.grad is not None, f"{name} received no gradient"
             assert torch.isfinite(p.grad).all(), f"{name} has a non-finite gradient"
-    assert all(torch.isfinite(v) for v in losses.values())
+    assert all(torch.isfinite(v) for v in losses.values()) and not diagnostics
 
 
 def test_frozen_vit_is_unchanged_by_an_optimiser_step_and_stays_in_eval_mode():
@@ -77,7 +79,7 @@ def test_frozen_vit_is_unchanged_by_an_optimiser_step_and_stays_in_eval_mode():
     assert not vit.vit.training and not any(p.requires_grad for p in vit.vit.parameters())
     optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     criterion = build_criterion(cfg.loss, model, cfg.model.decoder)
-    criterion(model(frames(cfg)), torch.tensor([0, 1]), targets=heatmap_targets(cfg))["loss"].backward()
+    criterion(model(frames(cfg)), torch.tensor([0, 1]), targets=heatmap_targets(cfg))[0]["loss"].backward()
     optimiser.step()
     for k, v in vit.vit.state_dict().items():
         assert torch.equal(v, before[k]), k

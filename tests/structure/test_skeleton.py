@@ -96,3 +96,18 @@ def test_skeleton_for():
     assert skeleton_for("face", "personquery").num_limbs == 20
     with pytest.raises(ValueError, match="modality"):
         skeleton_for("hands", "heatmap")
+
+
+def test_body_joint_graph_is_coco17_with_the_limbs_as_edges():
+    adj = BODY.joint_adjacency
+    assert adj.shape == (17, 17) and np.array_equal(adj, adj.T) and adj.diagonal().sum() == 0
+    assert {tuple(e) for e in np.argwhere(np.triu(adj))} == {tuple(sorted(limb)) for limb in BODY.limbs}
+    assert np.array_equal(BODY.limb_joints, np.arange(17))
+
+
+def test_face_joint_graph_is_ibug68_contour_and_dynamic_connections():
+    adj = FACE.joint_adjacency
+    assert adj.shape == (68, 68) and np.array_equal(adj, FACE_HEATMAP_SKELETON.joint_adjacency)
+    assert adj[37, 40] == 1 and adj[36, 37] == 1 and adj[8, 9] == 1  # dynamic, eye ring, jaw
+    assert adj[36, 38] == 0
+    assert len(FACE.limb_joints) == 30 and set(FACE.limb_joints) == set(np.unique(FACE_DYNAMIC))

@@ -1,8 +1,12 @@
-"""The VE-MD loss (paper §3.4, SPEC §7): ``L = L_cls + Σ β_p·L_p + β_mmd·L_MMD`` (+ KL and
+"""The VE-MD loss (paper §3.4, eq. 2): ``L = L_cls + Σ_p β_p·L_p + β_mmd·L_MMD`` (+ KL and
 reconstruction for the ``vae`` variant).
 
-Returns a dict of unweighted ``loss_*`` terms and the weighted total under ``loss``. Structural
-terms are computed on the frames whose ``target_mask`` is True only, and only when the model
+As in DETR's criterion, every term is computed unweighted under a ``loss_*`` name and the total
+sums only the terms that have an entry in a weight dict: ``weight_dict`` for the terms of L,
+``struct_weight_dicts[modality]`` for the terms of L_p (β_limb, β_adj for PersonQuery; one
+per supervised stage for Heatmap). A new term is one computed entry plus one weight. Counts
+and other diagnostics are returned in a dict of their own and never summed. Structural terms
+are computed on the frames whose ``target_mask`` is True only, and only when the model
 produced structural predictions (training, or ``auxiliary=True``).
 """
 
@@ -31,47 +35,48 @@ def kl_to_prior(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 class VEMDCriterion:
-    """Loss terms and their weighted sum.
+    """Loss terms, their weighted sum and diagnostics.
 
     Args:
-        struct_losses: per modality, the decoder's ``loss(out, targets) -> {term: value}``.
-        struct_weights: β_p per modality.
-        term_weights: weight of each decoder term inside L_p (β_limb, β_adj; heatmap MSE 1).
+        struct_losses: per modality, the decoder's
+            ``loss(out, targets) -> (terms, diagnostics)``, both ``{name: scalar}``.
+        weight_dict: weight of each term of L (``loss_cls``, ``loss_mmd``, ``loss_kl``,
+            ``loss_recon``, and β_p as ``loss_<modality>``).
+        struct_weight_dicts: per modality, weight of each decoder term inside L_p.
         variational: ``ve`` (MMD), ``vae`` (KL + reconstruction) or ``vanilla``.
-        cls_weight, mmd_weight, kl_weight, recon_weight: term weights.
         mmd_bandwidths: RBF bandwidth factors (× √dim) of the MMD kernel.
     """
 
     def __init__(
         self,
         *,
-        struct_losses: dict[str, Callable[..., dict[str, torch.Tensor]]],
-        struct_weights: dict[str, float],
-        term_weights: dict[str, float],
+        struct_losses: dict[str, Callable[..., tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]]],
+        weight_dict: dict[str, float],
+        struct_weight_dicts: dict[str, dict[str, float]],
         variational: str,
-        cls_weight: float = 1.0,
-        mmd_weight: float = 0.1,
         mmd_bandwidths: tuple[float, ...] = (0.5, 1.0, 2.0),
-        kl_weight: float = 0.1,
-        recon_weight: float = 1.0,
     ) -> None:
         self.struct_losses = struct_losses
-        self.weights = {"loss_cls": cls_weight, "loss_mmd": mmd_weight, "loss_kl": kl_weight}
-        self.weights |= {"loss_recon": recon_weight} | {f"loss_{m}": w for m, w in struct_weights.items()}
-        self.term_weights = term_weights
+        self.weight_dict = weight_dict
+        self.struct_weight_dicts = struct_weight_dicts
         self.variational = variational
         self.mmd_bandwidths = mmd_bandwidths
 
-    def structural(self, pred: dict, targets, keep: torch.Tensor, modality: str) -> torch.Tensor:
-        """L_p of one modality over the annotated frames; a graph-connected 0 when there are none."""
+    def structural(
+        self, pred: dict, targets, keep: torch.Tensor, modality: str
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Unweighted terms and diagnostics of one modality over the annotated frames ``keep`` (N,).
+
+        With no annotated frame every weighted term is a graph-connected 0 and there are no diagnostics.
+        """
         if not bool(keep.any()):
-            return sum(v.sum() for v in pred.values() if isinstance(v, torch.Tensor)) * 0.0
+            zero = sum(v.sum() for v in pred.values() if isinstance(v, torch.Tensor)) * 0.0
+            return {name: zero for name in self.struct_weight_dicts[modality]}, {}
         if isinstance(targets, torch.Tensor):
             targets = targets.flatten(0, 1)[keep]  # (n, L, H, W)
         else:
             targets = [t for t, k in zip(targets, keep.tolist()) if k]
-        terms = self.struct_losses[modality](select_frames(pred, keep), targets)
-        return sum(self.term_weights.get(k, 1.0) * v for k, v in terms.items())
+        return self.struct_losses[modality](select_frames(pred, keep), targets)
 
     def __call__(
         self,
@@ -81,8 +86,8 @@ class VEMDCriterion:
         targets: dict | None = None,
         target_mask: torch.Tensor | None = None,
         frames: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor]:
-        """Loss terms for a batch.
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Loss terms and diagnostics for a batch.
 
         Args:
             output: the model output.
@@ -90,8 +95,14 @@ class VEMDCriterion:
             targets: structural targets per modality (see :mod:`vemd.models.vemd`).
             target_mask: (B, T) bool, frames that carry an annotation (default: all).
             frames: (B, T, 3, H, W) input frames, needed by the ``vae`` reconstruction term.
+        Returns:
+            ``losses``: ``loss`` (the total), the terms of L (``loss_cls``, ``loss_mmd``, …,
+            ``loss_<modality>`` = the weighted L_p) and each structural term unweighted as
+            ``loss_<modality>_<term>`` (e.g. ``loss_body_limb``, ``loss_face_heatmap``);
+            ``diagnostics``: ``<modality>_<name>`` (e.g. ``body_num_unmatched_persons``).
         """
         losses = {"loss_cls": F.cross_entropy(output.logits.float(), labels)}
+        diagnostics: dict[str, torch.Tensor] = {}
         for modality in self.struct_losses:
             pred = output.structure(modality)
             if pred is None or targets is None or modality not in targets:
@@ -102,12 +113,23 @@ class VEMDCriterion:
                 if target_mask is None
                 else target_mask.flatten()
             )
-            losses[f"loss_{modality}"] = self.structural(pred, targets[modality], keep, modality)
+            terms, diag = self.structural(pred, targets[modality], keep, modality)
+            losses[f"loss_{modality}"] = weighted_sum(terms, self.struct_weight_dicts[modality])
+            losses |= {f"loss_{modality}_{k.removeprefix('loss_')}": v for k, v in terms.items()}
+            diagnostics |= {f"{modality}_{k}": v for k, v in diag.items()}
         if self.variational == "ve":
             losses["loss_mmd"] = mmd_to_prior(output.latent, self.mmd_bandwidths)
         if self.variational == "vae" and output.latent_mean is not None:
             losses["loss_kl"] = kl_to_prior(output.latent_mean, output.latent_logvar)
         if output.recon is not None and frames is not None:
             losses["loss_recon"] = F.mse_loss(output.recon.float(), frames.flatten(0, 1).float())
-        losses["loss"] = sum(self.weights[k] * v for k, v in losses.items())
-        return losses
+        losses["loss"] = weighted_sum(losses, self.weight_dict)
+        return losses, diagnostics
+
+
+def weighted_sum(terms: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
+    """Σ weights[k]·terms[k] over the terms that have a weight (DETR's ``if k in weight_dict``)."""
+    weighted = [weights[k] * v for k, v in terms.items() if k in weights]
+    if not weighted:
+        raise ValueError(f"no term of {sorted(terms)} has a weight (weights for {sorted(weights)})")
+    return sum(weighted)

@@ -1,8 +1,9 @@
 """Heatmap structural decoder (paper §3.2.2, Table 18): UNetResUpsample, then a multi-stage limbs decoder.
 
 One decoder per SR modality predicts one 56×56 limb heatmap per limb channel (18 body,
-83 face). The limbs decoder refines OpenPose-style: stage 1 sees the upsampled features,
-every later stage sees them concatenated with the previous stage's heatmaps.
+83 face). The limbs decoder is a chain of stages of 3×3 convs at constant width (§4.3: six
+stages of five 256 → 256 layers); every stage predicts heatmaps through its own 1×1 head and,
+by default, every stage is supervised (see :class:`LimbsDecoder`).
 """
 
 from __future__ import annotations
@@ -76,30 +77,48 @@ class UNetResUpsample(nn.Module):
         return self.layers(latent)
 
 
-def limb_stage(in_channels: int, channels: int, num_limbs: int, num_layers: int) -> nn.Sequential:
-    """``num_layers - 1`` × (3×3 conv + ReLU) then a 1×1 conv to ``num_limbs`` heatmap logits."""
+def limb_stage(channels: int, num_layers: int) -> nn.Sequential:
+    """``num_layers`` × (3×3 conv, stride 1, pad 1 + ReLU), ``channels`` → ``channels`` (§4.3: 256 → 256).
+
+    He-initialised so activations keep their scale through the chained stages (30 ReLU layers
+    in the paper-size decoder).
+    """
     layers: list[nn.Module] = []
-    for i in range(num_layers - 1):
-        layers += [nn.Conv2d(in_channels if i == 0 else channels, channels, 3, padding=1), nn.ReLU(True)]
-    layers.append(nn.Conv2d(channels if num_layers > 1 else in_channels, num_limbs, 1))
+    for _ in range(num_layers):
+        conv = nn.Conv2d(channels, channels, 3, padding=1)
+        nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+        nn.init.zeros_(conv.bias)
+        layers += [conv, nn.ReLU(inplace=True)]
     return nn.Sequential(*layers)
 
 
 class LimbsDecoder(nn.Module):
-    """Features (N, C, H, W) → per-stage limb heatmap logits, a tuple of ``num_stages`` × (N, L, H, W)."""
+    """Features (N, C, H, W) → per-stage limb heatmap logits, a tuple of ``num_stages`` × (N, L, H, W).
+
+    §4.3: six stages, each of five 3×3 conv layers with input = output = 256 channels. The
+    stages chain in feature space: stage s reads the (N, C, H, W) features stage s − 1 wrote
+    (stage 1 reads the UNet's), so each stage refines the previous one, as OpenPose's stages
+    do, while keeping the paper's 256 → 256 shape (OpenPose and the former vemd fed the
+    previous heatmaps back as extra input channels, 256 + L). Each stage ends in its own 1×1
+    conv C → L head, so every stage predicts heatmaps and can be supervised (the released
+    ``DecoderOpenPose`` sums the MSE of every stage). The released code's stages do not chain:
+    all six read the same UNet features, with four 3×3 layers and the 1×1 head as the fifth.
+    """
 
     def __init__(self, channels: int, num_limbs: int, num_stages: int, layers_per_stage: int) -> None:
         super().__init__()
-        self.stages = nn.ModuleList(
-            limb_stage(channels if i == 0 else channels + num_limbs, channels, num_limbs, layers_per_stage)
-            for i in range(num_stages)
-        )
+        self.stages = nn.ModuleList(limb_stage(channels, layers_per_stage) for _ in range(num_stages))
+        self.heads = nn.ModuleList(nn.Conv2d(channels, num_limbs, 1) for _ in range(num_stages))
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        outputs = [self.stages[0](features)]
-        for stage in self.stages[1:]:
-            outputs.append(stage(torch.cat([features, outputs[-1]], dim=1)))
+        outputs = []
+        for stage, head in zip(self.stages, self.heads):
+            features = stage(features)  # (N, C, H, W)
+            outputs.append(head(features))  # (N, L, H, W)
         return tuple(outputs)
+
+
+SUPERVISION = ("all", "last")
 
 
 class HeatmapDecoder(nn.Module):
@@ -107,13 +126,18 @@ class HeatmapDecoder(nn.Module):
 
     Output dict: ``pred_heatmaps`` (N, L, 8s, 8s) logits of the last stage and ``pred_stages``
     (all stages). Heatmaps are ``sigmoid(logits)`` in [0, 1], matching the rendered targets.
+
+    Args:
+        supervision: ``all`` (every stage's MSE enters L_p, summed, as released) or ``last``.
     """
 
-    def __init__(self, unet: UNetResUpsample, limbs: LimbsDecoder, *, deep_supervision: bool = False) -> None:
+    def __init__(self, unet: UNetResUpsample, limbs: LimbsDecoder, *, supervision: str = "all") -> None:
         super().__init__()
+        if supervision not in SUPERVISION:
+            raise ValueError(f"supervision={supervision!r}: expected one of {SUPERVISION}")
         self.unet = unet
         self.limbs = limbs
-        self.deep_supervision = deep_supervision
+        self.supervision = supervision
 
     def forward(
         self, latent: torch.Tensor, num_frames: int = 1
@@ -124,14 +148,29 @@ class HeatmapDecoder(nn.Module):
 
     @staticmethod
     def sr_features(out: dict) -> torch.Tensor:
-        """Raw SR (N, H·W): sigmoid of the last stage summed over limb channels (SPEC §11)."""
+        """Raw SR (N, H·W): sigmoid of the last stage summed over limb channels, as released."""
         return torch.sigmoid(out["pred_heatmaps"]).sum(1).flatten(1)
 
-    def loss(self, out: dict, targets: torch.Tensor) -> dict[str, torch.Tensor]:
-        """MSE between sigmoid heatmaps and targets (N, L, H, W) in [0, 1].
+    @property
+    def term_names(self) -> tuple[str, ...]:
+        """Loss terms, one per stage: ``loss_heatmap_stage1`` …, the last stage ``loss_heatmap``."""
+        num_stages = len(self.limbs.stages)
+        return tuple(f"loss_heatmap_stage{s}" for s in range(1, num_stages)) + ("loss_heatmap",)
 
-        With deep supervision the MSE is averaged over stages, so the weight β keeps its meaning.
+    @property
+    def supervised_terms(self) -> tuple[str, ...]:
+        """The terms that enter L_p (each with weight 1): every stage, or the last."""
+        return self.term_names if self.supervision == "all" else self.term_names[-1:]
+
+    def loss(
+        self, out: dict, targets: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Per-stage MSE between sigmoid heatmaps and targets (N, L, H, W) in [0, 1].
+
+        Returns the unweighted terms (named by :attr:`term_names`) and no diagnostics.
         """
-        stages = out["pred_stages"] if self.deep_supervision else (out["pred_heatmaps"],)
-        losses = [F.mse_loss(torch.sigmoid(s.float()), targets.float()) for s in stages]
-        return {"loss_heatmap": torch.stack(losses).mean()}
+        terms = {
+            name: F.mse_loss(torch.sigmoid(logits.float()), targets.float())
+            for name, logits in zip(self.term_names, out["pred_stages"])
+        }
+        return terms, {}

@@ -111,12 +111,14 @@ class Skeleton:
         num_joints: keypoints per person.
         limbs: (joint_a, joint_b) index pairs, one per limb channel.
         flip: joint permutation applied by a horizontal flip.
+        graph_edges: edges of the keypoint set's graph, the ST-GCN's (§3.2.1); None: the limbs.
     """
 
     name: str
     num_joints: int
     limbs: tuple[tuple[int, int], ...]
     flip: tuple[int, ...]
+    graph_edges: tuple[tuple[int, int], ...] | None = None
 
     @property
     def num_limbs(self) -> int:
@@ -160,17 +162,24 @@ class Skeleton:
         return share.astype(np.float32)
 
     @cached_property
+    def limb_joints(self) -> np.ndarray:
+        """(J,) sorted int64 indices of the joints that end at least one limb."""
+        return np.unique(self.limb_array)
+
+    @cached_property
     def joint_adjacency(self) -> np.ndarray:
-        """(num_joints, num_joints) symmetric adjacency of the joints joined by a limb."""
+        """(num_joints, num_joints) symmetric 0/1 adjacency of the graph edges (else the limbs)."""
         adj = np.zeros((self.num_joints, self.num_joints), dtype=np.float32)
-        ends = self.limb_array
+        ends = np.asarray(self.graph_edges or self.limbs, dtype=np.int64).reshape(-1, 2)
         adj[ends[:, 0], ends[:, 1]] = 1.0
         adj[ends[:, 1], ends[:, 0]] = 1.0
         return adj
 
 
 BODY = Skeleton("body", 17, BODY_LIMBS, COCO17_FLIP)
-FACE = Skeleton("face", 68, FACE_DYNAMIC, IBUG68_FLIP)
+# The face graph is the iBUG-68 one (63 contour segments and the 20 dynamic connections): the 20
+# dynamic connections alone split their 30 landmarks into 11 pieces (each eye chord a pair).
+FACE = Skeleton("face", 68, FACE_DYNAMIC, IBUG68_FLIP, graph_edges=FACE_HEATMAP)
 FACE_HEATMAP_SKELETON = Skeleton("face_heatmap", 68, FACE_HEATMAP, IBUG68_FLIP)
 
 NUM_BODY_JOINTS = 17

@@ -3,8 +3,9 @@
 latent → auxiliary residual module (F1, F2, F3) → one token sequence with sinusoidal 2-D
 positions and a learned level embedding → transformer encoder/decoder with Q learnable
 queries → per query a limb head (4·L endpoint coordinates) and an adjacency head
-(L × L limb connectivity). An optional ST-GCN refines the predicted structures across
-limbs and frames before they are handed to the emotion decoder as SR features.
+(L × L limb connectivity). An optional ST-GCN refines the predicted structures over the
+skeleton's joints and the clip's frames before they are handed to the emotion decoder as SR
+features (:class:`vemd.models.stgcn.SkeletonSTGCN`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import Tensor, nn
 from vemd.models.personquery.aux_module import AuxiliaryModule
 from vemd.models.personquery.matcher import hungarian_match, pad_targets
 from vemd.models.personquery.position_encoding import sine_position_encoding
-from vemd.models.stgcn import STGCNBlock
+from vemd.models.stgcn import SkeletonSTGCN
 from vemd.structure.skeleton import Skeleton
 
 
@@ -31,9 +32,8 @@ class PersonQueryDecoder(nn.Module):
         hidden_dim: transformer width D.
         num_layers: encoder and decoder layers each.
         num_heads: attention heads.
-        stgcn: refine the SR features with an ST-GCN over limbs and frames.
-        skeleton: limb set; its limb adjacency is the ST-GCN graph.
-        limb_weight, adj_weight: β_limb and β_adj of the structural loss.
+        stgcn: refine the SR features with an ST-GCN over joints and frames.
+        skeleton: limb set; its joint graph is the ST-GCN's.
     """
 
     def __init__(
@@ -47,16 +47,12 @@ class PersonQueryDecoder(nn.Module):
         num_heads: int = 8,
         stgcn: bool = False,
         skeleton: Skeleton,
-        limb_weight: float = 1.0,
-        adj_weight: float = 0.5,
     ) -> None:
         super().__init__()
         if skeleton.num_limbs != num_limbs:
             raise ValueError(f"num_limbs={num_limbs} but skeleton {skeleton.name!r} has {skeleton.num_limbs}")
         self.num_limbs = num_limbs
         self.num_queries = num_queries
-        self.limb_weight = limb_weight
-        self.adj_weight = adj_weight
         self.aux = AuxiliaryModule(in_channels, hidden_dim)
         self.level_embed = nn.Parameter(torch.randn(3, hidden_dim) * 0.02)
         self.transformer = nn.Transformer(
@@ -76,13 +72,7 @@ class PersonQueryDecoder(nn.Module):
             nn.Linear(hidden_dim, 4 * num_limbs),
         )
         self.adjacency_head = nn.Linear(hidden_dim, num_limbs * num_limbs)
-        self.stgcn = None
-        if stgcn:
-            stgcn_channels = max(hidden_dim // 4, 4)
-            self.stgcn = nn.Sequential(
-                STGCNBlock(4, stgcn_channels, torch.from_numpy(skeleton.limb_adjacency)),
-                nn.Conv2d(stgcn_channels, 4, 1),
-            )
+        self.stgcn = SkeletonSTGCN(skeleton, max(hidden_dim // 4, 4)) if stgcn else None
 
     def _tokens(self, latent: Tensor) -> Tensor:
         """(N, C, h, w) → (N, S, D) multi-scale tokens with position and level embeddings."""
@@ -92,18 +82,6 @@ class PersonQueryDecoder(nn.Module):
             pos = sine_position_encoding(height, width, dim, device=feature.device).to(feature.dtype)
             tokens.append(feature.flatten(2).transpose(1, 2) + pos + self.level_embed[level])  # (N, h·w, D)
         return torch.cat(tokens, dim=1)
-
-    def _refine(self, pred_limbs: Tensor, num_frames: int) -> Tensor:
-        """ST-GCN over (limbs × frames) of each query slot, residual on the endpoints; (N, Q, 4L) → same."""
-        num_items, num_queries, _ = pred_limbs.shape
-        if num_items % num_frames:
-            raise ValueError(f"{num_items} frames cannot be split into clips of num_frames={num_frames}")
-        batch, num_limbs = num_items // num_frames, self.num_limbs
-        x = pred_limbs.view(batch, num_frames, num_queries, num_limbs, 4)
-        x = x.permute(0, 2, 4, 1, 3).reshape(batch * num_queries, 4, num_frames, num_limbs)  # (B·Q, 4, T, L)
-        x = x + self.stgcn(x)
-        x = x.view(batch, num_queries, 4, num_frames, num_limbs).permute(0, 3, 1, 4, 2)  # (B, T, Q, L, 4)
-        return x.reshape(num_items, num_queries, 4 * num_limbs)
 
     def forward(self, latent: Tensor, num_frames: int = 1) -> dict[str, Tensor]:
         """Predict the person structures of every frame.
@@ -125,23 +103,28 @@ class PersonQueryDecoder(nn.Module):
             "pred_adjacency": (0.5 * (logits + logits.transpose(-1, -2))).sigmoid(),
         }
         if self.stgcn is not None:
-            out["sr_refined"] = self._refine(out["pred_limbs"], num_frames)
+            out["sr_refined"] = self.stgcn(out["pred_limbs"], num_frames)
         return out
 
     def sr_features(self, out: dict[str, Tensor]) -> Tensor:
         """Raw SR for the emotion decoder: (N, 4·Q·L), ST-GCN-refined when enabled."""
         return out.get("sr_refined", out["pred_limbs"]).flatten(1)
 
-    def loss(self, out: dict[str, Tensor], targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-        """Structural loss after Hungarian matching (paper eq. 3).
+    def loss(
+        self, out: dict[str, Tensor], targets: list[dict[str, Tensor]]
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Structural loss terms after Hungarian matching (§3.2.1), unweighted.
 
         Matched queries regress their person's visible limbs and adjacency; unmatched
-        queries are pulled toward the empty structure (all zeros). Persons beyond Q are
-        counted in ``num_unmatched_persons``.
+        queries are pulled toward the empty structure (all zeros). The criterion weighs the
+        terms (β_limb, β_adj); persons beyond Q are counted in the diagnostics.
 
         Args:
             out: ``forward`` output.
             targets: N dicts of ``limbs`` (P, 4L), ``limb_mask`` (P, L), ``adjacency`` (P, L, L).
+        Returns:
+            terms ``loss_limb`` (smooth L1) and ``loss_adj`` (BCE); diagnostics
+            ``num_unmatched_persons``.
         """
         pred_limbs = out["pred_limbs"].float()
         num_items, num_queries, _ = pred_limbs.shape
@@ -165,9 +148,5 @@ class PersonQueryDecoder(nn.Module):
         with torch.autocast(device_type=pred_limbs.device.type, enabled=False):
             loss_adj = F.binary_cross_entropy(out["pred_adjacency"].float(), target_adjacency)
         num_unmatched = int(padded.counts.sum()) - len(person)
-        return {
-            "loss_limb": loss_limb,
-            "loss_adj": loss_adj,
-            "num_unmatched_persons": torch.tensor(float(num_unmatched), device=pred_limbs.device),
-            "loss": self.limb_weight * loss_limb + self.adj_weight * loss_adj,
-        }
+        terms = {"loss_limb": loss_limb, "loss_adj": loss_adj}
+        return terms, {"num_unmatched_persons": torch.tensor(float(num_unmatched), device=pred_limbs.device)}
