@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from vemd.annotate.backends import register_backend, unregister_backend
 from vemd.annotate.backends.base import Backend, BodyDetection, FaceDetection
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
@@ -52,3 +55,13 @@ class FakeBackend(Backend):
         keypoints = np.zeros((17, 3), np.float32)
         keypoints[:, 0], keypoints[:, 1], keypoints[:, 2] = 15.0, np.linspace(12, 60, 17), 2.0
         return [BodyDetection(keypoints=keypoints)]
+
+
+@contextmanager
+def stub_backend(name: str = "stub") -> Iterator[str]:
+    """``vemd annotate --backend stub`` runs :class:`FakeBackend` inside the ``with`` block."""
+    register_backend(name, FakeBackend)
+    try:
+        yield name
+    finally:
+        unregister_backend(name)

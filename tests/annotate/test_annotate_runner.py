@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from tests.annotate.helpers import FakeBackend, fixture
+from tests.annotate.helpers import FakeBackend, fixture, stub_backend
 
 from vemd.annotate.runner import Sampling, run_annotation
 from vemd.annotate.sources import find_items
@@ -100,10 +100,7 @@ def test_manifest_input_annotates_the_train_split_only(tmp_path):
     assert [i.clip_id for i in find_items(tmp_path / "manifest.csv", ("train", "val"))] == ["c0", "c1"]
 
 
-def test_cli_writes_problems_summary_and_exits_3_on_failures(tmp_path, monkeypatch):
-    import vemd.annotate.backends as backends
-
-    monkeypatch.setattr(backends, "build_backend", lambda name: FakeBackend())
+def test_cli_writes_problems_summary_and_exits_3_on_failures(tmp_path):
     media = _images(tmp_path / "media", [10, 20])
     (media / "bad.png").write_bytes(b"garbage")
     out = tmp_path / "ann"
@@ -114,12 +111,13 @@ def test_cli_writes_problems_summary_and_exits_3_on_failures(tmp_path, monkeypat
         "--out",
         str(out),
         "--backend",
-        "offline",
+        "stub",
         "--no-progress",
         "--preview",
         "1",
     ]
-    assert main([*args, "--export-coco", str(coco)]) == 3
+    with stub_backend():
+        assert main([*args, "--export-coco", str(coco)]) == 3
     with open(out / "problems.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [Path(r["path"]).name for r in rows] == ["bad.png"] and "unreadable" in rows[0]["problem"]
@@ -127,6 +125,7 @@ def test_cli_writes_problems_summary_and_exits_3_on_failures(tmp_path, monkeypat
     assert summary["frames"] == 2 and summary["max_bodies"] == 1 and summary["failed_sources"] == 1
     assert len(list((tmp_path / "ann-preview").glob("*.png"))) == 1
     assert len(json.loads(coco.read_text())["images"]) == 2
-    assert main(args) == 3  # rerun: nothing new, nothing duplicated
+    with stub_backend():
+        assert main(args) == 3  # rerun: nothing new, nothing duplicated
     assert json.loads((out / "summary.json").read_text())["already_stored_frames"] == 2
     assert len(AnnotationStore(out)) == 2

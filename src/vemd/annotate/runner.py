@@ -12,7 +12,7 @@ import csv
 import io
 import multiprocessing
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,30 +26,32 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from vemd.annotate.backends import BackendFactory
 from vemd.annotate.backends.base import Backend
 from vemd.annotate.sources import MediaItem
+from vemd.config import DataConfig
 from vemd.data.manifest import annotation_key
-from vemd.data.media import probe, read_frames_at, sample_indices
+from vemd.data.media import clip_indices, probe, read_frames_at
 from vemd.errors import DataError
 from vemd.structure.annotations import AnnotationStore, FrameAnnotation, atomic_write_text
-
-BackendFactory = Callable[[], Backend]
 
 
 @dataclass(frozen=True)
 class Sampling:
-    """SPEC §2 frame sampling: ``frames`` per clip, ``uniform`` or ``fps`` (one per ``interval`` s)."""
+    """Paper §4.3 frame sampling: ``frames`` per clip, ``uniform`` or ``fps`` (one per ``interval`` s)."""
 
     frames: int = 5
     sampling: str = "uniform"
     interval: float = 1.0
 
+    @classmethod
+    def of(cls, cfg: DataConfig) -> Sampling:
+        """The sampling training reads a dataset with (``data.frames``, ``data.sampling``, ...)."""
+        return cls(cfg.frames, cfg.sampling, cfg.frame_interval)
+
     def indices(self, path: Path) -> list[int]:
-        """Distinct source frame indices to annotate (an image gives [0])."""
-        info = probe(path)
-        picks = sample_indices(
-            info.num_frames, self.frames, sampling=self.sampling, fps=info.fps, interval=self.interval
-        )
+        """Distinct source frame indices to annotate, those training reads (an image gives [0])."""
+        picks = clip_indices(probe(path), self.frames, sampling=self.sampling, interval=self.interval)
         return sorted(set(picks))
 
 

@@ -1,18 +1,26 @@
-"""``vemd annotate``: automatic body and face annotation of images and videos."""
+"""``vemd annotate``: automatic body and face annotation of a dataset's training split, or of
+any images and videos."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from functools import partial
 from pathlib import Path
+
+from vemd.commands.common import add_dataset_arguments, dataset_config
 
 HELP = "annotate every person's body (COCO-17) and face (68 points) in sampled frames"
 EXIT_SOME_FAILED = 3
+PLAIN_SAMPLING = {"frames": 5, "sampling": "uniform", "interval": 1.0}  # INPUT mode defaults
 
 EPILOG = """\
-examples:
-  vemd annotate data/gaf3 --out data/gaf3/annotations            # manifest: train split only
+a dataset (the keys and frames `vemd fit` reads; its training split, into the store fit reads):
+  vemd annotate folder data/faces                  # same NAME ROOT as `vemd data check`
+  vemd annotate --config configs/paper/gaf3.yaml --set data.root=/data/gaf3
+  vemd annotate dfew /data/dfew --set data.fold=2 --workers 4 --preview 8
+  vemd annotate vgaf /data/vgaf --import-coco wholebody.json   # file names relative to ROOT
+  vemd annotate vgaf /data/vgaf --export-coco wholebody.json
+any images or videos (keys: path relative to INPUT, suffix kept):
   vemd annotate clips/ --out ann --frames 10 --workers 2 --preview 8
   vemd annotate preview ann --media clips/ --n 8 --out ann-preview
   vemd annotate --import-coco wholebody.json --out ann
@@ -23,20 +31,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
-        "input", nargs="?", help="dataset folder / manifest.csv, folder of media, one file, or 'preview'"
+        "input",
+        nargs="?",
+        metavar="NAME|INPUT",
+        help="dataset loader name (then ROOT), a folder of media / manifest folder / one file, or 'preview'",
     )
-    parser.add_argument("annotations", nargs="?", help="(after 'preview') the annotation store to draw")
-    parser.add_argument("--out", help="annotation store folder (with 'preview': the PNG folder)")
-    parser.add_argument("--backend", default="auto", choices=("auto", "offline", "vitpose"))
     parser.add_argument(
-        "--frames", type=int, default=5, help="frames per video clip (SPEC §2; an image is 1)"
+        "root", nargs="?", metavar="ROOT", help="(after NAME) the dataset copy; (after 'preview') the store"
     )
-    parser.add_argument("--sampling", default="uniform", choices=("uniform", "fps"))
+    add_dataset_arguments(parser)
     parser.add_argument(
-        "--interval", type=float, default=1.0, help="seconds between frames with --sampling fps"
+        "--out", help="annotation store (default with a dataset: data.annotations, else ROOT/annotations)"
     )
+    parser.add_argument("--backend", default="auto", help="auto, offline, vitpose (auto: vitpose if cached)")
+    parser.add_argument("--frames", type=int, help="(INPUT) frames per video clip (default 5; an image is 1)")
+    parser.add_argument("--sampling", choices=("uniform", "fps"), help="(INPUT) default uniform")
+    parser.add_argument("--interval", type=float, help="(INPUT) seconds between frames with --sampling fps")
     parser.add_argument("--workers", type=int, default=1, help="processes, each with its own backend")
-    parser.add_argument("--splits", nargs="+", default=["train"], help="manifest splits to annotate")
+    parser.add_argument("--splits", nargs="+", help="(INPUT manifest folder) splits to annotate (train)")
     parser.add_argument(
         "--preview", type=int, default=0, metavar="N", help="draw N annotated frames into PNGs"
     )
@@ -44,48 +56,102 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--media", help="(preview) the INPUT the annotations were made from")
     parser.add_argument("--n", type=int, default=8, help="(preview) number of frames to draw")
     parser.add_argument("--export-coco", metavar="FILE", help="also write the store as COCO-WholeBody JSON")
-    parser.add_argument("--import-coco", metavar="FILE", help="add a COCO-WholeBody JSON file to the store")
+    parser.add_argument(
+        "--import-coco",
+        metavar="FILE",
+        help="add a COCO-WholeBody JSON file to the store instead of annotating "
+        "(file names are mapped onto the dataset's or INPUT's keys)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    from vemd.annotate.sources import dataset_items, find_items
+    from vemd.data.coverage import annotation_path
     from vemd.errors import VemdError
 
     if args.input == "preview":
-        if not (args.annotations and args.media and args.out):
+        if not (args.root and args.media and args.out):
             raise VemdError("usage: vemd annotate preview ANNOTATIONS --media INPUT --n N --out DIR")
-        _preview(Path(args.annotations), args.media, args.n, Path(args.out), args.splits)
+        _preview(
+            Path(args.root), find_items(args.media, tuple(args.splits or ["train"])), args.n, Path(args.out)
+        )
         return 0
-    if not args.out:
-        raise VemdError("--out ANNOTATIONS is required")
-    if not (args.input or args.import_coco):
-        raise VemdError("give an INPUT to annotate or --import-coco FILE")
-    from vemd.annotate.sources import find_items
+    problems: list[tuple[str, str]] = []
+    if args.config is not None or args.root is not None:  # a dataset, through its loader
+        _refuse_plain_options(args)
+        data = dataset_config(args.input, args.root, args.config, args.set).data
+        items = dataset_items(data, problems)
+        out = Path(args.out) if args.out else annotation_path(data)
+        source = f"the {data.train_split} split of {data.name} at {data.root}"
+        sampling = {"frames": data.frames, "sampling": data.sampling, "interval": data.frame_interval}
+        if out != annotation_path(data):
+            print(f"note: training reads {annotation_path(data)}; pass --set data.annotations={out} to fit")
+    else:
+        if args.set:
+            raise VemdError("--set needs a dataset: vemd annotate NAME ROOT --set KEY=VALUE")
+        if not args.out:
+            raise VemdError("--out ANNOTATIONS is required with an INPUT (or give a dataset: NAME ROOT)")
+        if not (args.input or args.import_coco):
+            raise VemdError("give a dataset (NAME ROOT or --config FILE), an INPUT, or --import-coco FILE")
+        items = find_items(args.input, tuple(args.splits or ["train"])) if args.input else []
+        out, source = Path(args.out), str(args.input)
+        given = {"frames": args.frames, "sampling": args.sampling, "interval": args.interval}
+        sampling = {k: PLAIN_SAMPLING[k] if v is None else v for k, v in given.items()}
+    return _run_store(args, out, items, source, sampling, problems)
+
+
+def _refuse_plain_options(args: argparse.Namespace) -> None:
+    """With a dataset, the sampling and split are the config's, so the store matches training."""
+    from vemd.errors import VemdError
+
+    for option, key in (
+        ("frames", "data.frames"),
+        ("sampling", "data.sampling"),
+        ("interval", "data.frame_interval"),
+        ("splits", "data.train_split"),
+    ):
+        if getattr(args, option) is not None:
+            raise VemdError(
+                f"--{option} is for an INPUT; with a dataset use --set {key}=... (what vemd fit reads)"
+            )
+
+
+def _run_store(
+    args: argparse.Namespace, out: Path, items: list, source: str, sampling: dict, problems: list
+) -> int:
     from vemd.structure.annotations import AnnotationStore
 
-    items = find_items(args.input, tuple(args.splits)) if args.input else []
-    out = Path(args.out)
     status = 0
     with AnnotationStore(out, create=True) as store:
         if args.import_coco:
-            from vemd.annotate.coco import import_coco
-
-            added, skipped = import_coco(args.import_coco, store)
-            print(f"imported {added} frames from {args.import_coco} ({skipped} already stored)")
-        if items:
-            status = _annotate(args, items, store)
+            _import(args.import_coco, store, items or None)
+        elif items:
+            status = _annotate(args, items, store, source, sampling, problems)
         if args.export_coco:
             from vemd.annotate.coco import export_coco
 
-            export_coco(store, args.export_coco)
+            export_coco(store, args.export_coco, items)
             print(f"wrote {len(store)} frames as COCO-WholeBody to {args.export_coco}")
-    if args.preview and args.input:
-        _preview(out, args.input, args.preview, Path(args.preview_dir or f"{out}-preview"), args.splits)
+    if args.preview and items:
+        _preview(out, items, args.preview, Path(args.preview_dir or f"{out}-preview"))
     return status
 
 
-def _annotate(args: argparse.Namespace, items: list, store) -> int:
-    from vemd.annotate.backends import build_backend, resolve_backend
+def _import(path: str, store, items: list | None) -> None:
+    from vemd.annotate.coco import import_coco
+
+    report = import_coco(path, store, items)
+    line = f"imported {report.added} frames from {path} into {store.root} ({report.already_stored} already stored"
+    if report.unmatched:
+        line += f"; {len(report.unmatched)} images matched no media, first {report.unmatched[0]!r}"
+    print(line + ")")
+
+
+def _annotate(
+    args: argparse.Namespace, items: list, store, source: str, sampling: dict, problems: list
+) -> int:
+    from vemd.annotate.backends import backend_factory, resolve_backend
     from vemd.annotate.runner import Sampling, run_annotation, write_problems
     from vemd.annotate.summary import summarise
     from vemd.structure.annotations import atomic_write_text
@@ -96,30 +162,30 @@ def _annotate(args: argparse.Namespace, items: list, store) -> int:
         if args.backend == "auto" and backend == "offline"
         else ""
     )
-    print(f"annotating {len(items)} sources with the {backend} backend{chosen}")
-    sampling = Sampling(args.frames, args.sampling, args.interval)
+    print(f"annotating {len(items)} sources of {source} into {store.root} with the {backend} backend{chosen}")
     report = run_annotation(
         items,
         store,
-        partial(build_backend, backend),
-        sampling,
+        backend_factory(backend),
+        Sampling(sampling["frames"], sampling["sampling"], sampling["interval"]),
         workers=args.workers,
         progress=not args.no_progress,
     )
-    write_problems(store.root / "problems.csv", report.problems)
+    failed = problems + report.problems
+    write_problems(store.root / "problems.csv", failed)
     summary = summarise(store, [item.clip_id for item in items])
     record = {
-        "input": str(args.input),
+        "input": source,
         "backend": backend,
-        "sampling": {"frames": args.frames, "sampling": args.sampling, "interval": args.interval},
+        "sampling": sampling,
         "annotated_frames": report.annotated_frames,
         "already_stored_frames": report.skipped_frames,
-        "failed_sources": len(report.problems),
+        "failed_sources": len(failed),
         **summary.as_dict(),
     }
     atomic_write_text(store.root / "summary.json", json.dumps(record, indent=2))
     _print_summary(record, store.root)
-    return EXIT_SOME_FAILED if report.problems else 0
+    return EXIT_SOME_FAILED if failed else 0
 
 
 def _print_summary(record: dict, root: Path) -> None:
@@ -147,10 +213,9 @@ def _print_summary(record: dict, root: Path) -> None:
     Console().print(table)
 
 
-def _preview(store_root: Path, media: str, num: int, out_dir: Path, splits: list[str]) -> None:
+def _preview(store_root: Path, items: list, num: int, out_dir: Path) -> None:
     from vemd.annotate.preview import write_previews
-    from vemd.annotate.sources import find_items
     from vemd.structure.annotations import AnnotationStore
 
-    written = write_previews(AnnotationStore(store_root), find_items(media, tuple(splits)), out_dir, num)
+    written = write_previews(AnnotationStore(store_root), items, out_dir, num)
     print(f"drew {len(written)} annotated frames into {out_dir}")

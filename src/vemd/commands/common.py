@@ -21,3 +21,25 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
 def config_overrides(args: argparse.Namespace) -> list[str]:
     """The ``--set`` overrides plus those implied by flags."""
     return [*args.overrides, *(["data.skip_bad=true"] if args.skip_bad else [])]
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--config`` and repeatable ``--set`` of the commands that also take ``NAME ROOT``."""
+    parser.add_argument("--config", help="recipe name or YAML file whose data.* section describes the copy")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="dotted config override"
+    )
+
+
+def dataset_config(name: str | None, root: str | None, recipe: str | None, overrides: list[str]):
+    """The config of ``NAME ROOT`` (the dataset at ROOT with its loader's frame sampling) or of
+    ``--config RECIPE``, with ``--set`` overrides on top; exactly one of the two must be given."""
+    from vemd.config import load_config
+    from vemd.data.coverage import name_root_overrides
+    from vemd.errors import VemdError
+
+    if (name is None) == (recipe is None) or (name is None) != (root is None):
+        raise VemdError("give either NAME ROOT or --config FILE")
+    if recipe is not None:
+        return load_config(recipe, overrides)
+    return load_config(None, name_root_overrides(name, root) + list(overrides))

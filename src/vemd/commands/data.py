@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from vemd.commands.common import add_dataset_arguments, dataset_config
+
 HELP = "Inspect dataset copies (data check NAME ROOT | data check --config FILE)."
 
 
@@ -17,38 +19,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     check.add_argument("name", nargs="?", help="dataset loader (gaf3, vgaf, dfew, mer2023, samsemo, ...)")
     check.add_argument("root", nargs="?", help="folder holding the copy")
-    check.add_argument("--config", help="recipe name or YAML file whose data.* section describes the copy")
-    check.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="dotted config override"
-    )
+    add_dataset_arguments(check)
     check.add_argument("--split", action="append", help="check only this split (repeatable)")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
-
-
-def _config(args: argparse.Namespace):
-    from vemd.config import load_config
-    from vemd.data.loaders import dataset_defaults
-    from vemd.errors import VemdError
-
-    if (args.name is None) == (args.config is None) or (args.name is None) != (args.root is None):
-        raise VemdError("give either NAME ROOT or --config FILE")
-    if args.config is not None:
-        return load_config(args.config, args.set).data
-    defaults = dataset_defaults(args.name)
-    base = [
-        f"data.name={args.name}",
-        f"data.root={args.root}",
-        f"data.frames={defaults['frames']}",
-        f"data.sampling={defaults['sampling']}",
-        f"data.frame_interval={defaults['interval']}",
-    ]
-    return load_config(None, base + list(args.set)).data
 
 
 def run(args: argparse.Namespace) -> int:
     from vemd.data.check import check_dataset
 
-    report = check_dataset(_config(args), tuple(args.split) if args.split else None)
+    cfg = dataset_config(args.name, args.root, args.config, args.set)
+    report = check_dataset(cfg.data, tuple(args.split) if args.split else None)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from vemd.config import DataConfig
+from vemd.data.coverage import annotation_path, mismatch_message, open_annotations, sampled_keys
 from vemd.data.loaders import DatasetIndex, dataset_splits, load_index
-from vemd.data.manifest import annotation_key
-from vemd.data.media import SourceInfo, probe, sample_indices
+from vemd.data.media import SourceInfo, probe
 from vemd.errors import DataError
 from vemd.structure.annotations import AnnotationFormatError, AnnotationStore
 
@@ -71,13 +70,6 @@ def shortness(info: SourceInfo, cfg: DataConfig) -> str | None:
     return None
 
 
-def annotation_root(cfg: DataConfig) -> Path | None:
-    if cfg.annotations:
-        return Path(cfg.annotations)
-    default = Path(cfg.root) / "annotations"
-    return default if default.is_dir() else None
-
-
 def check_dataset(cfg: DataConfig, splits: tuple[str, ...] | None = None) -> CheckReport:
     """Counts, problems and annotation coverage of the copy described by ``cfg``."""
     report = CheckReport(cfg.name, str(cfg.root), cfg.frames, cfg.sampling)
@@ -99,13 +91,13 @@ def check_dataset(cfg: DataConfig, splits: tuple[str, ...] | None = None) -> Che
 
 
 def _open_store(cfg: DataConfig, report: CheckReport) -> AnnotationStore | None:
-    path = annotation_root(cfg)
-    if path is None:
-        return None
     try:
-        return AnnotationStore(path)
+        return open_annotations(cfg)
     except AnnotationFormatError as err:
-        report.problems.append(Problem("annotations", cfg.train_split, str(path), str(err)))
+        path = str(annotation_path(cfg))
+        report.problems.append(
+            Problem("annotations", cfg.train_split, path, str(err).removeprefix(f"{path}: "))
+        )
         return None
 
 
@@ -113,6 +105,7 @@ def _check_media(
     index: DatasetIndex, cfg: DataConfig, split: str, report: CheckReport, store: AnnotationStore | None
 ) -> Coverage | None:
     coverage = Coverage(str(store.root), 0, 0) if store is not None else None
+    dataset_key = None  # one key the split reads, for the message when the store has none of them
     for record in index.records:
         path = index.root / record.path
         try:
@@ -126,10 +119,13 @@ def _check_media(
         if reason:
             report.problems.append(Problem("short", split, str(path), reason))
         if coverage is not None:
-            indices = sample_indices(
-                info.num_frames, cfg.frames, sampling=cfg.sampling, fps=info.fps, interval=cfg.frame_interval
-            )
-            keys = {annotation_key(record.clip_id, i) for i in indices}
+            keys = sampled_keys(index, record, info)
+            dataset_key = dataset_key or keys[0]
             coverage.frames += len(keys)
             coverage.annotated += sum(key in store for key in keys)
+    if coverage is not None and dataset_key is not None and coverage.annotated == 0:
+        message = mismatch_message(store, index, split, dataset_key, cfg)
+        report.problems.append(
+            Problem("annotations", split, coverage.store, message.removeprefix(f"{coverage.store}: "))
+        )
     return coverage

@@ -60,7 +60,21 @@ def sample_indices(
     return [min(int((lo + hi) / 2), num_frames - 1) for lo, hi in zip(edges[:-1], edges[1:])]
 
 
-def _folder_frames(path: Path) -> list[Path]:
+def clip_indices(
+    info: SourceInfo, frames: int, *, sampling: str = "uniform", interval: float = 1.0
+) -> list[int]:
+    """Source frame indices of the ``frames`` frames a clip is read with (paper §4.3 sampling).
+
+    Training reads these frames and annotation keys name them: an image gives 0 each time,
+    a frame folder the positions in its sorted file list, a video its decoded frame numbers.
+    """
+    if info.kind == "image":
+        return [0] * frames
+    return sample_indices(info.num_frames, frames, sampling=sampling, fps=info.fps, interval=interval)
+
+
+def folder_frames(path: Path) -> list[Path]:
+    """The frame images of a frame folder, in the sorted name order frame indices count."""
     return sorted(p for p in path.iterdir() if is_image(p))
 
 
@@ -70,7 +84,7 @@ def probe(path: str | Path) -> SourceInfo:
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     if path.is_dir():
-        count = len(_folder_frames(path))
+        count = len(folder_frames(path))
         if count == 0:
             raise DataError(f"{path}: folder holds no frame images")
         return SourceInfo(count, 0.0, "folder")
@@ -143,11 +157,11 @@ def read_frames(
     """Sampled RGB frames of a source and their source frame indices."""
     path = Path(path)
     info = probe(path)
-    indices = sample_indices(info.num_frames, frames, sampling=sampling, fps=info.fps, interval=interval)
+    indices = clip_indices(info, frames, sampling=sampling, interval=interval)
     if info.kind == "image":
-        return [read_image(path)] * frames, [0] * frames
+        return [read_image(path)] * frames, indices
     if info.kind == "folder":
-        files = _folder_frames(path)
+        files = folder_frames(path)
         return [read_image(files[i]) for i in indices], indices
     return read_video_frames(path, indices), indices
 
@@ -159,6 +173,6 @@ def read_frames_at(path: str | Path, indices: list[int]) -> list[np.ndarray]:
     if kind == "image":
         return [read_image(path)] * len(indices)
     if kind == "folder":
-        files = _folder_frames(path)
+        files = folder_frames(path)
         return [read_image(files[i]) for i in indices]
     return read_video_frames(path, indices)

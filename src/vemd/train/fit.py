@@ -23,21 +23,15 @@ from pathlib import Path
 import torch
 
 from vemd.config import Config, ConfigError, to_yaml
+from vemd.data.coverage import annotate_command, annotation_path, no_common_key, open_annotations
 from vemd.data.dataset import ClipDataset, TargetSpec, annotated_clip_ids, collate
 from vemd.data.loaders import DatasetIndex, load_index
-from vemd.structure import AnnotationStore, atomic_write_text
+from vemd.errors import DataError
+from vemd.structure import atomic_write_text
 from vemd.train.checkpoint import module_state, save_model
 from vemd.train.loader import EpochBatchSampler, ResumableLoader
 
 log = logging.getLogger(__name__)
-
-
-def annotation_store(cfg: Config) -> AnnotationStore | None:
-    """The configured annotation store, or ``<root>/annotations`` when it exists."""
-    path = cfg.data.annotations or Path(cfg.data.root) / "annotations"
-    if cfg.data.annotations is None and not Path(path).exists():
-        return None
-    return AnnotationStore(path)
 
 
 def needs_structure(cfg: Config, stage: str) -> bool:
@@ -47,7 +41,11 @@ def needs_structure(cfg: Config, stage: str) -> bool:
 def build_dataset(
     cfg: Config, split: str, *, train: bool, stage: str = "2"
 ) -> tuple[ClipDataset, DatasetIndex]:
-    """The dataset of one split; training drops clips without any annotation (and says so)."""
+    """The dataset of one split; training drops clips without any annotation (and says so).
+
+    A training split that shares no annotation key with the store is a DataError naming both
+    sides (an example key of each) and the ``vemd annotate`` command that fixes it.
+    """
     index = load_index(cfg.data, split)
     if len(index.class_names) != cfg.model.num_classes:
         raise ConfigError(
@@ -56,17 +54,21 @@ def build_dataset(
         )
     store, targets = None, TargetSpec()
     if needs_structure(cfg, stage):
-        store = annotation_store(cfg)
+        store = open_annotations(cfg.data)
         if store is None:
             raise ConfigError(
-                f"model.mode={cfg.model.mode} needs structural annotations: none at {Path(cfg.data.root) / 'annotations'}"
-                " (run `vemd annotate`, set data.annotations, or use model.mode=ve-sd)"
+                f"model.mode={cfg.model.mode} needs structural annotations: none at "
+                f"{annotation_path(cfg.data)} (run `{annotate_command(cfg.data)}`, set data.annotations, "
+                "or use model.mode=ve-sd)"
             )
         targets = TargetSpec(
             cfg.model.decoder, tuple(cfg.model.sr.modalities), cfg.model.heatmap.size, cfg.model.heatmap.sigma
         )
     records = index.records
     if train and store is not None:
+        mismatch = no_common_key(store, index, split, cfg.data)
+        if mismatch:
+            raise DataError(mismatch)
         annotated = annotated_clip_ids(store)
         records = [r for r in records if r.clip_id in annotated]
         dropped = len(index.records) - len(records)
@@ -138,7 +140,11 @@ def _trainer(cfg: Config, folder: Path, *, max_epochs: int):
     last = ModelCheckpoint(
         folder, filename="last", every_n_train_steps=t.checkpoint_every_n_steps, save_top_k=1
     )
-    callbacks = [best, last, EarlyStopping(t.monitor, mode="max", patience=t.early_stopping_patience)]
+    # checked after validation only, so a run stopped by train.max_steps before any validation ends cleanly
+    stopping = EarlyStopping(
+        t.monitor, mode="max", patience=t.early_stopping_patience, check_on_train_epoch_end=False
+    )
+    callbacks = [best, last, stopping]
     callbacks.append(LearningRateMonitor("step"))
     if _interactive():
         callbacks.append(RichProgressBar())
