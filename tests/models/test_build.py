@@ -150,3 +150,31 @@ def test_a_model_file_saved_before_the_sr_gate_loads_ungated(tmp_path):
     torch.save(payload, tmp_path / "model.pt")
     loaded, loaded_cfg, _ = load_model(tmp_path / "model.pt")
     assert loaded_cfg.model.sr.gate is False and len(loaded.emotion_decoder.sr_gate) == 0
+
+
+@pytest.mark.parametrize("mode", ["ve-md", "ve-md-sr"])
+def test_a_model_file_saved_with_deep_supervision_loads_or_says_why_not(tmp_path, mode):
+    from vemd.config import load_config, to_dict
+    from vemd.models import build_model
+    from vemd.train.checkpoint import MODEL_FORMAT, CheckpointError, load_model
+
+    cfg = load_config("tiny", [f"model.mode={mode}"])
+    config = to_dict(cfg)
+    del config["model"]["heatmap"]["supervision"]
+    config["model"]["heatmap"]["deep_supervision"] = False  # written before model.heatmap.supervision
+    payload = {
+        "format": MODEL_FORMAT,
+        "format_version": 1,
+        "vemd_version": "0",
+        "config": config,
+        "class_names": ["a", "b", "c"],
+        "stage": "2",
+        "state_dict": build_model(cfg.model).inference_state_dict(),
+    }
+    torch.save(payload, tmp_path / "model.pt")
+    if mode == "ve-md":  # no structural decoder at inference: the file loads
+        _, loaded_cfg, _ = load_model(tmp_path / "model.pt")
+        assert loaded_cfg.model.heatmap.supervision == "last"
+    else:
+        with pytest.raises(CheckpointError, match="limbs decoder had another layout"):
+            load_model(tmp_path / "model.pt")

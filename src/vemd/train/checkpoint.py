@@ -38,23 +38,34 @@ def _read(path: str | Path) -> dict:
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: not a vemd model file")
     if data.get("format") == MODEL_FORMAT:
-        return _upgrade(data)
+        return _upgrade(data, path)
     if "vemd" in data and "state_dict" in data:  # a Lightning checkpoint of vemd fit
         meta = data["vemd"]
         prefix = "model."
         state = {k[len(prefix) :]: v for k, v in data["state_dict"].items() if k.startswith(prefix)}
-        return _upgrade({**meta, "state_dict": state, "vemd_version": meta.get("version")})
+        return _upgrade({**meta, "state_dict": state, "vemd_version": meta.get("version")}, path)
     raise CheckpointError(f"{path}: not a vemd model file (no vemd metadata)")
 
 
-def _upgrade(data: dict) -> dict:
+def _upgrade(data: dict, path: Path) -> dict:
     """Configs saved before a key existed get the behaviour they were trained with.
 
     ``model.sr.gate``: a model saved without the key is gated if its weights hold a gate.
+    ``model.heatmap.deep_supervision`` became ``model.heatmap.supervision``; the limbs decoder
+    of those versions had another layout, so their heatmap decoder weights cannot be loaded.
     """
-    sr = data.get("config", {}).get("model", {}).get("sr")
+    model = data.get("config", {}).get("model", {})
+    sr = model.get("sr")
     if isinstance(sr, dict) and "gate" not in sr:
         sr["gate"] = any(".sr_gate." in key for key in data["state_dict"])
+    heatmap = model.get("heatmap")
+    if isinstance(heatmap, dict) and "deep_supervision" in heatmap:
+        heatmap["supervision"] = "all" if heatmap.pop("deep_supervision") else "last"
+        if any(".limbs.stages." in key for key in data["state_dict"]):
+            raise CheckpointError(
+                f"{path}: saved by a vemd whose heatmap limbs decoder had another layout "
+                "(stages fed with the previous heatmaps); retrain it with this version"
+            )
     return data
 
 
