@@ -1,16 +1,20 @@
-"""The MER-MULTI protocol end to end: `vemd test` on the recipe's test split (test1)."""
+"""The MER-MULTI protocol end to end: `vemd test` on the recipe's test split (test1), valence
+head trained by `vemd fit`, MER2023's F1 − 0.25·MSE reported."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 
+import pytest
 import torch
 from layouts import make_mer2023
 
 from vemd.cli import main
 from vemd.config import load_config, to_dict
 from vemd.data.loaders.mer2023 import CLASS_NAMES
+from vemd.inference.predictor import PUBLIC_KEYS, VALENCE_KEY, WINDOW_KEYS
 from vemd.models import build_model
 from vemd.train.checkpoint import MODEL_FORMAT
 
@@ -72,3 +76,47 @@ def test_vemd_test_defaults_to_the_recipes_test_split(tmp_path, capsys):
     assert main(["test", "--ckpt", str(model), *recipe, "--split", "train", "--out", str(out)]) == 0
     printed = _printed(capsys)
     assert (printed["split"], printed["num_items"], printed["report"]) == ("train", 9, str(out))
+
+
+def test_fit_with_a_valence_head_then_test_reports_the_mer2023_score(tmp_path, capsys):
+    root = make_mer2023(tmp_path / "mer", num_train=9)
+    out = tmp_path / "run"
+    recipe = [
+        *(f"--set={o}" for o in MER_TINY),
+        f"--set=data.root={root}",
+        f"--set=train.out_dir={out}",
+        # the paper recipe's splits: all of train-label.csv, selected and reported on test1
+        "--set=data.train_split=train",
+        "--set=data.val_split=test1",
+        "--set=model.valence_head=true",
+        "--set=train.max_epochs=2",
+        "--set=train.lr=0.001",
+        "--set=train.log_every_n_steps=1",
+    ]
+    assert main(["fit", "--config", "tiny", *recipe]) == 0
+    header = (out / "stage2" / "logs" / "metrics.csv").read_text().splitlines()[0]
+    assert "train/loss_valence" in header and "val/loss_valence" in header
+    capsys.readouterr()
+    assert main(["test", "--ckpt", str(out / "model.pt")]) == 0
+    printed = _printed(capsys)
+    metrics = json.loads((out / "test-test1" / "metrics.json").read_text())
+    assert metrics["split"] == printed["split"] == "test1"
+    assert metrics["num_items"] == 2 and metrics["num_valence_items"] == 1  # sample_00010 has no valence
+    rows = list(csv.DictReader((out / "test-test1" / "predictions.csv").open()))
+    predicted = {r["item_id"]: (float(r["pred_valence"]), r["true_valence"]) for r in rows}
+    assert predicted["sample_00010"][1] == "" and float(predicted["sample_00009"][1]) == 0.5
+    mse = (predicted["sample_00009"][0] - 0.5) ** 2
+    assert metrics["valence_mse"] == pytest.approx(mse)
+    assert metrics["mer_score"] == pytest.approx(metrics["f1_weighted"] - 0.25 * mse)
+    for key in ("valence_mse", "valence_ccc", "mer_score"):
+        assert printed[key] == pytest.approx(metrics[key])
+    # vemd predict: the valence is group level, like the class probabilities
+    video = root / "video" / "sample_00009.avi"
+    assert (
+        main(["predict", str(video), "--ckpt", str(out / "model.pt"), "--json", "--out", str(tmp_path)]) == 0
+    )
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(result) == PUBLIC_KEYS | {VALENCE_KEY}
+    assert all(set(w) == WINDOW_KEYS | {VALENCE_KEY} for w in result["windows"])
+    assert isinstance(result["valence"], float)
+    assert (tmp_path / "timeline.csv").read_text().splitlines()[0].endswith(",valence")

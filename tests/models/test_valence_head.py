@@ -63,3 +63,29 @@ def test_a_model_file_saved_before_the_valence_key_loads_without_a_head(tmp_path
     loaded, loaded_cfg, _ = load_model(tmp_path / "model.pt")
     assert loaded_cfg.model.valence_head is False and loaded.emotion_decoder.valence_head is None
     assert loaded(frames(cfg)).valence is None
+
+
+def test_loss_valence_is_the_mse_over_items_with_a_target_and_is_weighted_once():
+    from dataclasses import replace
+
+    from vemd.models import build_criterion
+
+    cfg, model = tiny_model("model.mode=ve-sd", "model.valence_head=true")
+    out = model.eval()(frames(cfg))
+    labels = torch.tensor([0, 2])
+    criterion = build_criterion(replace(cfg.loss, valence=0.5), model, cfg.model.decoder)
+    assert criterion.weight_dict["loss_valence"] == 0.5
+    torch.manual_seed(0)  # the MMD draws prior samples
+    losses, _ = criterion(out, labels, valence=torch.tensor([1.5, float("nan")]))
+    torch.testing.assert_close(losses["loss_valence"], (out.valence[0] - 1.5) ** 2)
+    expected = losses["loss_cls"] + cfg.loss.mmd * losses["loss_mmd"] + 0.5 * losses["loss_valence"]
+    torch.testing.assert_close(losses["loss"], expected)
+    # a batch without any valence target: a zero that keeps the graph, never a NaN
+    losses, _ = criterion(out, labels, valence=torch.full((2,), float("nan")))
+    assert losses["loss_valence"].item() == 0.0 and losses["loss_valence"].requires_grad
+    assert torch.isfinite(losses["loss"])
+    # a model without the head has no valence term at all
+    cfg, plain = tiny_model("model.mode=ve-sd")
+    criterion = build_criterion(cfg.loss, plain, cfg.model.decoder)
+    assert "loss_valence" not in criterion.weight_dict
+    assert "loss_valence" not in criterion(plain.eval()(frames(cfg)), labels, valence=torch.ones(2))[0]

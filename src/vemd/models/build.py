@@ -195,6 +195,8 @@ def struct_weight_dict(loss: LossConfig, decoder: nn.Module) -> dict[str, float]
 def build_criterion(loss: LossConfig, model: VEMD, decoder: str) -> VEMDCriterion:
     """The loss of ``model`` with weights from ``cfg.loss`` (paper defaults for β_p per decoder)."""
     weight_dict = {"loss_cls": loss.cls, "loss_mmd": loss.mmd, "loss_kl": loss.kl, "loss_recon": loss.recon}
+    if model.emotion_decoder.valence_head is not None:
+        weight_dict["loss_valence"] = loss.valence
     weight_dict |= {f"loss_{m}": loss.struct_weight(m, decoder) for m in model.struct_decoders}
     return VEMDCriterion(
         struct_losses={m: d.loss for m, d in model.struct_decoders.items()},

@@ -1,5 +1,6 @@
 """The VE-MD loss (paper §3.4, eq. 2): ``L = L_cls + Σ_p β_p·L_p + β_mmd·L_MMD`` (+ KL and
-reconstruction for the ``vae`` variant).
+reconstruction for the ``vae`` variant, + ``β_val·L_valence`` for a model with a valence head,
+the MER2023 protocol's regression of valence beside the classes).
 
 As in DETR's criterion, every term is computed unweighted under a ``loss_*`` name and the total
 sums only the terms that have an entry in a weight dict: ``weight_dict`` for the terms of L,
@@ -41,7 +42,7 @@ class VEMDCriterion:
         struct_losses: per modality, the decoder's
             ``loss(out, targets) -> (terms, diagnostics)``, both ``{name: scalar}``.
         weight_dict: weight of each term of L (``loss_cls``, ``loss_mmd``, ``loss_kl``,
-            ``loss_recon``, and β_p as ``loss_<modality>``).
+            ``loss_recon``, ``loss_valence``, and β_p as ``loss_<modality>``).
         struct_weight_dicts: per modality, weight of each decoder term inside L_p.
         variational: ``ve`` (MMD), ``vae`` (KL + reconstruction) or ``vanilla``.
         mmd_bandwidths: RBF bandwidth factors (× √dim) of the MMD kernel.
@@ -86,6 +87,7 @@ class VEMDCriterion:
         targets: dict | None = None,
         target_mask: torch.Tensor | None = None,
         frames: torch.Tensor | None = None,
+        valence: torch.Tensor | None = None,
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Loss terms and diagnostics for a batch.
 
@@ -95,6 +97,7 @@ class VEMDCriterion:
             targets: structural targets per modality (see :mod:`vemd.models.vemd`).
             target_mask: (B, T) bool, frames that carry an annotation (default: all).
             frames: (B, T, 3, H, W) input frames, needed by the ``vae`` reconstruction term.
+            valence: (B,) valence targets, NaN for items without one (``loss_valence``).
         Returns:
             ``losses``: ``loss`` (the total), the terms of L (``loss_cls``, ``loss_mmd``, …,
             ``loss_<modality>`` = the weighted L_p) and each structural term unweighted as
@@ -123,8 +126,19 @@ class VEMDCriterion:
             losses["loss_kl"] = kl_to_prior(output.latent_mean, output.latent_logvar)
         if output.recon is not None and frames is not None:
             losses["loss_recon"] = F.mse_loss(output.recon.float(), frames.flatten(0, 1).float())
+        if output.valence is not None and valence is not None:
+            losses["loss_valence"] = valence_mse(output.valence, valence)
         losses["loss"] = weighted_sum(losses, self.weight_dict)
         return losses, diagnostics
+
+
+def valence_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MSE of predicted valences (B,) over the items whose target (B,) is not NaN; a
+    graph-connected 0 when none has one."""
+    has_target = ~torch.isnan(target)
+    if not bool(has_target.any()):
+        return pred.sum() * 0.0
+    return F.mse_loss(pred.float()[has_target], target.float()[has_target])
 
 
 def weighted_sum(terms: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:

@@ -87,7 +87,12 @@ class VEMDModule(pl.LightningModule):
             return {"loss_cls": loss, "loss": loss}, {}, logits
         output = self.model(frames, self._vit_features(batch, frames), auxiliary=auxiliary)
         terms, diagnostics = self.criterion(
-            output, labels, targets=self._targets(batch), target_mask=batch["target_mask"], frames=frames
+            output,
+            labels,
+            targets=self._targets(batch),
+            target_mask=batch["target_mask"],
+            frames=frames,
+            valence=batch.get("valence"),
         )
         return terms, diagnostics, output.logits
 
