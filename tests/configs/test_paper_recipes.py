@@ -96,6 +96,7 @@ def test_recipe_resolves_by_name():
 def test_mer_multi_trains_on_all_of_train_label_csv_and_reports_on_test1():
     cfg = load_config("paper/mer2023/ve-md-sr_heatmap_face")
     assert (cfg.data.train_split, cfg.data.val_split, cfg.data.test_split) == ("train", "test1", "test1")
+    assert cfg.model.valence_head  # MER2023's F1 - 0.25·MSE needs a valence
 
 
 def test_readme_lists_every_recipe_and_only_those():
