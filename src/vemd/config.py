@@ -34,6 +34,9 @@ class ConfigError(ValueError):
 
 @dataclass
 class ViTConfig:
+    # false: no ViT branch, the multitask branch alone gives the whole latent (Table 3's Custom
+    # encoder experiments); such a model trains stage 2 only
+    enabled: bool = True
     name: str = "vit_large_patch16_224"  # timm name; "vit_large_patch14_clip_224" as released
     pretrained: bool = False  # load timm/Hugging Face weights (needs network or hub cache)
     weights: str | None = None  # local checkpoint file, takes precedence over `pretrained`
@@ -295,6 +298,10 @@ def validate(cfg: Config) -> None:
             f"model.cnn.pretrained=true but model.cnn.name={m.cnn.name!r} has no pretrained weights",
         ),
         (cfg.train.stage in ("1", "2", "both"), f"train.stage={cfg.train.stage!r}: expected 1, 2 or both"),
+        (
+            m.vit.enabled or cfg.train.stage == "2",
+            f"train.stage={cfg.train.stage!r} fine-tunes the ViT branch, but model.vit.enabled=false",
+        ),
         *(
             (name in OPTIMIZERS, f"train.{key}={name!r}: expected one of {', '.join(OPTIMIZERS)}")
             for key, name in (

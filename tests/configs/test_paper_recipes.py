@@ -56,6 +56,8 @@ def test_recipe_is_the_papers_configuration(path):
     m, t = cfg.model, cfg.train
     assert "base:" in path.read_text()
     # backbones: pretrained, or an explicit weights file (Table 11's synthetic-video ViT)
+    table3 = path.stem.startswith("ve-sd_custom-only_")  # the Custom encoder alone, no ViT branch
+    assert m.vit.enabled != table3
     assert m.vit.name == "vit_large_patch16_224" and (m.vit.pretrained or m.vit.weights)
     assert m.cnn.pretrained or m.cnn.weights or m.cnn.name == "custom"
     assert m.cnn.name in ("resnet50", "resnet101", "resnet152", "custom")
@@ -73,7 +75,7 @@ def test_recipe_is_the_papers_configuration(path):
         assert t.lr == {"heatmap": 1e-7, "personquery": 1e-6}[m.decoder]
     assert (t.stage1_optimizer, t.stage1_lr, t.stage1_epochs) == ("sgd", 1e-5, 100)
     assert t.batch_size == BATCH[cfg.data.name]
-    assert t.stage == ("1" if path.stem == "ve-sd_vit-only" else "both")
+    assert t.stage == ("1" if path.stem == "ve-sd_vit-only" else "2" if table3 else "both")
     # decoder shapes: §4.3 / Table 18
     h = m.heatmap
     assert (h.num_stages, h.layers_per_stage, h.stage_channels, h.size) == (6, 5, 256, 56)

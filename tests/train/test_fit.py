@@ -13,6 +13,7 @@ from conftest import TINY
 
 from vemd.cli import main
 from vemd.config import load_config
+from vemd.eval.evaluate import evaluate
 from vemd.inference.predictor import PUBLIC_KEYS, WINDOW_KEYS, GroupEmotionPredictor
 from vemd.train.checkpoint import load_model
 from vemd.train.fit import fit
@@ -253,3 +254,16 @@ def test_csv_log_of_a_resumed_run_drops_the_steps_trained_again(tmp_path):
         ("7", "y"),
     ]
     assert not kept.exists()
+
+
+def test_a_model_without_vit_branch_trains_and_loads(synth_root, tmp_path):
+    """Table 3's setting: the Custom encoder alone gives the whole latent (here the VAE variant)."""
+    cfg = _cfg(synth_root, tmp_path, "model.vit.enabled=false", "model.variational=vae", "train.max_epochs=1")
+    summary = fit(cfg)
+    data = torch.load(summary["model"], weights_only=True)
+    assert not any(k.startswith("encoder.vit_branch.") for k in data["state_dict"])
+    model, loaded, _ = load_model(summary["model"])
+    assert model.encoder.vit_branch is None and not loaded.model.vit.enabled
+    assert model.encoder.cnn_branch.proj.out_channels == 2 * loaded.model.latent_dim
+    metrics = evaluate(summary["model"], split="val", out_dir=tmp_path / "test")
+    assert metrics["num_items"] == 8

@@ -68,7 +68,7 @@ def summarize(cfg) -> dict:
     inference, per_module, out = _forward_flops(model, frames, auxiliary=False)
     training, _, train_out = _forward_flops(model, frames, auxiliary=True)
     parts = {
-        "encoder.vit_branch": model.encoder.vit_branch,
+        **({"encoder.vit_branch": model.encoder.vit_branch} if model.encoder.vit_branch is not None else {}),
         "encoder.cnn_branch": model.encoder.cnn_branch,
         **{f"struct_decoders.{k}": v for k, v in model.struct_decoders.items()},
         "emotion_decoder": model.emotion_decoder,

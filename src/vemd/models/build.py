@@ -72,6 +72,7 @@ def build_vit_branch(cfg: ModelConfig, *, load_weights: bool = True) -> ViTBranc
 
 
 def build_cnn_branch(cfg: ModelConfig, *, load_weights: bool = True) -> CNNBranch:
+    """The multitask branch: C_e = latent_dim channels, or the whole latent without a ViT branch."""
     if cfg.cnn.name == "custom":
         backbone = CustomEncoder(cfg.cnn.custom_channels)
     elif cfg.cnn.name == "plain":
@@ -85,7 +86,8 @@ def build_cnn_branch(cfg: ModelConfig, *, load_weights: bool = True) -> CNNBranc
             key="model.cnn",
         )
         backbone = TimmFeatureMap(model)
-    return CNNBranch(backbone, latent_dim=cfg.latent_dim, latent_size=cfg.latent_size)
+    width = cfg.latent_dim if cfg.vit.enabled else 2 * cfg.latent_dim
+    return CNNBranch(backbone, latent_dim=width, latent_size=cfg.latent_size)
 
 
 def build_struct_decoder(cfg: ModelConfig, modality: str) -> nn.Module:
@@ -168,7 +170,7 @@ def build_model(cfg: ModelConfig, *, inference: bool = False, load_weights: bool
     training_only = inference and cfg.mode == "ve-md"
     modalities = [] if cfg.mode == "ve-sd" or training_only else cfg.sr.modalities
     encoder = VariationalEncoder(
-        build_vit_branch(cfg, load_weights=load_weights),
+        build_vit_branch(cfg, load_weights=load_weights) if cfg.vit.enabled else None,
         build_cnn_branch(cfg, load_weights=load_weights),
         variational=cfg.variational,
         logvar_init=cfg.logvar_init,

@@ -38,11 +38,15 @@ class EncoderOutput:
 
 
 class VariationalEncoder(nn.Module):
-    """[Z1 (ViT branch) ; Z2 (multitask branch)] → latent (N, 2·latent_dim, s, s)."""
+    """[Z1 (ViT branch) ; Z2 (multitask branch)] → latent (N, 2·latent_dim, s, s).
+
+    Without a ViT branch (``vit_branch=None``, the Custom-encoder experiments of Table 3) the
+    multitask branch alone gives the latent, its projection then 2·latent_dim wide.
+    """
 
     def __init__(
         self,
-        vit_branch: ViTBranch,
+        vit_branch: ViTBranch | None,
         cnn_branch: CNNBranch,
         *,
         variational: str,
@@ -54,7 +58,7 @@ class VariationalEncoder(nn.Module):
         self.vit_branch = vit_branch
         self.cnn_branch = cnn_branch
         self.variational = variational
-        channels = 2 * cnn_branch.proj.out_channels
+        channels = self.latent_channels
         self.logvar = nn.Conv2d(channels, channels, 1) if variational != "vanilla" else None
         if self.logvar is not None:
             # Start near-deterministic (σ ≈ 0.14 by default) so early classification is not
@@ -64,13 +68,17 @@ class VariationalEncoder(nn.Module):
 
     @property
     def latent_channels(self) -> int:
-        return 2 * self.cnn_branch.proj.out_channels
+        vit = 0 if self.vit_branch is None else self.vit_branch.proj.out_channels
+        return vit + self.cnn_branch.proj.out_channels
 
     def forward(self, frames: torch.Tensor, vit_tokens: torch.Tensor | None = None) -> EncoderOutput:
         """Frames (N, 3, H, W), optionally with cached ViT tokens (N, D, gh, gw) → :class:`EncoderOutput`."""
-        z1 = self.vit_branch(frames, tokens=vit_tokens)  # (N, C_e, s, s)
-        z2 = self.cnn_branch(frames)  # (N, C_e, s, s)
-        mean = torch.cat([z1, z2], dim=1)  # (N, 2·C_e, s, s)
+        z2 = self.cnn_branch(frames)  # (N, C_e, s, s); (N, 2·C_e, s, s) without a ViT branch
+        if self.vit_branch is None:
+            mean = z2
+        else:
+            z1 = self.vit_branch(frames, tokens=vit_tokens)  # (N, C_e, s, s)
+            mean = torch.cat([z1, z2], dim=1)  # (N, 2·C_e, s, s)
         if self.logvar is None:
             return EncoderOutput(latent=mean)
         logvar = self.logvar(mean)

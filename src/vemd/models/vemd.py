@@ -71,12 +71,18 @@ class VEMD(nn.Module):
 
     def vit_features(self, frames: torch.Tensor) -> torch.Tensor:
         """Frozen ViT tokens to cache: (B, T, 3, H, W) → (B, T, D, gh, gw)."""
+        self._require_vit()
         tokens = self.encoder.vit_branch.tokens(frames.flatten(0, 1))
         return tokens.view(*frames.shape[:2], *tokens.shape[1:])
 
     def vit_logits(self, frames: torch.Tensor) -> torch.Tensor:
         """Stage 1: the ViT branch alone with its linear head, (B, T, 3, H, W) → (B, num_classes)."""
+        self._require_vit()
         return self.encoder.vit_branch.logits(frames)
+
+    def _require_vit(self) -> None:
+        if self.encoder.vit_branch is None:
+            raise RuntimeError("this model has no ViT branch (model.vit.enabled=false)")
 
     def runs_auxiliary(self, auxiliary: bool | None = None) -> bool:
         """Whether the training-only decoders run (structural ones in ve-md, reconstruction in vae)."""

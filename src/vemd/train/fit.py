@@ -282,6 +282,8 @@ def _feature_cache(cfg: Config, module, out_dir: Path, *, augmented: bool):
     from vemd.train.feature_cache import FeatureCache
 
     vit_branch = module.model.encoder.vit_branch
+    if vit_branch is None:
+        return None
     if not vit_branch.frozen or augmented:
         log.info(
             "feature cache off: the ViT branch is %s",

@@ -22,10 +22,18 @@ from vemd.train.feature_cache import FeatureCache
 
 
 def input_stats(model) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Mean and std the ViT branch expects (ImageNet, CLIP, ... from its timm config)."""
-    from timm.data import resolve_data_config
+    """Mean and std the ViT branch expects (ImageNet, CLIP, ... from its timm config); without a
+    ViT branch, those of the multitask backbone's timm config (ImageNet for vemd's own encoders)."""
+    from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, resolve_data_config
 
-    data_cfg = resolve_data_config({}, model=model.encoder.vit_branch.vit)
+    encoder = model.encoder
+    if encoder.vit_branch is not None:
+        source = encoder.vit_branch.vit
+    else:
+        source = getattr(encoder.cnn_branch.backbone, "model", None)
+    if source is None:
+        return tuple(IMAGENET_DEFAULT_MEAN), tuple(IMAGENET_DEFAULT_STD)
+    data_cfg = resolve_data_config({}, model=source)
     return tuple(data_cfg["mean"]), tuple(data_cfg["std"])
 
 
@@ -52,7 +60,8 @@ class VEMDModule(pl.LightningModule):
         self.save_hyperparameters({"config": to_dict(cfg), "class_names": self.class_names, "stage": stage})
         self.model = build_model(cfg.model)
         self.criterion = build_criterion(cfg.loss, self.model, cfg.model.decoder)
-        self.model.encoder.vit_branch.set_frozen(stage == "2" and cfg.model.vit.frozen)
+        if self.model.encoder.vit_branch is not None:
+            self.model.encoder.vit_branch.set_frozen(stage == "2" and cfg.model.vit.frozen)
         mean, std = input_stats(self.model)
         self.register_buffer("mean", torch.tensor(mean).view(1, 1, 3, 1, 1) * 255, persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 1, 3, 1, 1) * 255, persistent=False)
