@@ -16,7 +16,7 @@ PLAIN_SAMPLING = {"frames": 5, "sampling": "uniform", "interval": 1.0}  # INPUT 
 EPILOG = """\
 a dataset (the keys and frames `vemd fit` reads; its training split, into the store fit reads):
   vemd annotate folder data/faces                  # same NAME ROOT as `vemd data check`
-  vemd annotate --config configs/paper/gaf3.yaml --set data.root=/data/gaf3
+  vemd annotate --config paper/gaf3/ve-md_heatmap_face --set data.root=/data/gaf3
   vemd annotate dfew /data/dfew --set data.fold=2 --workers 4 --preview 8
   vemd annotate vgaf /data/vgaf --import-coco wholebody.json   # file names relative to ROOT
   vemd annotate vgaf /data/vgaf --export-coco wholebody.json
