@@ -125,3 +125,15 @@ def test_dataset_options_that_would_misalign_the_store_are_refused(tmp_path, cap
     assert "--set data.frames=" in capsys.readouterr().err
     assert annotate("folder") == 1  # a NAME without ROOT is an INPUT, which needs --out
     assert annotate(str(root), "--set", "data.frames=3", "--out", str(tmp_path / "x")) == 1
+
+
+def test_preview_of_a_dataset_store_names_the_key_mismatch_or_draws(tmp_path, capsys):
+    root = LAYOUTS["gaf3"](tmp_path / "gaf3")
+    assert annotate("gaf3", str(root)) == 0
+    capsys.readouterr()
+    args = ["annotate", "preview", str(root / "annotations"), "--media", str(root), "--n", "2"]
+    assert main([*args, "--out", str(tmp_path / "plain")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "vemd annotate NAME ROOT --preview N" in err
+    assert annotate("gaf3", str(root), "--preview", "2", "--preview-dir", str(tmp_path / "drawn")) == 0
+    assert len(list((tmp_path / "drawn").glob("*.png"))) == 2

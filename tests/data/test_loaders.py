@@ -227,6 +227,20 @@ def test_csv_class_order_and_manifest_layout(tmp_path):
         load_index(cfg_for("synth", synth), "test")
 
 
+def test_folder_and_csv_splits_share_the_training_class_list(tmp_path):
+    """A split holding fewer classes, or listing them in another order, keeps train's label indices."""
+    for name in ("happy", "sad"):
+        write_image(tmp_path / "f" / "train" / name / "a.jpg")
+    write_image(tmp_path / "f" / "val" / "sad" / "b.jpg")
+    assert load_index(cfg_for("folder", tmp_path / "f"), "val").class_names == ["happy", "sad"]
+    write_image(tmp_path / "c" / "a.jpg")
+    (tmp_path / "c" / "train.csv").write_text("path,label\na.jpg,neg\na.jpg,pos\n")
+    (tmp_path / "c" / "val.csv").write_text("path,label\na.jpg,pos\na.jpg,neg\n")
+    (tmp_path / "c" / "test.csv").write_text("path,label\na.jpg,pos\n")
+    for split in ("val", "test"):
+        assert load_index(cfg_for("csv", tmp_path / "c"), split).class_names == ["neg", "pos"]
+
+
 def test_unknown_dataset_and_split(tmp_path):
     with pytest.raises(DataError, match="unknown dataset"):
         load_index(DataConfig(name="nope", root=str(tmp_path)), "train")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from vemd.annotate.sources import MediaItem
+from vemd.errors import DataError
 from vemd.structure.annotations import AnnotationStore, FrameAnnotation
 from vemd.structure.skeleton import BODY_LIMBS, FACE_CONTOUR
 
@@ -47,6 +48,12 @@ def write_previews(
 
     by_clip = {item.clip_id: item for item in items}
     keys = [k for k in sorted(store.keys()) if k.rpartition("/")[0] in by_clip]
+    if not keys and len(store) and items:
+        raise DataError(
+            f"{store.root}: no stored key belongs to the media given (store: {next(iter(store.keys()))!r}, "
+            f"media: '{items[0].clip_id}/0'); a store written by `vemd annotate NAME ROOT` is drawn "
+            "with `vemd annotate NAME ROOT --preview N`"
+        )
     random.Random(seed).shuffle(keys)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -5,9 +5,11 @@
 * ``folder`` — ``ROOT/<split>/<class>/<item>``, an item being an image, a video or a
   folder of frame images. A root with no split level (``ROOT/<class>/<item>``) is one
   split named ``data.train_split``; asking it for another split is an error. Classes
-  are the sorted class folder names unless ``data.class_names`` is given.
+  are the sorted class folder names of the training split unless ``data.class_names`` is
+  given, whichever split is read, so label indices agree across splits.
 * ``csv`` — ``ROOT/<split>.csv`` with columns ``path,label`` (``path`` relative to
-  ROOT); classes in order of first appearance unless ``data.class_names`` is given.
+  ROOT); classes in order of first appearance in the training split's table unless
+  ``data.class_names`` is given.
 
 A ``folder`` or ``csv`` root holding ``manifest.csv`` is read as the generic layout.
 """
@@ -52,7 +54,8 @@ def load_folder(cfg: DataConfig, split: str, problems: Problems | None) -> tuple
         if split != cfg.train_split or split_dirs:
             raise DataError(f"{base}: no such split folder")
         base = root  # no split level: the whole root is the training split
-    class_names = list(cfg.class_names or (p.name for p in _class_dirs(base)))
+    train_base = root / cfg.train_split if (root / cfg.train_split).is_dir() else root
+    class_names = list(cfg.class_names or (p.name for p in _class_dirs(train_base)))
     records = []
     for class_dir in _class_dirs(base):
         if class_dir.name not in class_names:
@@ -64,6 +67,13 @@ def load_folder(cfg: DataConfig, split: str, problems: Problems | None) -> tuple
     return records, class_names
 
 
+def _first_labels(table: Path) -> list[str]:
+    """Labels of a ``path,label`` table in order of first appearance."""
+    rows = read_rows(table)
+    label_col = column(rows, table, ("label",))
+    return list(dict.fromkeys(r[label_col] for r in rows))
+
+
 @register("csv", frames=5)
 def load_csv(cfg: DataConfig, split: str, problems: Problems | None) -> tuple[list[ClipRecord], list[str]]:
     root = Path(cfg.root)
@@ -72,7 +82,7 @@ def load_csv(cfg: DataConfig, split: str, problems: Problems | None) -> tuple[li
     table = root / f"{split}.csv"
     rows = read_rows(table)
     path_col, label_col = column(rows, table, ("path",)), column(rows, table, ("label",))
-    class_names = list(cfg.class_names or dict.fromkeys(r[label_col] for r in rows))
+    class_names = cfg.class_names or _first_labels(root / f"{cfg.train_split}.csv")
     records = []
     for line, row in enumerate(rows, start=2):
         path, label = row.get(path_col, ""), row.get(label_col, "")
