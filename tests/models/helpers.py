@@ -67,3 +67,19 @@ def personquery_targets(cfg: Config, counts: list[int], seed: int = 3) -> dict[s
             frames.append({k: torch.from_numpy(getattr(t, k)) for k in ("limbs", "limb_mask", "adjacency")})
         out[modality] = frames
     return out
+
+
+def write_model_file(path, config: dict, state_dict: dict, stage: str = "2") -> None:
+    """A ``model.pt`` as ``vemd fit`` exports it, with the given (possibly edited) config dict."""
+    from vemd.train.checkpoint import MODEL_FORMAT
+
+    payload = {
+        "format": MODEL_FORMAT,
+        "format_version": 1,
+        "vemd_version": "0",
+        "config": config,
+        "class_names": ["a", "b", "c"],
+        "stage": stage,
+        "state_dict": state_dict,
+    }
+    torch.save(payload, path)

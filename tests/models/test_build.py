@@ -11,6 +11,8 @@ from vemd.config import ConfigError
 from vemd.models import build
 from vemd.models.custom_encoder import CustomEncoder
 
+from .helpers import write_model_file
+
 VIT_KWARGS = {"img_size": 32, "depth": 1, "embed_dim": 24, "num_heads": 2}
 
 
@@ -64,23 +66,14 @@ def test_a_model_file_loads_offline_without_its_pretrained_weights(tmp_path, mon
     lookup, no file read and no warning: every weight is in the model file."""
     from vemd.config import load_config, to_dict
     from vemd.models import build_model
-    from vemd.train.checkpoint import MODEL_FORMAT, load_model
+    from vemd.train.checkpoint import load_model
 
     cfg = load_config("tiny", ["model.cnn.name=resnet18", "model.cnn.kwargs={}"])
     model = build_model(cfg.model)
     config = to_dict(cfg)
     config["model"]["vit"]["weights"] = str(tmp_path / "gone" / "vit_finetuned.pth")
     config["model"]["cnn"]["pretrained"] = True
-    payload = {
-        "format": MODEL_FORMAT,
-        "format_version": 1,
-        "vemd_version": "0",
-        "config": config,
-        "class_names": ["a", "b", "c"],
-        "stage": "2",
-        "state_dict": model.inference_state_dict(),
-    }
-    torch.save(payload, tmp_path / "model.pt")
+    write_model_file(tmp_path / "model.pt", config, model.inference_state_dict())
     asked = _offline_timm(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -132,22 +125,13 @@ def test_plain_encoder_max_pools_between_blocks():
 def test_a_model_file_saved_before_the_sr_gate_loads_ungated(tmp_path):
     from vemd.config import load_config, to_dict
     from vemd.models import build_model
-    from vemd.train.checkpoint import MODEL_FORMAT, load_model
+    from vemd.train.checkpoint import load_model
 
     cfg = load_config("tiny", ["model.mode=ve-md-sr", "model.sr.gate=false"])
     model = build_model(cfg.model)
     config = to_dict(cfg)
     del config["model"]["sr"]["gate"]  # written by a vemd without the key
-    payload = {
-        "format": MODEL_FORMAT,
-        "format_version": 1,
-        "vemd_version": "0",
-        "config": config,
-        "class_names": ["a", "b", "c"],
-        "stage": "2",
-        "state_dict": model.inference_state_dict(),
-    }
-    torch.save(payload, tmp_path / "model.pt")
+    write_model_file(tmp_path / "model.pt", config, model.inference_state_dict())
     loaded, loaded_cfg, _ = load_model(tmp_path / "model.pt")
     assert loaded_cfg.model.sr.gate is False and len(loaded.emotion_decoder.sr_gate) == 0
 

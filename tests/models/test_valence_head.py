@@ -7,7 +7,7 @@ import torch
 
 from vemd.config import to_dict
 
-from .helpers import B, frames, tiny_model
+from .helpers import B, frames, tiny_model, write_model_file
 
 
 @pytest.mark.parametrize("mode", ["ve-sd", "ve-md-sr"])
@@ -45,21 +45,12 @@ def test_decoder_forward_is_the_logits_of_decode():
 
 
 def test_a_model_file_saved_before_the_valence_key_loads_without_a_head(tmp_path):
-    from vemd.train.checkpoint import MODEL_FORMAT, load_model
+    from vemd.train.checkpoint import load_model
 
     cfg, model = tiny_model("model.mode=ve-sd")
     config = to_dict(cfg)
     del config["model"]["valence_head"], config["loss"]["valence"]  # written by a vemd without them
-    payload = {
-        "format": MODEL_FORMAT,
-        "format_version": 1,
-        "vemd_version": "0",
-        "config": config,
-        "class_names": ["a", "b", "c"],
-        "stage": "2",
-        "state_dict": model.inference_state_dict(),
-    }
-    torch.save(payload, tmp_path / "model.pt")
+    write_model_file(tmp_path / "model.pt", config, model.inference_state_dict())
     loaded, loaded_cfg, _ = load_model(tmp_path / "model.pt")
     assert loaded_cfg.model.valence_head is False and loaded.emotion_decoder.valence_head is None
     assert loaded(frames(cfg)).valence is None
