@@ -80,15 +80,15 @@ class UNetResUpsample(nn.Module):
 def limb_stage(channels: int, num_layers: int) -> nn.Sequential:
     """``num_layers`` × (3×3 conv, stride 1, pad 1 + ReLU), ``channels`` → ``channels`` (§4.3: 256 → 256).
 
-    He-initialised so activations keep their scale through the chained stages (30 ReLU layers
-    in the paper-size decoder).
+    PyTorch's default initialisation, as the released code. He initialisation keeps the
+    activation scale through the 30 chained layers of the paper-size decoder, but with it the
+    quickstart recipe (same seed) stayed at chance (ln 3) for all 6 epochs, against 87 %
+    validation accuracy at epoch 4 with the default; every stage has its own supervised head,
+    so early stages get gradient whatever the depth.
     """
     layers: list[nn.Module] = []
     for _ in range(num_layers):
-        conv = nn.Conv2d(channels, channels, 3, padding=1)
-        nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
-        nn.init.zeros_(conv.bias)
-        layers += [conv, nn.ReLU(inplace=True)]
+        layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(inplace=True)]
     return nn.Sequential(*layers)
 
 
