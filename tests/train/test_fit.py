@@ -267,3 +267,32 @@ def test_a_model_without_vit_branch_trains_and_loads(synth_root, tmp_path):
     assert model.encoder.cnn_branch.proj.out_channels == 2 * loaded.model.latent_dim
     metrics = evaluate(summary["model"], split="val", out_dir=tmp_path / "test")
     assert metrics["num_items"] == 8
+
+
+class _Payload:
+    """Unpickling this runs code: it creates the file named by ``marker``."""
+
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_resume_refuses_a_crafted_checkpoint_without_running_it(synth_root, tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    (tmp_path / "stage2").mkdir(parents=True)
+    torch.save({"global_step": 3, "payload": _Payload(marker)}, tmp_path / "stage2" / "last.ckpt")
+    (tmp_path / "stage2" / "logs").mkdir()
+    (tmp_path / "stage2" / "logs" / "metrics.csv").write_text(
+        "step,train/loss\n0,1.0\n"
+    )  # an interrupted run's log
+    args = ["fit", "--config", "tiny", "--resume", "--set", f"data.root={synth_root}"]
+    args += ["--set", f"train.out_dir={tmp_path}"]
+    for item in TINY:
+        args += ["--set", item]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "last.ckpt: not a checkpoint vemd fit wrote" in err
+    assert not marker.exists()
+    assert (tmp_path / "stage2" / "logs" / "metrics.csv").exists()  # the log is left where it was

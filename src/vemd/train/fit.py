@@ -28,7 +28,7 @@ from vemd.data.dataset import ClipDataset, TargetSpec, annotated_clip_ids, colla
 from vemd.data.loaders import DatasetIndex, load_index
 from vemd.errors import DataError
 from vemd.structure import atomic_write_text
-from vemd.train.checkpoint import module_state, save_model
+from vemd.train.checkpoint import CheckpointError, module_state, save_model
 from vemd.train.loader import EpochBatchSampler, ResumableLoader
 
 log = logging.getLogger(__name__)
@@ -211,11 +211,10 @@ def run_stage(
     ckpt_path = str(last) if resume and last.exists() else None
     if ckpt_path:
         log.info("resuming stage %s from %s", stage, ckpt_path)
+    # the step the run resumes from, read before anything else touches last.ckpt (it is rewritten
+    # while training)
+    resume_step = _resume_step(last) if ckpt_path else 0
     kept_log = _set_aside_csv_log(folder) if ckpt_path and trainer.is_global_zero else None
-    if kept_log is not None:
-        # the step the run resumes from (last.ckpt is rewritten while training); mmap reads it
-        # without loading the weights
-        resume_step = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True)["global_step"]
     trainer.fit(module, train_loader(cfg, train_set), eval_loader(cfg, val_set), ckpt_path=ckpt_path)
     if kept_log is not None:
         _restore_csv_log(folder, kept_log, before_step=resume_step)
@@ -227,6 +226,20 @@ def run_stage(
     score = trainer.checkpoint_callback.best_model_score
     result = StageResult(stage, best, None if score is None else float(score), trainer.global_step)
     return result, trainer.is_global_zero
+
+
+def _resume_step(path: Path) -> int:
+    """The step ``last.ckpt`` was saved at, read weights-only (mmap: the weights stay on disk).
+
+    A file holding anything but tensors and plain containers (a crafted pickle) stops the run
+    with one line before Lightning loads it.
+    """
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"])
+    except Exception as err:  # torch raises several types for foreign, crafted or corrupt files
+        raise CheckpointError(
+            f"{path}: not a checkpoint vemd fit wrote ({type(err).__name__}); not resuming from it"
+        ) from None
 
 
 CSV_LOG = Path("logs") / "metrics.csv"
