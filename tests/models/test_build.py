@@ -140,22 +140,13 @@ def test_a_model_file_saved_before_the_sr_gate_loads_ungated(tmp_path):
 def test_a_model_file_saved_with_deep_supervision_loads_or_says_why_not(tmp_path, mode):
     from vemd.config import load_config, to_dict
     from vemd.models import build_model
-    from vemd.train.checkpoint import MODEL_FORMAT, CheckpointError, load_model
+    from vemd.train.checkpoint import CheckpointError, load_model
 
     cfg = load_config("tiny", [f"model.mode={mode}"])
     config = to_dict(cfg)
     del config["model"]["heatmap"]["supervision"]
     config["model"]["heatmap"]["deep_supervision"] = False  # written before model.heatmap.supervision
-    payload = {
-        "format": MODEL_FORMAT,
-        "format_version": 1,
-        "vemd_version": "0",
-        "config": config,
-        "class_names": ["a", "b", "c"],
-        "stage": "2",
-        "state_dict": build_model(cfg.model).inference_state_dict(),
-    }
-    torch.save(payload, tmp_path / "model.pt")
+    write_model_file(tmp_path / "model.pt", config, build_model(cfg.model).inference_state_dict())
     if mode == "ve-md":  # no structural decoder at inference: the file loads
         _, loaded_cfg, _ = load_model(tmp_path / "model.pt")
         assert loaded_cfg.model.heatmap.supervision == "last"
