@@ -210,8 +210,11 @@ def resolve_recipe(name_or_path: str | Path) -> Path:
     for candidate in (CONFIG_DIR / f"{name_or_path}.yaml", CONFIG_DIR / str(name_or_path)):
         if candidate.exists():
             return candidate
-    names = sorted(p.relative_to(CONFIG_DIR).with_suffix("").as_posix() for p in CONFIG_DIR.rglob("*.yaml"))
-    raise ConfigError(f"{name_or_path}: no such config file or registered recipe ({', '.join(names)})")
+    names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    raise ConfigError(
+        f"{name_or_path}: no such config file or registered recipe ({', '.join(names)}, "
+        f"or paper/<dataset>/<row>: see {CONFIG_DIR / 'paper' / 'README.md'})"
+    )
 
 
 BASE_KEY = "base"
