@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -127,77 +126,6 @@ def test_bad_config_and_missing_data_are_one_line_errors(tmp_path, capsys):
     assert str(tmp_path / "nothing") in err and len(err.splitlines()) == 1
 
 
-def _saved_step(path) -> int:
-    try:
-        return torch.load(path, weights_only=True)["global_step"]
-    except (FileNotFoundError, RuntimeError, EOFError):  # absent or being written
-        return -1
-
-
-def _final_weights(out):
-    return torch.load(out / "model.pt", weights_only=True)["state_dict"]
-
-
-def test_resume_after_kill_gives_the_uninterrupted_result(synth_root, tmp_path):
-    """Kill `vemd fit` mid-epoch, resume: same steps, same final weights as an uninterrupted run."""
-    args = ["--config", "tiny", *sum((["--set", s] for s in TINY), [])]
-    args += [
-        "--set",
-        f"data.root={synth_root}",
-        "--set",
-        "train.max_epochs=2",
-        "--set",
-        "model.emotion.dropout=0.2",
-    ]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CI": "1"}
-    run = [sys.executable, "-m", "vemd.cli", "fit", *args]
-
-    straight = tmp_path / "straight"
-    subprocess.run(
-        [*run, "--set", f"train.out_dir={straight}"], check=True, env=env, capture_output=True, timeout=300
-    )
-
-    killed = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [*run, "--set", f"train.out_dir={killed}"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    last = killed / "stage2" / "last.ckpt"
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if _saved_step(last) >= 5:  # the first step of epoch 2 (4 steps per epoch) is saved
-            proc.kill()
-            break
-        time.sleep(0.05)
-    proc.wait(timeout=60)
-    assert proc.returncode != 0, "the run finished before it could be killed"
-    step_at_kill = _saved_step(last)
-    assert 5 <= step_at_kill < 8, f"killed at step {step_at_kill}, not inside the second epoch"
-    subprocess.run(
-        [*run, "--set", f"train.out_dir={killed}", "--resume"],
-        check=True,
-        env=env,
-        capture_output=True,
-        timeout=300,
-    )
-
-    done = json.loads((killed / "fit.json").read_text())
-    assert done["stages"][-1]["steps"] == 8
-    # the CSV log spans the whole run, each step once, as the uninterrupted run's does
-    assert _logged_steps(killed) == _logged_steps(straight)
-    a, b = _final_weights(straight), _final_weights(killed)
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
-
-
-def _logged_steps(out) -> list[int]:
-    with open(out / "stage2" / "logs" / "metrics.csv", newline="") as f:
-        return [int(r["step"]) for r in csv.DictReader(f) if r.get("train/loss")]
-
-
 def test_ddp_two_cpu_processes(synth_root, tmp_path):
     """The same command trains with DDP on two CPU processes (gloo) by configuration alone."""
     out = tmp_path / "ddp"
@@ -296,3 +224,32 @@ def test_resume_refuses_a_crafted_checkpoint_without_running_it(synth_root, tmp_
     assert len(err.splitlines()) == 1 and "last.ckpt: not a checkpoint vemd fit wrote" in err
     assert not marker.exists()
     assert (tmp_path / "stage2" / "logs" / "metrics.csv").exists()  # the log is left where it was
+
+
+def test_a_stage_shorter_than_one_epoch_validates_once_and_exports(synth_root, tmp_path):
+    """train.max_steps inside the first epoch: no epoch-end validation ran, the final model is
+    validated once, becomes best.ckpt with that score and is exported."""
+    summary = fit(_cfg(synth_root, tmp_path, "train.max_steps=2"))  # 4 steps per epoch
+    assert summary["stages"][-1]["steps"] == 2
+    assert summary["best_val_score"] is not None and 0 <= summary["best_val_score"] <= 1
+    assert summary["stages"][-1]["best_checkpoint"] == str(tmp_path / "stage2" / "best.ckpt")
+    best = torch.load(tmp_path / "stage2" / "best.ckpt", weights_only=True)
+    final = torch.load(tmp_path / "stage2" / "last.ckpt", weights_only=True)
+    for key, value in final["state_dict"].items():
+        assert torch.equal(best["state_dict"][key], value), key
+    load_model(summary["model"])
+
+
+def test_best_checkpoint_state_follows_the_best_ckpt_on_disk(tmp_path):
+    """Killed after best.ckpt was replaced but before last.ckpt recorded it: the restored
+    selection state takes the score best.ckpt itself records."""
+    from vemd.train.callbacks import BestCheckpoint
+
+    best = BestCheckpoint(tmp_path, "val/accuracy")
+    path = str(tmp_path / "best.ckpt")
+    state = {"best_model_score": torch.tensor(0.5), "best_model_path": path, "dirpath": str(tmp_path)}
+    torch.save({"callbacks": {best.state_key: state}}, path)
+    stale = {**best.state_dict(), **state, "best_model_score": torch.tensor(0.25)}
+    stale["best_k_models"] = {path: torch.tensor(0.25)}
+    best.load_state_dict(stale)
+    assert float(best.best_model_score) == 0.5 and float(best.best_k_models[path]) == 0.5

@@ -125,21 +125,14 @@ class StageResult:
 
 def _trainer(cfg: Config, folder: Path, *, max_epochs: int):
     import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import (
-        EarlyStopping,
-        LearningRateMonitor,
-        ModelCheckpoint,
-        RichProgressBar,
-    )
+    from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, RichProgressBar
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
+    from vemd.train.callbacks import BestCheckpoint, ResumePoint
+
     t = cfg.train
-    best = ModelCheckpoint(
-        folder, filename="best", monitor=t.monitor, mode="max", save_top_k=1, auto_insert_metric_name=False
-    )
-    last = ModelCheckpoint(
-        folder, filename="last", every_n_train_steps=t.checkpoint_every_n_steps, save_top_k=1
-    )
+    # best before last: after a validation, last.ckpt records the updated selection
+    best, last = BestCheckpoint(folder, t.monitor), ResumePoint(folder, t.checkpoint_every_n_steps)
     # checked after validation only, so a run stopped by train.max_steps before any validation ends cleanly
     stopping = EarlyStopping(
         t.monitor, mode="max", patience=t.early_stopping_patience, check_on_train_epoch_end=False
@@ -213,33 +206,60 @@ def run_stage(
         log.info("resuming stage %s from %s", stage, ckpt_path)
     # the step the run resumes from, read before anything else touches last.ckpt (it is rewritten
     # while training)
-    resume_step = _resume_step(last) if ckpt_path else 0
+    resume_step, log_row = _resume_point(last) if ckpt_path else (0, None)
     kept_log = _set_aside_csv_log(folder) if ckpt_path and trainer.is_global_zero else None
-    trainer.fit(module, train_loader(cfg, train_set), eval_loader(cfg, val_set), ckpt_path=ckpt_path)
+    loader = train_loader(cfg, train_set)
+    module.batches_per_epoch = loader.batch_sampler.__len__  # read once DDP has set up its ranks
+    trainer.fit(module, loader, eval_loader(cfg, val_set), ckpt_path=ckpt_path, weights_only=True)
     if kept_log is not None:
-        _restore_csv_log(folder, kept_log, before_step=resume_step)
+        _restore_csv_log(folder, kept_log, before_step=resume_step, pending=log_row)
+    selection = trainer.checkpoint_callback
     if not trainer.interrupted:
         # last.ckpt is otherwise only as new as the last periodic save: saving the finished state
         # makes a rerun with --resume a no-op instead of retraining the tail of the last epoch
-        trainer.save_checkpoint(last)
-    best = trainer.checkpoint_callback.best_model_path or str(last)
-    score = trainer.checkpoint_callback.best_model_score
+        trainer.save_checkpoint(last, weights_only=False)
+        if selection.best_model_score is None:
+            _validate_final_model(trainer, module, eval_loader(cfg, val_set), folder / "best.ckpt")
+    best = selection.best_model_path or str(last)
+    score = selection.best_model_score
     result = StageResult(stage, best, None if score is None else float(score), trainer.global_step)
     return result, trainer.is_global_zero
 
 
-def _resume_step(path: Path) -> int:
-    """The step ``last.ckpt`` was saved at, read weights-only (mmap: the weights stay on disk).
+def _validate_final_model(trainer, module, loader, path: Path) -> None:
+    """A stage that ended before any validation (``train.max_steps`` or ``max_time_minutes`` inside
+    the first epoch) validates its final model once, which becomes ``best.ckpt`` with that score."""
+    log.info("stage ended before any validation: validating its final model once")
+    trainer.validate(module, loader, verbose=False)
+    selection = trainer.checkpoint_callback
+    score = trainer.callback_metrics[selection.monitor].detach().cpu()
+    selection.best_model_score, selection.best_model_path = score, str(path)
+    selection.best_k_models, selection.kth_best_model_path, selection.kth_value = (
+        {str(path): score},
+        str(path),
+        score,
+    )
+    trainer.save_checkpoint(path, weights_only=False)
+
+
+def _resume_point(path: Path) -> tuple[int, dict | None]:
+    """The step ``last.ckpt`` was saved at and the log row of that step it carries (or None),
+    read weights-only (mmap: the weights stay on disk).
 
     A file holding anything but tensors and plain containers (a crafted pickle) stops the run
     with one line before Lightning loads it.
     """
+    from vemd.train.callbacks import ResumePoint
+
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"])
+        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        step = int(saved["global_step"])
     except Exception as err:  # torch raises several types for foreign, crafted or corrupt files
         raise CheckpointError(
             f"{path}: not a checkpoint vemd fit wrote ({type(err).__name__}); not resuming from it"
         ) from None
+    states = [v for k, v in saved.get("callbacks", {}).items() if k.startswith(ResumePoint.__name__)]
+    return step, next((s.get("log_row") for s in states if isinstance(s, dict)), None)
 
 
 CSV_LOG = Path("logs") / "metrics.csv"
@@ -279,16 +299,25 @@ def _set_aside_csv_log(folder: Path) -> Path | None:
     return kept if kept.exists() else None
 
 
-def _restore_csv_log(folder: Path, kept: Path, *, before_step: int) -> None:
+def _restore_csv_log(folder: Path, kept: Path, *, before_step: int, pending: dict | None = None) -> None:
     """One CSV log for the whole run: rows of steps done before the checkpoint, then the resumed ones.
 
     Rows the interrupted run logged at or after the checkpoint's step are dropped: those steps
-    were trained again after resuming.
+    were trained again after resuming. ``pending`` is the row of the checkpoint's own step, which
+    a run killed right after saving never wrote; it is added if the log lacks it.
     """
     path = folder / CSV_LOG
     resumed = _read_rows(path) if path.exists() else []
-    _write_rows(path, _rows_before(_read_rows(kept), before_step) + resumed)
+    before = _rows_before(_read_rows(kept), before_step)
+    if pending is not None and not any(_same_row(row, pending) for row in before):
+        before.append({key: str(value) for key, value in pending.items()})
+    _write_rows(path, before + resumed)
     kept.unlink()
+
+
+def _same_row(row: dict, pending: dict) -> bool:
+    """Whether a CSV row holds the metrics of ``pending`` at its step."""
+    return str(row.get("step")) == str(pending["step"]) and all(row.get(k) for k in pending)
 
 
 def _feature_cache(cfg: Config, module, out_dir: Path, *, augmented: bool):

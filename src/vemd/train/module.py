@@ -11,6 +11,8 @@ logs ``val/accuracy`` and ``val/uar``, on which early stopping and checkpoint se
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -66,6 +68,9 @@ class VEMDModule(pl.LightningModule):
         self.register_buffer("mean", torch.tensor(mean).view(1, 1, 3, 1, 1) * 255, persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 1, 3, 1, 1) * 255, persistent=False)
         self.feature_cache = feature_cache
+        # training batches per epoch on this process, set by whoever builds the train loader: the
+        # LR schedule's length is counted from it (see ``total_steps``)
+        self.batches_per_epoch: Callable[[], int] | None = None
         num_classes = cfg.model.num_classes
         self.val_accuracy = torchmetrics.classification.MulticlassAccuracy(num_classes, average="micro")
         self.val_uar = torchmetrics.classification.MulticlassRecall(num_classes, average="macro")
@@ -145,7 +150,7 @@ class VEMDModule(pl.LightningModule):
         optimizer = optim_cls(params, lr=lr, weight_decay=t.weight_decay, **extra)
         if t.scheduler == "none":
             return optimizer
-        total = max(1, int(self.trainer.estimated_stepping_batches))
+        total = self.total_steps()
         warmup = min(total - 1, int(total * t.warmup_fraction))
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total - warmup))
         if warmup:
@@ -154,6 +159,22 @@ class VEMDModule(pl.LightningModule):
                 optimizer, [start, scheduler], milestones=[warmup]
             )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def total_steps(self) -> int:
+        """Optimizer steps of the whole stage: ``max_epochs`` epochs, at most ``max_steps``.
+
+        Counted from the train loader's length instead of ``trainer.estimated_stepping_batches``:
+        reading that property makes Lightning set up the train loader before a resumed run's
+        checkpoint is restored, and the loader would then never get its saved position back
+        (the resumed epoch would restart at its first batch).
+        """
+        trainer = self.trainer
+        if self.batches_per_epoch is None:
+            raise RuntimeError("VEMDModule.batches_per_epoch must be set before training")
+        per_epoch = -(-self.batches_per_epoch() // trainer.accumulate_grad_batches)
+        epochs = trainer.max_epochs if trainer.max_epochs is not None and trainer.max_epochs >= 0 else None
+        limits = [n for n in (trainer.max_steps, epochs and epochs * per_epoch) if n and n > 0]
+        return max(1, min(limits)) if limits else max(1, per_epoch)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         from vemd import __version__

@@ -1,0 +1,126 @@
+"""The two checkpoints of a stage folder, written so that a run killed at any point resumes exactly.
+
+``last.ckpt`` (:class:`ResumePoint`) is what ``vemd fit --resume`` restarts from; ``best.ckpt``
+(:class:`BestCheckpoint`) is the model selected on the validation split and exported.
+
+Where ``last.ckpt`` is written matters. Lightning restores a checkpoint saved inside an epoch
+(after a training step) or after a validation, but one saved after an epoch's *last* step and
+before that epoch's validation resumes past the validation (it never runs, the selection misses
+an epoch) and ends the run early. ``last.ckpt`` is therefore saved every ``n`` steps except on an
+epoch's last step, and after every validation, once ``best.ckpt`` has been updated, so the
+selection state it holds describes the ``best.ckpt`` on disk.
+
+Both are written atomically (Lightning saves through a temporary file) and given the mode the
+user's umask asks for (the temporary file is created private).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _chmod_for_umask(path: str | Path) -> None:
+    if os.path.exists(path):
+        os.chmod(path, 0o666 & ~_umask())
+
+
+class ResumePoint(ModelCheckpoint):
+    """``last.ckpt`` every ``every_n_steps`` steps inside an epoch and after every validation."""
+
+    def __init__(self, folder: str | Path, every_n_steps: int) -> None:
+        super().__init__(folder, filename="last", every_n_train_steps=every_n_steps, save_top_k=1)
+        self.path = str(Path(folder) / "last.ckpt")
+        self.log_row: dict | None = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        last_of_epoch = trainer.fit_loop.epoch_loop.batch_progress.is_last_batch
+        if (
+            not self._should_skip_saving_checkpoint(trainer)
+            and trainer.global_step % self._every_n_train_steps == 0
+            and not last_of_epoch
+        ):
+            # Lightning logs this step's metrics after this hook: the checkpoint carries them, so a
+            # run killed in between still has the step's row in its log once resumed
+            self.log_row = _pending_log_row(trainer)
+            self._save_checkpoint(trainer, self.path)
+            self.log_row = None
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "log_row": self.log_row}
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if not self._should_skip_saving_checkpoint(trainer):
+            self._save_checkpoint(trainer, self.path)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        """Nothing: the save after validation covers the end of an epoch."""
+
+    def _save_checkpoint(self, trainer, filepath: str) -> None:
+        super()._save_checkpoint(trainer, filepath)
+        _chmod_for_umask(filepath)
+
+
+def _pending_log_row(trainer) -> dict | None:
+    """The logger row Lightning writes at the end of the current training step, or None."""
+    from lightning_fabric.utilities.apply_func import convert_tensors_to_scalars
+
+    connector = trainer._logger_connector
+    if not connector.should_update_logs:
+        return None
+    metrics = convert_tensors_to_scalars(connector.metrics["log"])
+    return {
+        "epoch": trainer.current_epoch,
+        **metrics,
+        "step": trainer.fit_loop.epoch_loop._batches_that_stepped,
+    }
+
+
+class BestCheckpoint(ModelCheckpoint):
+    """``best.ckpt``: the checkpoint of the best validation ``monitor`` score (``mode="max"``).
+
+    A run killed after ``best.ckpt`` was replaced and before ``last.ckpt`` recorded it resumes
+    with the selection state of the previous validation; that state is corrected from the
+    score ``best.ckpt`` itself records, so the file and the state never disagree.
+    """
+
+    def __init__(self, folder: str | Path, monitor: str) -> None:
+        super().__init__(
+            folder,
+            filename="best",
+            monitor=monitor,
+            mode="max",
+            save_top_k=1,
+            auto_insert_metric_name=False,
+            save_on_train_epoch_end=False,  # the score exists after a validation only
+        )
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        path = self.best_model_path
+        if not path or not os.path.isfile(path):
+            return
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            score = saved["callbacks"][self.state_key]["best_model_score"]
+        except Exception:  # an unreadable best.ckpt: the restored state stands, training replaces it
+            return
+        if score is not None and not torch.equal(
+            torch.as_tensor(score), torch.as_tensor(self.best_model_score)
+        ):
+            self.best_model_score = self.kth_value = torch.as_tensor(score)
+            self.best_k_models = {path: self.best_model_score}
+            self.kth_best_model_path = path
+
+    def _save_checkpoint(self, trainer, filepath: str) -> None:
+        super()._save_checkpoint(trainer, filepath)
+        _chmod_for_umask(filepath)
