@@ -54,7 +54,7 @@ class FeatureCache:
         self, clip_ids: list[str], frames: torch.Tensor, compute: Callable[[torch.Tensor], torch.Tensor]
     ) -> torch.Tensor:
         """Tokens (B, T, D, gh, gw) of a batch; ``compute(frames[missing])`` fills the misses."""
-        cached = [self._load(c) for c in clip_ids]
+        cached = [self._load(c, frames.shape[1]) for c in clip_ids]
         missing = [i for i, t in enumerate(cached) if t is None]
         if missing:
             with torch.no_grad():
@@ -66,14 +66,21 @@ class FeatureCache:
         self.misses += len(missing)
         return torch.stack([t.to(frames.device, frames.dtype) for t in cached])
 
-    def _load(self, clip_id: str) -> torch.Tensor | None:
+    def _load(self, clip_id: str, num_frames: int) -> torch.Tensor | None:
+        """The cached (T, D, gh, gw) tokens of a clip; None when absent or not a valid entry.
+
+        Read weights-only: an entry holding anything but a tensor (a crafted pickle included) is
+        never run; like a damaged or wrongly shaped one, it is recomputed and rewritten.
+        """
         path = self._path(clip_id)
         if not path.exists():
             return None
         try:
-            return torch.load(path, weights_only=True)
-        except (OSError, RuntimeError, EOFError):
-            return None  # an unreadable entry is recomputed and rewritten
+            tokens = torch.load(path, weights_only=True)
+        except Exception:  # torch raises several types for damaged or foreign files
+            return None
+        valid = isinstance(tokens, torch.Tensor) and tokens.dim() == 4 and tokens.shape[0] == num_frames
+        return tokens if valid else None
 
     def _store(self, clip_id: str, tokens: torch.Tensor) -> None:
         path = self._path(clip_id)
