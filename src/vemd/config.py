@@ -13,10 +13,12 @@ from the paper-size setup it builds on.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -26,6 +28,27 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 PAPER_STRUCT_WEIGHT = {"heatmap": 1.0, "personquery": 0.1}
 SR_NORMS = ("layernorm", "projected", "none")
 OPTIMIZERS = ("adam", "adamw", "sgd")
+SAMPLINGS = ("uniform", "fps")
+# What Lightning's Trainer accepts (lightning_fabric.connector._PRECISION_INPUT, as strings; a test
+# compares the two) and its accelerator names; spelled here so that reading a config never imports
+# Lightning.
+PRECISIONS = (
+    "64",
+    "32",
+    "16",
+    "bf16",
+    "transformer-engine",
+    "transformer-engine-float16",
+    "16-true",
+    "16-mixed",
+    "bf16-true",
+    "bf16-mixed",
+    "32-true",
+    "64-true",
+)
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+# Backbone names vemd builds itself (model.cnn.name); any other name must be in timm's registry.
+OWN_BACKBONES = ("custom", "plain")
 
 
 class ConfigError(ValueError):
@@ -177,15 +200,17 @@ class TrainConfig:
     grad_clip: float = 1.0
     scheduler: str = "cosine"  # cosine | none
     warmup_fraction: float = 0.0  # linear warm-up over this fraction of the steps
+    # epochs of stage 2 (of stage 1): >= 1, or -1 for no epoch limit when max_steps or
+    # max_time_minutes bounds the run (Lightning's -1 alone would train forever)
     max_epochs: int = 20
     stage1_epochs: int = 5
-    max_steps: int = -1
-    max_time_minutes: float | None = None  # stop a stage after this wall time
+    max_steps: int = -1  # -1: no step limit; else >= 1 optimizer steps per stage
+    max_time_minutes: float | None = None  # stop a stage after this wall time (> 0)
     checkpoint_every_n_steps: int = 50  # last.ckpt for resuming
     early_stopping_patience: int = 10
     monitor: str = "val/accuracy"
-    precision: str = "32"  # 32 | bf16-mixed
-    accelerator: str = "auto"
+    precision: str = "32"  # one of PRECISIONS: 32 | bf16-mixed | 16-mixed | ...
+    accelerator: str = "auto"  # one of ACCELERATORS
     devices: Any = 1
     num_nodes: int = 1
     strategy: str = "auto"
@@ -233,15 +258,44 @@ def _resolve_base(name: str, recipe: Path) -> Path:
         ) from None
 
 
+def _read_mapping(path: Path) -> DictConfig:
+    """The YAML mapping in the file ``path``; anything else is a one-line error naming the file."""
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a recipe file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not a UTF-8 text file (byte {err.start}); a recipe is YAML") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: unreadable ({err.strerror or err})") from None
+    try:
+        held = yaml.safe_load(text)  # what the file holds, to name it when it is not a mapping
+        if held is None:
+            raise ConfigError(f"{path}: empty recipe (write {{}} for the defaults)")
+        if not isinstance(held, dict):
+            kind = "list" if isinstance(held, list) else f"single value ({held!r:.40})"
+            raise ConfigError(f"{path}: a recipe must be a YAML mapping of keys, not a {kind}")
+        return OmegaConf.load(io.StringIO(text))  # OmegaConf's YAML rules (1e-4 is a float)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(err)})") from None
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"{path}: {str(err).splitlines()[0]}") from None
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """``<problem> at line L, column C`` of a PyYAML error, on one line."""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    mark = getattr(err, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
+
+
 def read_recipe(path: str | Path, _chain: tuple[Path, ...] = ()):
     """The YAML of one recipe with its ``base:`` recipes merged under it (an OmegaConf DictConfig)."""
     path = Path(path)
     if path.resolve() in _chain:
         cycle = " -> ".join(str(p) for p in (*_chain, path.resolve()))
         raise ConfigError(f"{path}: recipes inherit in a cycle ({cycle})")
-    raw = OmegaConf.load(path)
-    if not isinstance(raw, DictConfig):
-        raise ConfigError(f"{path}: a recipe must be a YAML mapping")
+    raw = _read_mapping(path)
     bases = raw.pop(BASE_KEY, None)
     if bases is None:
         return raw
@@ -274,55 +328,114 @@ def load_config(recipe: str | Path | None = None, overrides: list[str] | tuple[s
 
 
 def validate(cfg: Config) -> None:
+    """Refuse the first bad value with one line naming its key, the value and what is allowed.
+
+    Backbone names other than vemd's own are looked up in timm's registry, which imports timm
+    (and torch) the first time a config names one.
+    """
+    for problem in (*_model_problems(cfg), *_data_problems(cfg.data), *_train_problems(cfg)):
+        raise ConfigError(problem)
+
+
+def _one_of(key: str, value: Any, allowed: tuple) -> list[str]:
+    return [] if value in allowed else [f"{key}={value!r}: expected one of {', '.join(map(str, allowed))}"]
+
+
+def _at_least(key: str, value: int, low: int) -> list[str]:
+    return [] if value >= low else [f"{key}={value!r}: expected an integer >= {low}"]
+
+
+def _positive(key: str, value: float) -> list[str]:
+    return [] if value > 0 else [f"{key}={value!r}: expected a number > 0"]
+
+
+def _model_problems(cfg: Config) -> list[str]:
     m = cfg.model
-    checks = [
-        (
-            m.mode in ("ve-sd", "ve-md", "ve-md-sr"),
-            f"model.mode={m.mode!r}: expected ve-sd, ve-md or ve-md-sr",
-        ),
-        (
-            m.variational in ("ve", "vae", "vanilla"),
-            f"model.variational={m.variational!r}: expected ve, vae or vanilla",
-        ),
-        (
-            m.decoder in ("heatmap", "personquery"),
-            f"model.decoder={m.decoder!r}: expected heatmap or personquery",
-        ),
-        (
-            bool(m.sr.modalities) and set(m.sr.modalities) <= {"body", "face"},
-            f"model.sr.modalities={m.sr.modalities!r}: a non-empty list from body, face",
-        ),
-        (
-            m.sr.norm in SR_NORMS,
-            f"model.sr.norm={m.sr.norm!r}: expected one of {', '.join(SR_NORMS)}",
-        ),
-        (
-            not (m.cnn.pretrained and m.cnn.name in ("custom", "plain")),
-            f"model.cnn.pretrained=true but model.cnn.name={m.cnn.name!r} has no pretrained weights",
-        ),
-        (cfg.train.stage in ("1", "2", "both"), f"train.stage={cfg.train.stage!r}: expected 1, 2 or both"),
-        (
-            m.vit.enabled or cfg.train.stage == "2",
-            f"train.stage={cfg.train.stage!r} fine-tunes the ViT branch, but model.vit.enabled=false",
-        ),
-        *(
-            (name in OPTIMIZERS, f"train.{key}={name!r}: expected one of {', '.join(OPTIMIZERS)}")
-            for key, name in (
-                ("optimizer", cfg.train.optimizer),
-                ("stage1_optimizer", cfg.train.stage1_optimizer),
-            )
-            if name is not None
-        ),
-        (
-            cfg.train.scheduler in ("cosine", "none"),
-            f"train.scheduler={cfg.train.scheduler!r}: expected cosine or none",
-        ),
-        (cfg.data.frames >= 1, "data.frames must be >= 1"),
-        (m.num_classes >= 2, "model.num_classes must be >= 2"),
+    problems = [
+        *_one_of("model.mode", m.mode, ("ve-sd", "ve-md", "ve-md-sr")),
+        *_one_of("model.variational", m.variational, ("ve", "vae", "vanilla")),
+        *_one_of("model.decoder", m.decoder, ("heatmap", "personquery")),
+        *_one_of("model.sr.norm", m.sr.norm, SR_NORMS),
+        *_at_least("model.image_size", m.image_size, 1),
+        *_at_least("model.latent_dim", m.latent_dim, 1),
+        *_at_least("model.latent_size", m.latent_size, 1),
+        *_at_least("model.num_classes", m.num_classes, 2),
     ]
-    for ok, message in checks:
-        if not ok:
-            raise ConfigError(message)
+    if not (m.sr.modalities and set(m.sr.modalities) <= {"body", "face"}):
+        problems.append(f"model.sr.modalities={m.sr.modalities!r}: expected a non-empty list from body, face")
+    if m.cnn.pretrained and m.cnn.name in OWN_BACKBONES:
+        problems.append(
+            f"model.cnn.pretrained=true but model.cnn.name={m.cnn.name!r} has no pretrained weights"
+        )
+    if problems:
+        return problems
+    if m.vit.enabled:
+        problems += _timm_name_problems("model.vit.name", m.vit.name)
+    if m.cnn.name not in OWN_BACKBONES:
+        problems += _timm_name_problems("model.cnn.name", m.cnn.name)
+    return problems
+
+
+def _timm_name_problems(key: str, name: str) -> list[str]:
+    """A name timm's ``create_model`` builds: registered (a ``.tag`` allowed), or ``hf-hub:`` / ``local-dir:``."""
+    from timm.models import is_model, parse_model_name
+
+    try:
+        source, _ = parse_model_name(name)
+    except ValueError as err:
+        return [f"{key}={name!r}: {err}"]
+    if source is not None or is_model(name):
+        return []
+    own = f"{', '.join(OWN_BACKBONES)} or " if key == "model.cnn.name" else ""
+    return [
+        f"{key}={name!r}: expected {own}a model name in timm's registry (python -c 'import timm; print(timm.list_models())')"
+    ]
+
+
+def _data_problems(data: DataConfig) -> list[str]:
+    problems = [
+        *_at_least("data.frames", data.frames, 1),
+        *_one_of("data.sampling", data.sampling, SAMPLINGS),
+    ]
+    if data.sampling == "fps":
+        problems += _positive("data.frame_interval", data.frame_interval)
+    return problems
+
+
+def _train_problems(cfg: Config) -> list[str]:
+    t = cfg.train
+    problems = [
+        *_one_of("train.stage", t.stage, ("1", "2", "both")),
+        *_one_of("train.scheduler", t.scheduler, ("cosine", "none")),
+        *_one_of("train.precision", t.precision, PRECISIONS),
+        *_one_of("train.accelerator", t.accelerator, ACCELERATORS),
+        *_at_least("train.batch_size", t.batch_size, 1),
+        *_at_least("train.num_workers", t.num_workers, 0),
+        *_positive("train.lr", t.lr),
+        *_positive("train.stage1_lr", t.stage1_lr),
+    ]
+    if not cfg.model.vit.enabled and t.stage != "2":
+        problems.append(f"train.stage={t.stage!r} fine-tunes the ViT branch, but model.vit.enabled=false")
+    for key, name in (("optimizer", t.optimizer), ("stage1_optimizer", t.stage1_optimizer)):
+        if name is not None:
+            problems += _one_of(f"train.{key}", name, OPTIMIZERS)
+    if t.max_steps != -1:
+        problems += (
+            [] if t.max_steps >= 1 else [f"train.max_steps={t.max_steps}: expected -1 (no limit) or >= 1"]
+        )
+    if t.max_time_minutes is not None:
+        problems += _positive("train.max_time_minutes", t.max_time_minutes)
+    bounded = t.max_steps >= 1 or t.max_time_minutes is not None
+    epochs = [("max_epochs", t.max_epochs)] if t.stage != "1" else []
+    if t.stage != "2":
+        epochs.append(("stage1_epochs", t.stage1_epochs))
+    for key, value in epochs:
+        if not (value >= 1 or (value == -1 and bounded)):
+            problems.append(
+                f"train.{key}={value}: expected >= 1, or -1 (no epoch limit) with train.max_steps >= 1 "
+                "or train.max_time_minutes set"
+            )
+    return problems
 
 
 def to_yaml(cfg: Config) -> str:
