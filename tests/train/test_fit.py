@@ -253,3 +253,29 @@ def test_best_checkpoint_state_follows_the_best_ckpt_on_disk(tmp_path):
     stale["best_k_models"] = {path: torch.tensor(0.25)}
     best.load_state_dict(stale)
     assert float(best.best_model_score) == 0.5 and float(best.best_k_models[path]) == 0.5
+
+
+def test_resume_with_other_training_settings_is_refused(synth_root, tmp_path, capsys):
+    """A resumed run must take the steps the interrupted one would have taken: a changed lr or
+    batch size is one line naming last.ckpt and the setting; a longer schedule is allowed."""
+    args = [
+        "fit",
+        "--config",
+        "tiny",
+        "--set",
+        f"data.root={synth_root}",
+        "--set",
+        f"train.out_dir={tmp_path}",
+    ]
+    for item in [*TINY, "train.max_epochs=1"]:
+        args += ["--set", item]
+    assert main(args) == 0
+    capsys.readouterr()
+    saved = (tmp_path / "config.yaml").read_text()
+    assert main([*args, "--resume", "--set", "train.lr=0.01"]) == 1
+    assert (tmp_path / "config.yaml").read_text() == saved  # nothing rewritten
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "last.ckpt: trained with other settings" in err
+    assert "train.lr: 0.001 → 0.01" in err
+    assert main([*args, "--resume", "--set", "train.max_epochs=2"]) == 0
+    assert json.loads((tmp_path / "fit.json").read_text())["stages"][-1]["steps"] == 8

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from vemd.config import Config, ConfigError, to_yaml
+from vemd.config import Config, ConfigError, to_dict, to_yaml
 from vemd.data.coverage import annotate_command, annotation_path, no_common_key, open_annotations
 from vemd.data.dataset import ClipDataset, TargetSpec, annotated_clip_ids, collate
 from vemd.data.loaders import DatasetIndex, load_index
@@ -206,7 +206,7 @@ def run_stage(
         log.info("resuming stage %s from %s", stage, ckpt_path)
     # the step the run resumes from, read before anything else touches last.ckpt (it is rewritten
     # while training)
-    resume_step, log_row = _resume_point(last) if ckpt_path else (0, None)
+    resume_step, log_row = _resume_point(last, cfg) if ckpt_path else (0, None)
     kept_log = _set_aside_csv_log(folder) if ckpt_path and trainer.is_global_zero else None
     loader = train_loader(cfg, train_set)
     module.batches_per_epoch = loader.batch_sampler.__len__  # read once DDP has set up its ranks
@@ -242,12 +242,35 @@ def _validate_final_model(trainer, module, loader, path: Path) -> None:
     trainer.save_checkpoint(path, weights_only=False)
 
 
-def _resume_point(path: Path) -> tuple[int, dict | None]:
+# Settings a resumed run may change: where things are, how long to train, how often to save or
+# log, how many loader workers. Any other change would make the resumed steps differ from the
+# ones the interrupted run would have taken.
+RESUMABLE_CHANGES = frozenset(
+    {
+        "data.root",
+        "data.annotations",
+        "train.out_dir",
+        "train.stage",
+        "train.stage1_ckpt",
+        "train.num_workers",
+        "train.max_epochs",
+        "train.max_steps",
+        "train.max_time_minutes",
+        "train.checkpoint_every_n_steps",
+        "train.log_every_n_steps",
+        "train.early_stopping_patience",
+        "train.feature_cache",
+    }
+)
+
+
+def _resume_point(path: Path, cfg: Config) -> tuple[int, dict | None]:
     """The step ``last.ckpt`` was saved at and the log row of that step it carries (or None),
     read weights-only (mmap: the weights stay on disk).
 
     A file holding anything but tensors and plain containers (a crafted pickle) stops the run
-    with one line before Lightning loads it.
+    with one line before Lightning loads it, as does a config that differs from the one the
+    checkpoint was trained with in a setting that changes training (see ``RESUMABLE_CHANGES``).
     """
     from vemd.train.callbacks import ResumePoint
 
@@ -258,8 +281,34 @@ def _resume_point(path: Path) -> tuple[int, dict | None]:
         raise CheckpointError(
             f"{path}: not a checkpoint vemd fit wrote ({type(err).__name__}); not resuming from it"
         ) from None
+    changed = _changed_settings(saved.get("vemd", {}).get("config"), to_dict(cfg))
+    if changed:
+        shown = ", ".join(f"{key}: {old!r} → {new!r}" for key, old, new in changed[:3])
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        raise ConfigError(
+            f"{path}: trained with other settings ({shown}{more}); resume with the same settings "
+            "or train into another train.out_dir"
+        )
     states = [v for k, v in saved.get("callbacks", {}).items() if k.startswith(ResumePoint.__name__)]
     return step, next((s.get("log_row") for s in states if isinstance(s, dict)), None)
+
+
+def _changed_settings(saved: dict | None, current: dict) -> list[tuple[str, object, object]]:
+    """(dotted key, saved value, current value) of every setting outside ``RESUMABLE_CHANGES``
+    that differs; a checkpoint without a saved config has nothing to compare."""
+    if not isinstance(saved, dict):
+        return []
+
+    def flat(tree: dict, prefix: str = "") -> dict:
+        out = {}
+        for key, value in tree.items():
+            name = f"{prefix}{key}"
+            out |= flat(value, f"{name}.") if isinstance(value, dict) and value else {name: value}
+        return out
+
+    old, new = flat(saved), flat(current)
+    keys = sorted((old.keys() | new.keys()) - RESUMABLE_CHANGES)
+    return [(k, old.get(k), new.get(k)) for k in keys if old.get(k) != new.get(k)]
 
 
 CSV_LOG = Path("logs") / "metrics.csv"
@@ -347,9 +396,13 @@ def fit(cfg: Config, *, resume: bool = False) -> dict:
     """Run the configured stages; returns the summary written to ``fit.json``."""
     torch.manual_seed(cfg.train.seed)
     out_dir = Path(cfg.train.out_dir)
+    stages = ["1", "2"] if cfg.train.stage == "both" else [cfg.train.stage]
+    if resume:  # a checkpoint that cannot be resumed is refused before anything is written
+        for stage in stages:
+            if (last := out_dir / f"stage{stage}" / "last.ckpt").exists():
+                _resume_point(last, cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "config.yaml", to_yaml(cfg))
-    stages = ["1", "2"] if cfg.train.stage == "both" else [cfg.train.stage]
     init_from = cfg.train.stage1_ckpt
     results = []
     for stage in stages:
