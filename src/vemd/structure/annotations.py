@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -88,9 +88,15 @@ class FrameAnnotation:
 
 
 def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_file)`` then rename onto ``path`` (same folder, same filesystem)."""
+    """Call ``write(tmp_file)`` then rename onto ``path`` (same folder, same filesystem).
+
+    The temporary file is created with ``os.open(..., 0o666)`` and O_EXCL, so the kernel applies
+    the user's umask as it does to any new file (``tempfile.mkstemp`` would make it 0600), and
+    nothing reads or changes the process-wide umask, which would race with other threads.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -98,7 +104,7 @@ def _atomic_write(path: Path, write) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
