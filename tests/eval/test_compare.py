@@ -94,3 +94,36 @@ def test_compare_cli(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert str(a) in err and str(other) in err
+
+
+BAD_PREDICTIONS = {
+    "binary.csv": bytes(range(256)) * 4,
+    "nul.csv": b"item_id,true_label,pred_label,prob_Negative\x00\n",
+    "empty.csv": b"",
+    "columns.csv": b"item_id,label\nx,Negative\n",
+    "header_only.csv": b"item_id,true_label,pred_label,prob_Negative,prob_Neutral,prob_Positive\n",
+}
+
+
+@pytest.mark.parametrize("name", [*sorted(BAD_PREDICTIONS), "missing.csv", "folder"])
+def test_compare_cli_on_a_bad_file_is_one_line_naming_it(tmp_path, capsys, name):
+    good = _write(tmp_path / "good.csv", ["x", "y", "z"], [0, 1, 2], [0, 1, 2])
+    bad = tmp_path / name
+    if name == "folder":
+        bad.mkdir()
+    elif name in BAD_PREDICTIONS:
+        bad.write_bytes(BAD_PREDICTIONS[name])
+    for args in ([str(bad), str(good)], [str(good), str(bad)]):
+        assert main(["compare", *args]) == 1
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        lines = captured.err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("vemd compare: error: ") and str(bad) in lines[0]
+
+
+def test_compare_files_with_no_common_item_say_so(tmp_path, capsys):
+    a = _write(tmp_path / "a.csv", ["x", "y"], [0, 1], [0, 1])
+    b = _write(tmp_path / "b.csv", ["p", "q"], [0, 1], [0, 1])
+    assert main(["compare", str(a), str(b)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(a) in err and str(b) in err and "no item in common" in err

@@ -8,6 +8,7 @@ statistic with continuity correction ``(|b - c| - 1)^2 / (b + c)`` on 1 degree o
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,11 @@ def compare_predictions(path_a: str | Path, path_b: str | Path) -> dict:
     otherwise a :class:`DataError` names both files and a few offending item ids.
     """
     a, b = _labelled(path_a), _labelled(path_b)
+    if not a.keys() & b.keys():
+        raise DataError(
+            f"{path_a} and {path_b} have no item in common (e.g. {sorted(a)[:_NUM_EXAMPLES]} and "
+            f"{sorted(b)[:_NUM_EXAMPLES]}): predictions of two systems on the same test set?"
+        )
     only_a, only_b = sorted(a.keys() - b.keys()), sorted(b.keys() - a.keys())
     if only_a or only_b:
         parts = [
@@ -79,7 +85,10 @@ def compare_predictions(path_a: str | Path, path_b: str | Path) -> dict:
 
 def _labelled(path: str | Path) -> dict[str, tuple[str, str]]:
     """``{item_id: (true_name, pred_name)}`` of a predictions file whose items all have a true label."""
-    item_ids, y_true, y_pred, _, _ = read_predictions_csv(path)
+    try:
+        item_ids, y_true, y_pred, _, _ = read_predictions_csv(path)
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{path}: not a predictions CSV text file ({type(err).__name__})") from None
     if not item_ids:
         raise DataError(f"{path}: no predictions")
     unlabelled = [i for i, t in zip(item_ids, y_true) if not t]
