@@ -14,8 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     check = sub.add_parser(
         "check",
-        help="validate a copy before training: counts, missing/unreadable/short files, bad labels, "
-        "annotation coverage; exits 1 on any problem; never modifies the data",
+        help="validate a copy before training: counts, missing/unreadable (every image decoded)/truncated/"
+        "short files, bad labels, annotation coverage; exits 1 on any problem; never modifies the data",
     )
     check.add_argument("name", nargs="?", help="dataset loader (gaf3, vgaf, dfew, mer2023, samsemo, ...)")
     check.add_argument("root", nargs="?", help="folder holding the copy")
@@ -26,9 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vemd.data.check import check_dataset
+    from vemd.data.loaders.generic import recorded_frames
 
-    cfg = dataset_config(args.name, args.root, args.config, args.set)
-    report = check_dataset(cfg.data, tuple(args.split) if args.split else None)
+    overrides = list(args.set)
+    if args.root is not None and (frames := recorded_frames(args.root)) is not None:
+        overrides.insert(0, f"data.frames={frames}")  # a vemd synth set: its own T, unless --set says
+    cfg = dataset_config(args.name, args.root, args.config, overrides)
+    report = check_dataset(cfg.data, tuple(args.split) if args.split else None, progress=not args.json)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -41,6 +45,8 @@ def _print(report) -> None:
 
     from rich.console import Console
     from rich.table import Table
+
+    from vemd.data.check import PROBLEM_KINDS
 
     console = Console()
     counts = Table(title=f"{report.name} at {report.root} (T={report.frames}, {report.sampling})")
@@ -60,7 +66,7 @@ def _print(report) -> None:
     summary.add_column("check")
     summary.add_column("result", justify="right")
     kinds = Counter(p.kind for p in report.problems)
-    for kind in ("split", "index", "unreadable", "short", "annotations"):
+    for kind in PROBLEM_KINDS:
         summary.add_row(f"{kind} problems", str(kinds.get(kind, 0)))
     if report.coverage is not None:
         c = report.coverage

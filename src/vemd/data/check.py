@@ -1,27 +1,37 @@
 """Validation of a dataset copy before training on it (``vemd data check``).
 
 Reads, never writes: every split's records through its loader (collecting problems
-instead of stopping), every media file's header (missing, unreadable, too short for
-the configured frame sampling), and the share of sampled training frames that have
-an entry in the annotation store.
+instead of stopping), every media file (missing; unreadable: every image is decoded;
+truncated: a video's last frame must decode; too short for the configured frame
+sampling), and the share of sampled training frames that have an entry in the
+annotation store. Media are checked by a pool of :data:`CHECK_WORKERS` threads (Pillow
+and FFmpeg decode outside the GIL), with a progress bar on an interactive terminal.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from vemd.config import DataConfig
 from vemd.data.coverage import annotation_path, mismatch_message, open_annotations, sampled_keys
 from vemd.data.loaders import DatasetIndex, dataset_splits, load_index
-from vemd.data.media import SourceInfo, probe
+from vemd.data.media import SourceInfo, TruncatedVideo, probe
 from vemd.errors import DataError
 from vemd.structure.annotations import AnnotationFormatError, AnnotationStore
+
+PROBLEM_KINDS = ("split", "index", "unreadable", "truncated", "short", "annotations")
+CHECK_WORKERS = min(8, os.cpu_count() or 1)
 
 
 @dataclass
 class Problem:
-    kind: str  # split | index | unreadable | short | annotations
+    kind: str  # one of PROBLEM_KINDS
     split: str
     path: str
     message: str
@@ -70,24 +80,62 @@ def shortness(info: SourceInfo, cfg: DataConfig) -> str | None:
     return None
 
 
-def check_dataset(cfg: DataConfig, splits: tuple[str, ...] | None = None) -> CheckReport:
-    """Counts, problems and annotation coverage of the copy described by ``cfg``."""
+def check_dataset(
+    cfg: DataConfig, splits: tuple[str, ...] | None = None, *, progress: bool = False
+) -> CheckReport:
+    """Counts, problems and annotation coverage of the copy described by ``cfg``;
+    ``progress`` shows a bar (on stderr) while the media are decoded."""
     report = CheckReport(cfg.name, str(cfg.root), cfg.frames, cfg.sampling)
     store = _open_store(cfg, report)
-    for split in splits or dataset_splits(cfg):
-        found: list[tuple[str, str]] = []
-        try:
-            index = load_index(cfg, split, problems=found)
-        except DataError as err:
-            report.problems.append(Problem("split", split, str(cfg.root), str(err)))
-            continue
-        report.problems += [Problem("index", split, path, message) for path, message in found]
-        report.class_names = report.class_names or index.class_names
-        report.counts[split] = dict(Counter(r.label for r in index.records))
-        covered = _check_media(index, cfg, split, report, store if split == cfg.train_split else None)
-        if store is not None and split == cfg.train_split:
-            report.coverage = covered
+    with _verifier(progress) as verify:
+        for split in splits or dataset_splits(cfg):
+            _check_split(cfg, split, report, store, verify)
     return report
+
+
+def _check_split(cfg: DataConfig, split: str, report: CheckReport, store, verify) -> None:
+    """Records of one split through its loader, then its media (and coverage for training)."""
+    found: list[tuple[str, str]] = []
+    try:
+        index = load_index(cfg, split, problems=found)
+    except DataError as err:
+        report.problems.append(Problem("split", split, str(cfg.root), str(err)))
+        return
+    report.problems += [Problem("index", split, path, message) for path, message in found]
+    report.class_names = report.class_names or index.class_names
+    report.counts[split] = dict(Counter(r.label for r in index.records))
+    train = split == cfg.train_split
+    covered = _check_media(index, cfg, split, report, store if train else None, verify)
+    if store is not None and train:
+        report.coverage = covered
+
+
+def _verified(path: Path) -> SourceInfo | DataError:
+    try:
+        return probe(path, verify=True)
+    except DataError as err:
+        return err
+
+
+@contextmanager
+def _verifier(progress: bool) -> Iterator:
+    """A function ``verify(paths, split)`` that probes with ``verify=True`` in a thread pool and
+    yields each path's SourceInfo or DataError in order, advancing a progress bar if asked."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    console = Console(stderr=True)
+    bar = Progress(*columns, console=console, transient=True, disable=not (progress and console.is_terminal))
+    with ThreadPoolExecutor(CHECK_WORKERS) as pool, bar:
+
+        def verify(paths: list[Path], split: str) -> Iterator[SourceInfo | DataError]:
+            task = bar.add_task(f"decoding {split}", total=len(paths))
+            for result in pool.map(_verified, paths):
+                bar.advance(task)
+                yield result
+
+        yield verify
 
 
 def _open_store(cfg: DataConfig, report: CheckReport) -> AnnotationStore | None:
@@ -102,18 +150,20 @@ def _open_store(cfg: DataConfig, report: CheckReport) -> AnnotationStore | None:
 
 
 def _check_media(
-    index: DatasetIndex, cfg: DataConfig, split: str, report: CheckReport, store: AnnotationStore | None
+    index: DatasetIndex,
+    cfg: DataConfig,
+    split: str,
+    report: CheckReport,
+    store: AnnotationStore | None,
+    verify,
 ) -> Coverage | None:
     coverage = Coverage(str(store.root), 0, 0) if store is not None else None
     dataset_key = None  # one key the split reads, for the message when the store has none of them
-    for record in index.records:
-        path = index.root / record.path
-        try:
-            info = probe(path)
-        except DataError as err:
-            report.problems.append(
-                Problem("unreadable", split, str(path), str(err).removeprefix(f"{path}: "))
-            )
+    paths = [index.root / record.path for record in index.records]
+    for record, path, info in zip(index.records, paths, verify(paths, split)):
+        if isinstance(info, DataError):
+            kind = "truncated" if isinstance(info, TruncatedVideo) else "unreadable"
+            report.problems.append(Problem(kind, split, str(path), str(info).removeprefix(f"{path}: ")))
             continue
         reason = shortness(info, cfg)
         if reason:

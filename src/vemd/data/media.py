@@ -4,16 +4,42 @@ A *source* is an image file (T = 1 unless the clip asks for more: the image repe
 a folder of frame images (sorted by name), or a video file decoded with PyAV.
 Frames come back as RGB uint8 (H, W, 3) arrays, together with the source frame
 indices that annotation keys use.
+
+Images are decoded with Pillow, whatever the suffix says. Grayscale, palette, CMYK and
+alpha images read as RGB (alpha is dropped, the colours kept as stored); 16-bit images
+are scaled to 8 bits; the EXIF orientation is applied. A truncated file (a JPEG without
+its end, a PNG cut inside its data) is refused, never padded: Pillow raises on it as long
+as ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` keeps its default, False. Images of more than
+:data:`MAX_IMAGE_PIXELS` pixels are refused with one line (8000 × 8000 reads, at 192 MB).
+
+Videos: the frame count is the header's (``stream.frames``), or the count of decoded
+frames where the header has none. A video whose header promises more frames than decode
+(a cut download with the index at the front) is *truncated*. Frames are never substituted:
+:func:`read_video_frames` raises :class:`TruncatedVideo` (both counts) when a wanted index
+does not decode, so training fails the item (or skips it under ``data.skip_bad``).
+``probe(path, verify=True)`` (``vemd data check``) decodes every image and checks that a
+video's last frame decodes (seek to the last keyframe, decode to the end: reads only the
+tail of a healthy file); only where that fails are all frames decoded, to count them, and
+:class:`TruncatedVideo` is raised. :func:`decodable_frames` gives that count to callers
+that limit themselves to the frames that decode. A cut MP4 whose index was at the end
+cannot be opened at all: a plain unreadable-video :class:`DataError`.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vemd.errors import DataError
+
+# vemd's own size limit below replaces Pillow's decompression-bomb warning with one line.
+MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485  # Pillow's default: about 9459 × 9459
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+_ORIENTATION = 0x0112  # EXIF tag
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
@@ -78,22 +104,61 @@ def folder_frames(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if is_image(p))
 
 
-def probe(path: str | Path) -> SourceInfo:
-    """Frame count and rate of a source; DataError naming it when missing or unreadable."""
+class TruncatedVideo(DataError):
+    """A video whose header promises ``header_frames`` frames of which only ``decoded_frames`` decode."""
+
+    def __init__(self, path: str | Path, header_frames: int, decoded_frames: int) -> None:
+        super().__init__(
+            f"{path}: truncated video: header says {header_frames} frames, {decoded_frames} decode"
+        )
+        self.path, self.header_frames, self.decoded_frames = str(path), header_frames, decoded_frames
+
+    def __reduce__(self):  # picklable across DataLoader workers
+        return type(self), (self.path, self.header_frames, self.decoded_frames)
+
+
+def probe(path: str | Path, *, verify: bool = False) -> SourceInfo:
+    """Frame count and rate of a source; DataError naming it when missing or unreadable.
+
+    Without ``verify`` an image's header is read and a video's header trusted. With
+    ``verify`` (``vemd data check``) every image is decoded and a video's tail checked;
+    a truncated video raises :class:`TruncatedVideo`.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     if path.is_dir():
-        count = len(folder_frames(path))
-        if count == 0:
+        files = folder_frames(path)
+        if not files:
             raise DataError(f"{path}: folder holds no frame images")
-        return SourceInfo(count, 0.0, "folder")
+        if verify:
+            for file in files:
+                try:
+                    read_image(file)
+                except DataError as err:
+                    raise DataError(
+                        f"{path}: frame {file.name}: {str(err).removeprefix(f'{file}: ')}"
+                    ) from err
+        return SourceInfo(len(files), 0.0, "folder")
     if is_image(path):
+        if verify:
+            read_image(path)
+        else:
+            _open_image(path).close()
         return SourceInfo(1, 0.0, "image")
-    return _probe_video(path)
+    return _probe_video(path, verify)
 
 
-def _probe_video(path: Path) -> SourceInfo:
+def decodable_frames(path: str | Path) -> int:
+    """How many frames of a video decode, counted from the first (the header's count when
+    its last frame decodes); DataError when the file cannot be read at all."""
+    try:
+        return probe(path, verify=True).num_frames
+    except TruncatedVideo as err:
+        return err.decoded_frames
+
+
+def _probe_video(path: Path, verify: bool) -> SourceInfo:
     import av
 
     try:
@@ -104,51 +169,140 @@ def _probe_video(path: Path) -> SourceInfo:
             fps = float(stream.average_rate or stream.guessed_rate or 0.0)
             count = int(stream.frames or 0)
             if count <= 0:  # container without a frame count: decode to count
-                count = sum(1 for _ in container.decode(stream))
+                count = _count_decoded(container)
+            elif verify and not _tail_decodes(container, stream, count):
+                decoded = _count_decoded(av.open(str(path)))
+                if decoded < count:
+                    raise TruncatedVideo(path, count, decoded)
     except DataError:
         raise
     except Exception as err:  # PyAV raises many FFmpeg error types
-        raise DataError(f"{path}: unreadable video ({type(err).__name__}: {err})") from err
+        raise DataError(f"{path}: unreadable video ({_reason(err)})") from err
     if count <= 0:
         raise DataError(f"{path}: video has zero frames")
     return SourceInfo(count, fps, "video")
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """RGB uint8 (H, W, 3); DataError naming the file when unreadable."""
-    import cv2
+def _reason(err: Exception) -> str:
+    """An FFmpeg error's own words (PyAV repeats the file name after them), else the exception."""
+    return getattr(err, "strerror", None) or f"{type(err).__name__}: {err}"
 
+
+def _count_decoded(container) -> int:
+    """Frames of the first video stream that decode from the start, up to the first
+    decoding error after the first frame (a cut packet); closes the container."""
+    with container:
+        count = 0
+        try:
+            for _ in container.decode(container.streams.video[0]):
+                count += 1
+        except Exception:
+            if count == 0:
+                raise
+        return count
+
+
+def _tail_decodes(container, stream, count: int) -> bool:
+    """Whether the frames from the last keyframe on decode up to the header's last frame.
+
+    False also where the container gives no duration or timestamps to compare with."""
+    if not stream.duration:
+        return False
+    end = (stream.start_time or 0) + stream.duration
+    span = stream.duration / count  # one frame, in stream time_base units
+    last = None
+    try:
+        container.seek(int(end - span), stream=stream, backward=True)
+        for frame in container.decode(stream):
+            if frame.pts is not None:
+                last = frame.pts if last is None else max(last, frame.pts)
+    except Exception:
+        return False
+    return last is not None and last >= end - 1.5 * span
+
+
+def _open_image(path: Path) -> Image.Image:
+    """The image at ``path``, header read (lazy); DataError when empty, not an image or too large."""
+    try:
+        if path.stat().st_size == 0:
+            raise DataError(f"{path}: empty file")
+        image = Image.open(path)
+    except FileNotFoundError as err:
+        raise DataError(f"{path}: missing image") from err
+    except UnidentifiedImageError as err:
+        raise DataError(f"{path}: not an image (no known image format)") from err
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise DataError(f"{path}: unreadable image ({err})") from err
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        image.close()
+        raise DataError(
+            f"{path}: image of {width}×{height} pixels exceeds vemd's limit of {MAX_IMAGE_PIXELS} pixels"
+        )
+    return image
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """RGB uint8 (H, W, 3) of any image mode; DataError naming the file when missing, not an
+    image, truncated or otherwise broken."""
     path = Path(path)
-    data = np.fromfile(path, dtype=np.uint8) if path.is_file() else None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
-    if image is None:
-        raise DataError(f"{path}: missing or unreadable image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    with _open_image(path) as image:
+        try:
+            image.load()
+        except (OSError, ValueError, SyntaxError) as err:
+            reason = "truncated image" if "truncated" in str(err) else f"broken image ({err})"
+            raise DataError(f"{path}: {reason}") from err
+        if image.getexif().get(_ORIENTATION, 1) != 1:
+            image = ImageOps.exif_transpose(image)
+        return _rgb8(image)
+
+
+def _rgb8(image: Image.Image) -> np.ndarray:
+    """(H, W, 3) uint8 of a loaded image: integer gray (16-bit PNG, TIFF: 0..65535) scaled
+    by 1/257, every other mode converted by Pillow (alpha dropped, CMYK and palettes to RGB)."""
+    if image.mode.startswith("I"):  # I;16, I;16B, I
+        gray = np.asarray(image).astype(np.float32)
+        gray = np.clip(np.rint(gray / 257.0), 0, 255).astype(np.uint8)  # (H, W)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.array(image)
 
 
 def read_video_frames(path: str | Path, indices: list[int]) -> list[np.ndarray]:
-    """Decode the frames at ``indices`` (any order, repeats allowed) in one pass."""
+    """Decode the frames at ``indices`` (any order, repeats allowed) in one pass.
+
+    :class:`TruncatedVideo` when a wanted index lies past the last frame that decodes.
+    """
     import av
 
     path = Path(path)
-    wanted = sorted(set(indices))
+    wanted, last = set(indices), max(indices)
     found: dict[int, np.ndarray] = {}
+    decoded = header = 0
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
+            header = int(stream.frames or 0)
             stream.thread_type = "AUTO"
-            for number, frame in enumerate(container.decode(stream)):
-                if number in wanted:
-                    found[number] = frame.to_ndarray(format="rgb24")
-                if number >= wanted[-1]:
-                    break
+            try:
+                for number, frame in enumerate(container.decode(stream)):
+                    decoded = number + 1
+                    if number in wanted:
+                        found[number] = frame.to_ndarray(format="rgb24")
+                    if number >= last:
+                        break
+            except Exception:
+                if decoded == 0:
+                    raise
+                # decoding stopped inside the file (a cut packet): what decoded is all there is
     except Exception as err:
-        raise DataError(f"{path}: unreadable video ({type(err).__name__}: {err})") from err
-    if not found:
+        raise DataError(f"{path}: unreadable video ({_reason(err)})") from err
+    if decoded == 0:
         raise DataError(f"{path}: no frame could be decoded")
-    # A truncated file may end before the last wanted index: reuse the nearest earlier frame.
-    decoded = sorted(found)
-    return [found[max((k for k in decoded if k <= i), default=decoded[0])] for i in indices]
+    if len(found) < len(wanted):
+        raise TruncatedVideo(path, max(header, last + 1), decoded)
+    return [found[i] for i in indices]
 
 
 def read_frames(
@@ -156,10 +310,10 @@ def read_frames(
 ) -> tuple[list[np.ndarray], list[int]]:
     """Sampled RGB frames of a source and their source frame indices."""
     path = Path(path)
+    if is_image(path) and path.is_file():  # decoding is the check: one read
+        return [read_image(path)] * frames, [0] * frames
     info = probe(path)
     indices = clip_indices(info, frames, sampling=sampling, interval=interval)
-    if info.kind == "image":
-        return [read_image(path)] * frames, indices
     if info.kind == "folder":
         files = folder_frames(path)
         return [read_image(files[i]) for i in indices], indices
@@ -169,10 +323,9 @@ def read_frames(
 def read_frames_at(path: str | Path, indices: list[int]) -> list[np.ndarray]:
     """RGB frames at source frame ``indices`` (0 for an image), as annotation keys name them."""
     path = Path(path)
-    kind = probe(path).kind
-    if kind == "image":
+    if is_image(path) and path.is_file():
         return [read_image(path)] * len(indices)
-    if kind == "folder":
+    if probe(path).kind == "folder":
         files = folder_frames(path)
         return [read_image(files[i]) for i in indices]
     return read_video_frames(path, indices)

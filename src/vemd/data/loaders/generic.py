@@ -12,10 +12,14 @@
   ``data.class_names`` is given.
 
 A ``folder`` or ``csv`` root holding ``manifest.csv`` is read as the generic layout.
+A root written by ``vemd synth`` also holds ``dataset.json``, the generation options: its
+``frames`` is T of every clip (:func:`recorded_frames`), which ``NAME ROOT`` commands use
+as ``data.frames`` in place of the loader's default.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from vemd.config import DataConfig
@@ -35,6 +39,23 @@ def load_manifest(
         present = sorted({r.split for r in records})
         raise DataError(f"{Path(cfg.root) / 'manifest.csv'}: no clip in split {split!r} (splits: {present})")
     return chosen, class_names
+
+
+def recorded_frames(root: str | Path) -> int | None:
+    """T recorded by ``vemd synth`` in ``ROOT/dataset.json``; None when ROOT holds no such record."""
+    from vemd.synth.generate import FORMAT
+
+    path = Path(root) / "dataset.json"
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_bytes())
+        frames = record["options"]["frames"] if record.get("format") == FORMAT else None
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise DataError(f"{path}: unreadable dataset record ({type(err).__name__}: {err})") from err
+    if frames is not None and not (isinstance(frames, int) and frames >= 1):
+        raise DataError(f"{path}: options.frames must be a positive integer, not {frames!r}")
+    return frames
 
 
 def _class_dirs(folder: Path) -> list[Path]:
