@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vemd", description="Privacy-aware group emotion recognition (VE-MD)."
     )
     parser.add_argument("--version", action="version", version=f"vemd {__version__}")
+    _add_verbose(parser, default=0)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -40,8 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
+        _add_verbose(command, default=argparse.SUPPRESS)  # also after the command: vemd fit -v
         command.set_defaults(run=module.run)
     return parser
+
+
+def _add_verbose(parser: argparse.ArgumentParser, *, default) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=default,
+        help="show every library warning and log line (-v: INFO, -vv: DEBUG); without it, known "
+        "Lightning and MediaPipe noise is kept out of the terminal",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from vemd.errors import USER_ERRORS
+    from vemd.noise import configure
 
+    configure(args.verbose)
     try:
         return int(args.run(args) or 0)
     except USER_ERRORS as err:

@@ -13,6 +13,7 @@ import numpy as np
 
 from vemd.annotate.backends.base import VISIBLE, BodyDetection, FaceDetection
 from vemd.annotate.pairing import head_in_box, head_point
+from vemd.noise import native_noise_filtered
 
 # BlazePose's 33 points → COCO-17.
 BLAZEPOSE_TO_COCO17 = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
@@ -75,14 +76,18 @@ class MediaPipeBodies:
     """
 
     def __init__(self, *, visibility: float = 0.5, min_points: int = 3, max_repeats: int = 4) -> None:
-        import mediapipe as mp
+        # MediaPipe's and TFLite's start-up lines on fd 2 come from the graph's threads as it
+        # starts: one blank frame, run inside the filter, waits for them
+        with native_noise_filtered():
+            import mediapipe as mp
 
-        self._pose = mp.solutions.pose.Pose(
-            static_image_mode=True,
-            model_complexity=1,
-            enable_segmentation=False,
-            min_detection_confidence=0.5,
-        )
+            self._pose = mp.solutions.pose.Pose(
+                static_image_mode=True,
+                model_complexity=1,
+                enable_segmentation=False,
+                min_detection_confidence=0.5,
+            )
+            self._pose.process(np.zeros((64, 64, 3), np.uint8))
         self.visibility = visibility
         self.min_points = min_points
         self.max_repeats = max_repeats
@@ -91,7 +96,8 @@ class MediaPipeBodies:
         x0, y0, x1, y1 = box
         if x1 - x0 < 16 or y1 - y0 < 16:
             return None
-        result = self._pose.process(np.ascontiguousarray(image[y0:y1, x0:x1]))
+        with native_noise_filtered():  # its graph's calculators log W0000 lines on fd 2
+            result = self._pose.process(np.ascontiguousarray(image[y0:y1, x0:x1]))
         if result.pose_landmarks is None:
             return None
         points = keypoints_from_landmarks(
