@@ -120,7 +120,9 @@ def test_cli_writes_problems_summary_and_exits_3_on_failures(tmp_path):
         assert main([*args, "--export-coco", str(coco)]) == 3
     with open(out / "problems.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [Path(r["path"]).name for r in rows] == ["bad.png"] and "unreadable" in rows[0]["problem"]
+    assert [Path(r["path"]).name for r in rows] == ["bad.png"] and str(media / "bad.png") in rows[0][
+        "problem"
+    ]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames"] == 2 and summary["max_bodies"] == 1 and summary["failed_sources"] == 1
     assert len(list((tmp_path / "ann-preview").glob("*.png"))) == 1

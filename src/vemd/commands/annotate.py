@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from vemd.commands.common import add_dataset_arguments, dataset_config
+from vemd.commands.common import add_dataset_arguments, dataset_config, refuse_file_as_folder
 
 HELP = "annotate every person's body (COCO-17) and face (68 points) in sampled frames"
 EXIT_SOME_FAILED = 3
@@ -73,10 +74,12 @@ def run(args: argparse.Namespace) -> int:
     if args.input == "preview":
         if not (args.root and args.media and args.out):
             raise VemdError("usage: vemd annotate preview ANNOTATIONS --media INPUT --n N --out DIR")
+        refuse_file_as_folder(args.out)
         _preview(
             Path(args.root), find_items(args.media, tuple(args.splits or ["train"])), args.n, Path(args.out)
         )
         return 0
+    _check_numbers(args)
     problems: list[tuple[str, str]] = []
     if args.config is not None or args.root is not None:  # a dataset, through its loader
         _refuse_plain_options(args)
@@ -98,7 +101,25 @@ def run(args: argparse.Namespace) -> int:
         out, source = Path(args.out), str(args.input)
         given = {"frames": args.frames, "sampling": args.sampling, "interval": args.interval}
         sampling = {k: PLAIN_SAMPLING[k] if v is None else v for k, v in given.items()}
+    refuse_file_as_folder(out)
+    if args.preview:
+        refuse_file_as_folder(args.preview_dir or f"{out}-preview", "--preview-dir")
     return _run_store(args, out, items, source, sampling, problems)
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    from vemd.errors import VemdError
+
+    checks = (
+        ("frames", args.frames, "an integer >= 1 (frames per video clip)", lambda v: v >= 1),
+        ("interval", args.interval, "a number of seconds > 0", lambda v: v > 0),
+        ("workers", args.workers, "an integer >= 1", lambda v: v >= 1),
+        ("preview", args.preview, "an integer >= 0", lambda v: v >= 0),
+        ("n", args.n, "an integer >= 1", lambda v: v >= 1),
+    )
+    for option, value, allowed, ok in checks:
+        if value is not None and not ok(value):
+            raise VemdError(f"--{option} {value:g}: expected {allowed}")
 
 
 def _refuse_plain_options(args: argparse.Namespace) -> None:
@@ -173,6 +194,8 @@ def _annotate(
     )
     failed = problems + report.problems
     write_problems(store.root / "problems.csv", failed)
+    for path, problem in failed:  # one line each, as data check prints them
+        print(problem if path in problem else f"{path}: {problem}", file=sys.stderr)
     summary = summarise(store, [item.clip_id for item in items])
     record = {
         "input": source,

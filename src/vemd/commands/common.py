@@ -43,3 +43,13 @@ def dataset_config(name: str | None, root: str | None, recipe: str | None, overr
     if recipe is not None:
         return load_config(recipe, overrides)
     return load_config(None, name_root_overrides(name, root) + list(overrides))
+
+
+def refuse_file_as_folder(path, option: str = "--out") -> None:
+    """One line when ``option`` names an existing file where a command writes a folder."""
+    from pathlib import Path
+
+    from vemd.errors import VemdError
+
+    if Path(path).exists() and not Path(path).is_dir():
+        raise VemdError(f"{path}: {option} names an existing file; it must be a folder (new or existing)")

@@ -59,14 +59,21 @@ class SynthOptions:
     image_size: int = 224
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise DataError(f"synth: task must be one of {TASKS}, got {self.task!r}")
-        if not 1 <= self.max_people <= 255:
-            raise DataError(f"synth: max_people must be in 1..255, got {self.max_people}")
-        if self.frames < 1 or self.image_size < 32 or min(self.n_train, self.n_val, self.n_test) < 0:
-            raise DataError("synth: frames >= 1, image_size >= 32 and non-negative split sizes are required")
-        if not 0.0 <= self.annotation_noise <= 1.0:
-            raise DataError(f"synth: annotation_noise must be in [0, 1], got {self.annotation_noise}")
+        """Refuse nonsense with one line naming the ``vemd synth`` option, its value and the range."""
+        checks = (
+            ("n-train", self.n_train, self.n_train >= 0, "an integer >= 0"),
+            ("n-val", self.n_val, self.n_val >= 0, "an integer >= 0"),
+            ("n-test", self.n_test, self.n_test >= 0, "an integer >= 0"),
+            ("frames", self.frames, self.frames >= 1, "an integer >= 1"),
+            ("max-people", self.max_people, 1 <= self.max_people <= 255, "an integer in 1..255"),
+            ("image-size", self.image_size, self.image_size >= 32, "an integer >= 32 (pixels)"),
+            ("annotation-noise", self.annotation_noise, 0.0 <= self.annotation_noise <= 1.0, "in [0, 1]"),
+            ("task", self.task, self.task in TASKS, f"one of {', '.join(TASKS)}"),
+        )
+        for option, value, ok, allowed in checks:
+            if not ok:
+                shown = f"{value:g}" if isinstance(value, float) else value
+                raise DataError(f"synth: --{option} {shown}: expected {allowed}")
 
     @property
     def scene(self) -> SceneOptions:
@@ -154,7 +161,11 @@ def generate_dataset(
     max_people, task, annotation_noise, image_size). Rerunning with the same options resumes.
     """
     opts = SynthOptions(**options)
+    if workers < 1:
+        raise DataError(f"synth: --workers {workers}: expected an integer >= 1")
     root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise DataError(f"{root}: --out names an existing file; SynthGroups is written into a folder")
     root.mkdir(parents=True, exist_ok=True)
     _check_options(root, opts)
     store = AnnotationStore(root / "annotations", create=True)
