@@ -141,3 +141,11 @@ def test_unreadable_base_names_the_base(tmp_path):
     (tmp_path / "top.yaml").write_text("base: bad\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: "):
         load_config(tmp_path / "top.yaml")
+
+
+def test_accelerator_list_is_lightnings():
+    from pytorch_lightning.accelerators import AcceleratorRegistry
+
+    from vemd.config import ACCELERATORS
+
+    assert set(ACCELERATORS) == {"auto", "gpu", *AcceleratorRegistry.available_accelerators()}

@@ -87,13 +87,15 @@ class FrameAnnotation:
         return np.stack(arrays).astype(np.float32)
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_file)`` then rename onto ``path`` (same folder, same filesystem).
+def atomic_write(path: str | Path, write) -> None:
+    """Call ``write(binary_file)`` on a temporary file, then rename it onto ``path`` (same folder,
+    same filesystem), so readers see the old or the new content, never a part.
 
     The temporary file is created with ``os.open(..., 0o666)`` and O_EXCL, so the kernel applies
     the user's umask as it does to any new file (``tempfile.mkstemp`` would make it 0600), and
     nothing reads or changes the process-wide umask, which would race with other threads.
     """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -110,7 +112,7 @@ def _atomic_write(path: Path, write) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write a text file so that readers see the old or the new content, never a part."""
-    _atomic_write(Path(path), lambda h: h.write(text.encode("utf-8")))
+    atomic_write(path, lambda h: h.write(text.encode("utf-8")))
 
 
 def _encode_shard(records: list[tuple[str, FrameAnnotation]]) -> dict[str, np.ndarray]:
@@ -267,7 +269,7 @@ class AnnotationStore:
         number = len(self._shard_paths)
         path = self.root / f"shard-{number:06d}.npz"
         arrays = _encode_shard(list(self._pending.items()))
-        _atomic_write(path, lambda h: np.savez(h, **arrays))
+        atomic_write(path, lambda h: np.savez(h, **arrays))
         self._shard_paths.append(path)
         for row, key in enumerate(self._pending):
             self._index[key] = (number, row)
