@@ -101,7 +101,9 @@ def _check_split(cfg: DataConfig, split: str, report: CheckReport, store, verify
     except DataError as err:
         report.problems.append(Problem("split", split, str(cfg.root), str(err)))
         return
-    report.problems += [Problem("index", split, path, message) for path, message in found]
+    known = {(p.path, p.message) for p in report.problems if p.kind == "index"}
+    # a loader reading one table for every split (manifest.csv) finds its bad rows once per split
+    report.problems += [Problem("index", split, *item) for item in dict.fromkeys(found) if item not in known]
     report.class_names = report.class_names or index.class_names
     report.counts[split] = dict(Counter(r.label for r in index.records))
     train = split == cfg.train_split

@@ -66,29 +66,54 @@ def write_manifest(root: str | Path, records: list[ClipRecord], class_names: lis
     )
 
 
-def read_manifest(root: str | Path) -> tuple[list[ClipRecord], list[str]]:
-    """Records and class names of a dataset folder, validated (labels, columns, ids)."""
+def read_manifest(
+    root: str | Path, problems: list[tuple[str, str]] | None = None
+) -> tuple[list[ClipRecord], list[str]]:
+    """Records and class names of a dataset folder, validated (labels, columns, ids).
+
+    A row with an unknown or empty label, a missing field or a repeated clip id raises
+    DataError naming ``manifest.csv:LINE``, or, when ``problems`` is a list, is appended to
+    it as ``(path, message)`` and left out; an unreadable file always raises.
+    """
     root = Path(root)
     manifest, classes_file = root / "manifest.csv", root / "classes.json"
     for path in (manifest, classes_file):
         if not path.is_file():
             raise DataError(f"{path}: missing (a dataset folder needs manifest.csv and classes.json)")
+    class_names = _read_class_names(classes_file)
     try:
-        class_names = list(json.loads(classes_file.read_text())["class_names"])
-    except (ValueError, KeyError, TypeError) as err:
-        raise DataError(f"{classes_file}: unreadable class list ({err})") from err
+        with manifest.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            missing = set(MANIFEST_COLUMNS) - set(reader.fieldnames or ())
+            if missing:
+                raise DataError(f"{manifest}: missing columns {sorted(missing)}")
+            rows = list(enumerate(reader, start=2))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{manifest}: unreadable manifest, expected UTF-8 CSV text ({err})") from err
     records, seen = [], set()
-    with manifest.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = set(MANIFEST_COLUMNS) - set(reader.fieldnames or ())
-        if missing:
-            raise DataError(f"{manifest}: missing columns {sorted(missing)}")
-        for line, row in enumerate(reader, start=2):
-            record = ClipRecord(*(row[c].strip() for c in MANIFEST_COLUMNS))
-            if record.label not in class_names:
-                raise DataError(f"{manifest}:{line}: label {record.label!r} is not one of {class_names}")
-            if record.clip_id in seen:
-                raise DataError(f"{manifest}:{line}: duplicate clip_id {record.clip_id!r}")
+    for line, row in rows:
+        record = ClipRecord(*((row[c] or "").strip() for c in MANIFEST_COLUMNS))
+        if any(not value for value in (record.clip_id, record.split, record.path)):
+            fault = f"empty or missing field (row {list(row.values())})"
+        elif record.label not in class_names:
+            fault = f"label {record.label!r} is not one of {class_names}"
+        elif record.clip_id in seen:
+            fault = f"duplicate clip_id {record.clip_id!r}"
+        else:
             seen.add(record.clip_id)
             records.append(record)
+            continue
+        if problems is None:
+            raise DataError(f"{manifest}:{line}: {fault}")
+        problems.append((f"{manifest}:{line}", fault))
     return records, class_names
+
+
+def _read_class_names(path: Path) -> list[str]:
+    try:
+        names = json.loads(path.read_bytes())["class_names"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise DataError(f"{path}: unreadable class list ({type(err).__name__}: {err})") from err
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        raise DataError(f"{path}: class_names must be a non-empty list of names, not {names!r}")
+    return names

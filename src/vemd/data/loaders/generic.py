@@ -33,7 +33,7 @@ from vemd.errors import DataError
 def load_manifest(
     cfg: DataConfig, split: str, problems: Problems | None
 ) -> tuple[list[ClipRecord], list[str]]:
-    records, class_names = read_manifest(cfg.root)
+    records, class_names = read_manifest(cfg.root, problems)
     chosen = [r for r in records if r.split == split]
     if not chosen:
         present = sorted({r.split for r in records})
