@@ -160,8 +160,8 @@ def cut_mp4(
     """A ``frames``-frame noise MP4 cut at half its bytes.
 
     ``index_first`` (faststart): the header still says ``frames`` frames but only about
-    half decode (``mpeg4``: 13 of 40, decoding simply stops; ``libx264``: 17 of 40, then
-    the decoder raises on the cut packet). Index last: the cut removes the index and
+    half decode (``mpeg4``: 12 of 40, ``libx264``: 19 of 40; FFmpeg flags the cut packet as
+    corrupt, and an H.264 decoder raises on it). Index last: the cut removes the index and
     the file cannot be opened.
     """
     name = name or ("cut_index_first.mp4" if index_first else "cut_index_last.mp4")

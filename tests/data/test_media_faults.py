@@ -89,23 +89,37 @@ def test_cut_mp4_with_index_first_is_truncated_with_both_counts(tmp_path):
     assert probe(path).num_frames == 40  # the header's word
     with pytest.raises(TruncatedVideo) as err:
         probe(path, verify=True)
-    assert (err.value.header_frames, err.value.decoded_frames) == (40, 13)
-    assert "truncated video: header says 40 frames, 13 decode" in one_line(err, path)
-    assert decodable_frames(path) == 13
+    assert (err.value.header_frames, err.value.decoded_frames) == (40, 12)
+    assert "truncated video: header says 40 frames, 12 decode" in one_line(err, path)
+    assert decodable_frames(path) == 12
     with pytest.raises(TruncatedVideo) as err:
         read_video_frames(path, [0, 20, 39])  # never an earlier frame in place of a missing one
-    assert (err.value.header_frames, err.value.decoded_frames) == (40, 13)
-    assert len(read_video_frames(path, [0, 12])) == 2
+    assert (err.value.header_frames, err.value.decoded_frames) == (40, 12)
+    assert len(read_video_frames(path, [0, 11])) == 2
     copy = pickle.loads(pickle.dumps(err.value))
-    assert (str(copy), copy.decoded_frames) == (str(err.value), 13)
+    assert (str(copy), copy.decoded_frames) == (str(err.value), 12)
 
 
 def test_cut_h264_whose_decoder_fails_on_the_cut_packet_is_truncated(tmp_path):
     path = bad_media.cut_mp4(tmp_path, index_first=True, codec="libx264")
     with pytest.raises(TruncatedVideo) as err:
         read_video_frames(path, [39])
-    assert (err.value.header_frames, err.value.decoded_frames) == (40, 17)
-    assert decodable_frames(path) == 17
+    assert (err.value.header_frames, err.value.decoded_frames) == (40, 19)
+    assert decodable_frames(path) == 19
+
+
+@pytest.mark.parametrize("codec", ["mpeg4", "libx264"])
+def test_frames_of_a_cut_mp4_are_those_of_the_whole_file_never_a_partial_packet(tmp_path, codec):
+    whole = bad_media.video(tmp_path, 40, "whole.mp4", faststart=True, noise=True, codec=codec)
+    cut = bad_media.cut_mp4(tmp_path, index_first=True, codec=codec)
+    count = decodable_frames(cut)
+    for fraction in (0.9, 0.99):  # a cut inside the last packets too
+        path = tmp_path / f"cut{fraction}.mp4"
+        path.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * fraction)])
+        assert decodable_frames(path) < 40
+    indices = list(range(count))
+    for a, b in zip(read_video_frames(cut, indices), read_video_frames(whole, indices)):
+        assert np.array_equal(a, b)
 
 
 def test_cut_mp4_with_index_last_is_unreadable_in_one_line(tmp_path):
@@ -174,7 +188,7 @@ def test_data_check_reports_truncated_and_unreadable_videos_and_frame_folders(tm
     code, lines = check(["synth", str(root), "--split", "train", "--set", "data.frames=2"], capsys)
     assert code == 1
     assert sorted(lines) == [
-        f"[truncated] train: {root / 'items' / 's2.mp4'}: truncated video: header says 40 frames, 13 decode",
+        f"[truncated] train: {root / 'items' / 's2.mp4'}: truncated video: header says 40 frames, 12 decode",
         f"[unreadable] train: {root / 'items' / 's1'}: frame 00003.jpg: truncated image",
     ]
     assert main(["data", "check", "synth", str(root), "--split", "train", "--json"]) == 1

@@ -28,6 +28,7 @@ cannot be opened at all: a plain unreadable-video :class:`DataError`.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,6 +173,8 @@ def _probe_video(path: Path, verify: bool) -> SourceInfo:
                 count = _count_decoded(container)
             elif verify and not _tail_decodes(container, stream, count):
                 decoded = _count_decoded(av.open(str(path)))
+                if decoded == 0:
+                    raise DataError(f"{path}: no frame could be decoded")
                 if decoded < count:
                     raise TruncatedVideo(path, count, decoded)
     except DataError:
@@ -188,18 +191,28 @@ def _reason(err: Exception) -> str:
     return getattr(err, "strerror", None) or f"{type(err).__name__}: {err}"
 
 
+def _decode(container, stream) -> Iterator:
+    """The frames of ``stream`` in order, from where the container stands, up to the first
+    packet the file cuts short (FFmpeg flags it corrupt) or the first decoding error after a
+    frame: never a frame made from partial data."""
+    frames = 0
+    try:
+        for packet in container.demux(stream):
+            corrupt = packet.is_corrupt
+            for frame in stream.decode(None if corrupt else packet):  # None: flush the decoder
+                frames += 1
+                yield frame
+            if corrupt:
+                return
+    except Exception:  # PyAV raises many FFmpeg error types
+        if frames == 0:
+            raise
+
+
 def _count_decoded(container) -> int:
-    """Frames of the first video stream that decode from the start, up to the first
-    decoding error after the first frame (a cut packet); closes the container."""
+    """How many frames of the first video stream decode (:func:`_decode`); closes the container."""
     with container:
-        count = 0
-        try:
-            for _ in container.decode(container.streams.video[0]):
-                count += 1
-        except Exception:
-            if count == 0:
-                raise
-        return count
+        return sum(1 for _ in _decode(container, container.streams.video[0]))
 
 
 def _tail_decodes(container, stream, count: int) -> bool:
@@ -213,7 +226,7 @@ def _tail_decodes(container, stream, count: int) -> bool:
     last = None
     try:
         container.seek(int(end - span), stream=stream, backward=True)
-        for frame in container.decode(stream):
+        for frame in _decode(container, stream):
             if frame.pts is not None:
                 last = frame.pts if last is None else max(last, frame.pts)
     except Exception:
@@ -285,17 +298,12 @@ def read_video_frames(path: str | Path, indices: list[int]) -> list[np.ndarray]:
             stream = container.streams.video[0]
             header = int(stream.frames or 0)
             stream.thread_type = "AUTO"
-            try:
-                for number, frame in enumerate(container.decode(stream)):
-                    decoded = number + 1
-                    if number in wanted:
-                        found[number] = frame.to_ndarray(format="rgb24")
-                    if number >= last:
-                        break
-            except Exception:
-                if decoded == 0:
-                    raise
-                # decoding stopped inside the file (a cut packet): what decoded is all there is
+            for number, frame in enumerate(_decode(container, stream)):
+                decoded = number + 1
+                if number in wanted:
+                    found[number] = frame.to_ndarray(format="rgb24")
+                if number >= last:
+                    break
     except Exception as err:
         raise DataError(f"{path}: unreadable video ({_reason(err)})") from err
     if decoded == 0:
