@@ -8,6 +8,11 @@
 The state dict holds inference weights only: in ``ve-md`` mode the structural decoders
 are left out (they never run at inference), as is the ``vae`` reconstruction decoder.
 Lightning checkpoints (``*.ckpt``) written by ``vemd fit`` load too.
+
+Every problem with a model file is one :class:`CheckpointError` line naming it: missing, a
+folder, empty, damaged or foreign bytes (nothing in it is executed: weights only), a config
+the schema refuses, a class list whose length is not the model's output size, weights whose
+names or shapes do not fit the model its config describes.
 """
 
 from __future__ import annotations
@@ -29,22 +34,40 @@ class CheckpointError(VemdError):
 
 def _read(path: str | Path) -> dict:
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a model file (give its model.pt)")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such model file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty model file")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for foreign or corrupt files
+    except Exception as err:  # torch raises several types for foreign, damaged or unsafe files
         raise CheckpointError(f"{path}: not a readable vemd model ({type(err).__name__})") from err
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: not a vemd model file")
     if data.get("format") == MODEL_FORMAT:
-        return _upgrade(data, path)
-    if "vemd" in data and "state_dict" in data:  # a Lightning checkpoint of vemd fit
-        meta = data["vemd"]
+        return _upgrade(_checked(data, path), path)
+    if isinstance(data.get("vemd"), dict) and isinstance(data.get("state_dict"), dict):
+        meta = data["vemd"]  # a Lightning checkpoint of vemd fit
         prefix = "model."
         state = {k[len(prefix) :]: v for k, v in data["state_dict"].items() if k.startswith(prefix)}
-        return _upgrade({**meta, "state_dict": state, "vemd_version": meta.get("version")}, path)
+        merged = {**meta, "state_dict": state, "vemd_version": meta.get("version")}
+        return _upgrade(_checked(merged, path), path)
     raise CheckpointError(f"{path}: not a vemd model file (no vemd metadata)")
+
+
+def _checked(data: dict, path: Path) -> dict:
+    """``data`` if it holds a config mapping, a list of class names and a state dict of tensors."""
+    names = data.get("class_names")
+    state = data.get("state_dict")
+    if not isinstance(data.get("config"), dict):
+        raise CheckpointError(f"{path}: damaged vemd model file (no config mapping)")
+    if not isinstance(names, list | tuple) or not names or not all(isinstance(n, str) for n in names):
+        raise CheckpointError(f"{path}: damaged vemd model file (class_names is not a list of names)")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: damaged vemd model file (state_dict is not a dict of tensors)")
+    return data
 
 
 def _upgrade(data: dict, path: Path) -> dict:
@@ -54,7 +77,9 @@ def _upgrade(data: dict, path: Path) -> dict:
     ``model.heatmap.deep_supervision`` became ``model.heatmap.supervision``; the limbs decoder
     of those versions had another layout, so their heatmap decoder weights cannot be loaded.
     """
-    model = data.get("config", {}).get("model", {})
+    model = data["config"].get("model")
+    if not isinstance(model, dict):  # from_dict says what is wrong with it
+        return data
     sr = model.get("sr")
     if isinstance(sr, dict) and "gate" not in sr:
         sr["gate"] = any(".sr_gate." in key for key in data["state_dict"])
@@ -103,9 +128,28 @@ def load_model(path: str | Path):
     from vemd.models.build import build_model
 
     data = _read(path)
-    cfg: Config = from_dict(data["config"])
-    model = build_model(cfg.model, inference=True, load_weights=False)  # the file holds every weight
+    try:
+        cfg: Config = from_dict(data["config"])
+    except Exception as err:  # ConfigError for a key or value the schema refuses, others for odd types
+        raise CheckpointError(f"{path}: bad config in model file: {_first_line(err)}") from err
+    class_names = list(data["class_names"])
+    if len(class_names) != cfg.model.num_classes:
+        raise CheckpointError(
+            f"{path}: {len(class_names)} class names {class_names} but model.num_classes="
+            f"{cfg.model.num_classes} outputs"
+        )
+    try:
+        model = build_model(cfg.model, inference=True, load_weights=False)  # the file holds every weight
+    except Exception as err:
+        raise CheckpointError(f"{path}: bad config in model file: {_first_line(err)}") from err
     state = _inference_keys(data["state_dict"], cfg.model.mode)
+    expected = model.state_dict()
+    for key, value in state.items():
+        if key in expected and value.shape != expected[key].shape:
+            raise CheckpointError(
+                f"{path}: weights do not fit the model its config describes: {key} has shape "
+                f"{tuple(value.shape)} in the file, {tuple(expected[key].shape)} in the model"
+            )
     missing, unexpected = model.load_state_dict(state, strict=False)
     if data.get("stage") == "1":  # a stage-1 model: only the ViT branch is trained
         missing = [k for k in missing if k.startswith("encoder.vit_branch.")]
@@ -115,7 +159,12 @@ def load_model(path: str | Path):
             f"({len(missing)} missing, {len(unexpected)} unexpected, e.g. {(missing or unexpected)[0]})"
         )
     model.eval()
-    return model, cfg, list(data["class_names"])
+    return model, cfg, class_names
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def module_state(path: str | Path) -> dict:
