@@ -1,4 +1,4 @@
-"""``vemd predict INPUT... --ckpt CKPT [--json] [--out DIR]``: group emotion of media files."""
+"""``vemd predict INPUT... --ckpt CKPT [--json] [--window S] [--out DIR]``: group emotion of media files."""
 
 from __future__ import annotations
 
@@ -6,28 +6,43 @@ import argparse
 
 HELP = "Predict the group emotion of images or videos (group-level output only)."
 
+OUT_HELP = (
+    "write predictions.json, timeline.csv and timeline PNGs here; results merge by input: an "
+    "input predicted again replaces its entry, other inputs' entries stay, and runs writing the "
+    "same folder at once take turns (a lock file); each video's PNG is named after its path"
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", help="image, video or folder of them")
     parser.add_argument("--ckpt", required=True, help="model.pt written by vemd fit")
     parser.add_argument("--json", action="store_true", help="print one JSON object per line")
-    parser.add_argument("--window", type=float, default=None, help="seconds per window for long videos")
     parser.add_argument(
-        "--out", default=None, help="write predictions.json, timeline.csv and timeline PNGs here"
+        "--window",
+        type=float,
+        default=None,
+        help="seconds per window for long videos (> 0; default: the training clip length)",
     )
+    parser.add_argument("--out", default=None, help=OUT_HELP)
 
 
-def _expand(inputs: list[str]):
+def _expand(inputs: list[str]) -> tuple[list, list[str]]:
+    """The media files of ``inputs`` (folders searched recursively) and the folders holding none."""
     from pathlib import Path
 
     from vemd.data.media import is_image, is_video
 
+    paths, empty = [], []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and (is_image(p) or is_video(p)))
+            found = sorted(p for p in path.rglob("*") if p.is_file() and (is_image(p) or is_video(p)))
+            paths += found
+            if not found:
+                empty.append(item)
         else:
-            yield path
+            paths.append(path)
+    return paths, empty
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,13 +50,33 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from vemd.errors import USER_ERRORS
-    from vemd.inference.predictor import GroupEmotionPredictor
-    from vemd.inference.report import write_prediction_report
+    from vemd.commands.common import refuse_file_as_folder
+    from vemd.errors import USER_ERRORS, DataError, VemdError
+    from vemd.inference.predictor import GroupEmotionPredictor, check_window
+    from vemd.inference.report import check_out, write_prediction_report
 
-    predictor = GroupEmotionPredictor(args.ckpt, window=args.window)
-    results, failed = [], 0
-    for path in _expand(args.inputs):
+    if args.window is not None:
+        try:
+            check_window(args.window, "--window")
+        except ValueError as err:
+            raise VemdError(str(err)) from err
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        refuse_file_as_folder(out)
+    paths, empty = _expand(args.inputs)
+    if not paths:
+        raise DataError(f"no image or video in {', '.join(args.inputs)}")
+    for folder in empty:
+        print(f"vemd predict: error: {folder}: folder holds no image or video", file=sys.stderr)
+
+    def notify(message: str) -> None:
+        print(f"vemd predict: warning: {message}", file=sys.stderr)
+
+    predictor = GroupEmotionPredictor(args.ckpt, window=args.window, notify=notify)
+    if out is not None:
+        check_out(out, predictor.class_names)
+    results, failed = [], len(empty)
+    for path in paths:
         try:
             result = predictor.predict(path)
         except USER_ERRORS as err:
@@ -57,6 +92,6 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"{result['input']}: {result['label']}  ({probs}{valence}; {len(result['windows'])} window(s))"
             )
-    if args.out:
-        write_prediction_report(results, predictor.class_names, Path(args.out))
+    if out is not None and results:
+        write_prediction_report(results, predictor.class_names, out)
     return 1 if failed else 0

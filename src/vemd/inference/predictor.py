@@ -6,22 +6,31 @@ the class probabilities) and, for a video longer than one window, a timeline of 
 with the same fields. No
 box, track, identity, per-person score or structural map leaves this module, and no
 frame is written to disk.
+
+A truncated video (its header promises more frames than decode) is predicted over the
+frames that decode: the windows beyond them are dropped, ``duration`` is what was read, and
+one notice names the file and both counts. A video of which no frame decodes fails.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from vemd.data.media import probe, read_frames_at, sample_indices
+from vemd.data.media import SourceInfo, TruncatedVideo, probe, read_frames_at, sample_indices
 from vemd.structure.transforms import sample_clip_transform
 
 PUBLIC_KEYS = frozenset({"input", "label", "probs", "windows", "duration"})
 WINDOW_KEYS = frozenset({"start", "end", "label", "probs"})
 VALENCE_KEY = "valence"  # in results and windows of a model with a valence head only
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,27 +47,39 @@ class GroupEmotionPredictor:
 
     Args:
         checkpoint: ``model.pt`` (or a fit checkpoint).
-        window: seconds of video per prediction window; default: the training clip
-            length (``frames × frame_interval`` for ``fps`` sampling, else 5 s).
+        window: seconds of video per prediction window, a finite number > 0; default: the
+            training clip length (``frames × frame_interval`` for ``fps`` sampling, else 5 s).
+        notify: called with the one-line notice of a truncated video (default: a logged warning).
     """
 
-    def __init__(self, checkpoint: str | Path, *, window: float | None = None) -> None:
+    def __init__(
+        self,
+        checkpoint: str | Path,
+        *,
+        window: float | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
         from vemd.train.checkpoint import load_model
         from vemd.train.module import input_stats
 
+        if window is not None:
+            check_window(window)
         self.model, self.cfg, self.class_names = load_model(checkpoint)
         self.stage1 = self.cfg.train.stage == "1"
         d = self.cfg.data
         self.frames = d.frames
         default_window = d.frames * d.frame_interval if d.sampling == "fps" else 5.0
-        self.window = window or default_window
+        self.window = default_window if window is None else float(window)
+        self.notify = notify or log.warning
         mean, std = input_stats(self.model)
         self.mean = torch.tensor(mean).view(1, 1, 3, 1, 1) * 255
         self.std = torch.tensor(std).view(1, 1, 3, 1, 1) * 255
 
     def windows(self, path: Path) -> tuple[list[Window], float]:
         """Prediction windows of a source and its duration in seconds (0 for images)."""
-        info = probe(path)
+        return self._windows(probe(path))
+
+    def _windows(self, info: SourceInfo) -> tuple[list[Window], float]:
         d = self.cfg.data
         if info.kind != "video" or info.fps <= 0:
             indices = sample_indices(info.num_frames, self.frames)
@@ -93,9 +114,17 @@ class GroupEmotionPredictor:
     def predict(self, path: str | Path) -> dict:
         """Group emotion of one image or video: label, probabilities (valence), timeline."""
         path = Path(path)
-        windows, duration = self.windows(path)
-        wanted = sorted({i for w in windows for i in w.indices})
-        decoded = dict(zip(wanted, read_frames_at(path, wanted)))
+        info = probe(path)
+        windows, duration = self._windows(info)
+        try:
+            decoded = self._frames(path, windows)
+        except TruncatedVideo as err:  # predict over what decodes, never over frames not seen
+            self.notify(
+                f"{path}: truncated video: header says {err.header_frames} frames, "
+                f"{err.decoded_frames} decode; predicting over those"
+            )
+            windows, duration = self._windows(replace(info, num_frames=err.decoded_frames))
+            decoded = self._frames(path, windows)
         timeline = []
         for w in windows:
             probs, valence = self._group([decoded[i] for i in w.indices])
@@ -105,6 +134,11 @@ class GroupEmotionPredictor:
         overall = self._labelled(mean, float(np.mean(valences)) if valences else None)
         return {"input": str(path), "duration": duration, **overall, "windows": timeline}
 
+    @staticmethod
+    def _frames(path: Path, windows: list[Window]) -> dict[int, np.ndarray]:
+        wanted = sorted({i for w in windows for i in w.indices})
+        return dict(zip(wanted, read_frames_at(path, wanted)))
+
     def _labelled(self, probs: np.ndarray, valence: float | None = None) -> dict:
         out = {
             "label": self.class_names[int(np.argmax(probs))],
@@ -113,3 +147,14 @@ class GroupEmotionPredictor:
         if valence is not None:
             out[VALENCE_KEY] = round(valence, 6)
         return out
+
+
+def check_window(window: float, name: str = "window") -> float:
+    """``window`` if it is a finite number of seconds > 0, else ValueError naming ``name``."""
+    try:
+        seconds = float(window)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{name} {window!r}: expected a finite number of seconds > 0")
+    return seconds

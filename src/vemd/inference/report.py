@@ -1,37 +1,130 @@
-"""Files ``vemd predict --out`` writes: results, a timeline table and timeline plots."""
+"""Files ``vemd predict --out`` writes: results, a timeline table and timeline plots.
+
+An output folder is shared safely: results merge by input. ``predictions.json`` holds one
+entry per input, named by its absolute path; a new result for an input replaces its entry
+and every other entry stays. ``timeline.csv`` is rewritten from all entries. A video longer
+than one window gets ``timeline-<last parts of its path>-<hash of the path>.png``, a name of
+its own. Runs that write the same folder at once take turns on ``.predictions.lock``
+(``fcntl.flock``), so none loses another's entries. A folder holding predictions over other
+classes is refused.
+"""
 
 from __future__ import annotations
 
 import csv
+import fcntl
+import hashlib
 import io
 import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from vemd.eval.plots import plot_timeline
+from vemd.errors import DataError
 from vemd.inference.predictor import VALENCE_KEY
 from vemd.structure import atomic_write_text
 
+RESULTS = "predictions.json"
+TIMELINE = "timeline.csv"
+LOCK = ".predictions.lock"
+
+
+def check_out(out: Path, class_names: list[str]) -> None:
+    """Before any work: the results already in ``out``, if any, are readable and over
+    ``class_names``; DataError naming the problem otherwise."""
+    _check_classes(_read_results(out / RESULTS), class_names, out / RESULTS)
+
 
 def write_prediction_report(results: list[dict], class_names: list[str], out: Path) -> None:
-    """``predictions.json`` (all results), ``timeline.csv`` (one row per window), PNGs of videos.
+    """Merge ``results`` into ``out``: ``predictions.json``, ``timeline.csv``, PNGs of videos.
 
-    ``timeline.csv`` ends with a ``valence`` column when the model has a valence head.
+    ``timeline.csv`` ends with a ``valence`` column when an entry has a valence.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "predictions.json", json.dumps(results, indent=2))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"{out}: cannot create the output folder ({err.strerror})") from err
+    with _locked(out / LOCK):
+        entries = {entry["input"]: entry for entry in _read_results(out / RESULTS)}
+        _check_classes(list(entries.values()), class_names, out / RESULTS)
+        fresh = [{**result, "input": os.path.abspath(result["input"])} for result in results]
+        entries |= {entry["input"]: entry for entry in fresh}
+        merged = [entries[key] for key in sorted(entries)]
+        atomic_write_text(out / RESULTS, json.dumps(merged, indent=2))
+        atomic_write_text(out / TIMELINE, _timeline_csv(merged, class_names))
+        for entry in fresh:
+            _plot(entry, class_names, out / plot_name(entry["input"]))
+
+
+def plot_name(input_path: str) -> str:
+    """``timeline-<last three parts of the path, sanitised>-<8 hex digits of its hash>.png``."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", "_".join(Path(input_path).parts[-3:])).strip("._")[-80:]
+    digest = hashlib.sha1(input_path.encode("utf-8")).hexdigest()[:8]
+    return f"timeline-{stem}-{digest}.png"
+
+
+def _plot(entry: dict, class_names: list[str], path: Path) -> None:
+    from vemd.eval.plots import plot_timeline
+
+    if len(entry["windows"]) > 1:
+        windows = [{**w, "probs": [w["probs"][c] for c in class_names]} for w in entry["windows"]]
+        plot_timeline(windows, class_names, path)
+    else:  # one window now: a plot from an earlier run of the same input is out of date
+        path.unlink(missing_ok=True)
+
+
+def _timeline_csv(entries: list[dict], class_names: list[str]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    valence = any(VALENCE_KEY in r for r in results)
+    valence = any(VALENCE_KEY in e for e in entries)
     header = ["input", "start", "end", "label", *[f"prob_{c}" for c in class_names]]
     writer.writerow(header + ([VALENCE_KEY] if valence else []))
-    for result in results:
-        for w in result["windows"]:
-            row = [result["input"], f"{w['start']:.3f}", f"{w['end']:.3f}", w["label"], *w["probs"].values()]
+    for entry in entries:
+        for w in entry["windows"]:
+            probs = [w["probs"][c] for c in class_names]
+            row = [entry["input"], f"{w['start']:.3f}", f"{w['end']:.3f}", w["label"], *probs]
             writer.writerow(row + ([w.get(VALENCE_KEY, "")] if valence else []))
-    atomic_write_text(out / "timeline.csv", buffer.getvalue())
-    for number, result in enumerate(results):
-        if len(result["windows"]) > 1:
-            windows = [{**w, "probs": [w["probs"][c] for c in class_names]} for w in result["windows"]]
-            plot_timeline(
-                windows, class_names, out / f"timeline-{number:03d}-{Path(result['input']).stem}.png"
+    return buffer.getvalue()
+
+
+def _read_results(path: Path) -> list[dict]:
+    """The entries of an earlier ``predictions.json`` (none when there is none)."""
+    if not path.exists():
+        return []
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(
+            f"{path}: unreadable predictions file ({type(err).__name__}); use another --out"
+        ) from err
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict)
+        and isinstance(e.get("input"), str)
+        and isinstance(e.get("probs"), dict)
+        and isinstance(e.get("windows"), list)
+        for e in entries
+    ):
+        raise DataError(f"{path}: not a predictions file of vemd predict; use another --out")
+    return entries
+
+
+def _check_classes(entries: list[dict], class_names: list[str], path: Path) -> None:
+    for entry in entries:
+        if list(entry["probs"]) != list(class_names):
+            raise DataError(
+                f"{path}: holds predictions over classes {list(entry['probs'])}, this model predicts "
+                f"{list(class_names)}; use another --out"
             )
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if needed) for the block."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
