@@ -5,7 +5,7 @@ path; ``name`` overrides the file name. Good-but-unusual images (CMYK, 16-bit, a
 grayscale, huge) must read as RGB uint8 (H, W, 3); broken ones must be refused with one
 line naming the file. Videos are tiny MPEG-4 clips whose frame k has grey level 4·k.
 
-Images: :func:`zero_byte_jpg`, :func:`truncated_jpeg`, :func:`truncated_png`,
+Images: :func:`zero_byte_jpg`, :func:`truncated_jpeg`, :func:`truncated_jpeg_with_thumbnail`, :func:`truncated_png`,
 :func:`text_named_jpg`, :func:`cmyk_jpeg`, :func:`png16`, :func:`rgba_png`,
 :func:`gray_jpeg`, :func:`huge_image`. Videos: :func:`video` (any frame count, 0 and 1
 included), :func:`cut_mp4` (an MP4 cut in half, index first or last).
@@ -13,6 +13,7 @@ included), :func:`cut_mp4` (an MP4 cut in half, index first or last).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import av
@@ -67,6 +68,19 @@ def _cut(path: Path, fraction: float) -> Path:
 def truncated_jpeg(folder: Path, name: str = "truncated.jpg") -> Path:
     """A JPEG cut at 60 % of its bytes (no end-of-image marker; OpenCV pads it grey)."""
     return _cut(good_jpeg(folder, name), 0.6)
+
+
+def truncated_jpeg_with_thumbnail(folder: Path, name: str = "truncated_thumb.jpg") -> Path:
+    """A truncated JPEG that carries a whole small JPEG (a thumbnail, as EXIF does) in an APP1
+    segment before its own data: the file still holds an end-of-image marker, the thumbnail's."""
+    path = good_jpeg(folder, name)
+    thumbnail = io.BytesIO()
+    Image.fromarray(_pattern(8, 8)).save(thumbnail, format="JPEG")
+    payload = b"Exif\x00\x00" + thumbnail.getvalue()
+    data = path.read_bytes()
+    segment = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    path.write_bytes(data[:2] + segment + data[2:])
+    return _cut(path, 0.8)
 
 
 def truncated_png(folder: Path, name: str = "truncated.png") -> Path:

@@ -26,9 +26,10 @@ from vemd.errors import DataError
 
 BROKEN_IMAGES = {
     "zero_byte_jpg": "empty file",
-    "truncated_jpeg": "truncated image",
-    "truncated_png": "truncated image",
-    "text_named_jpg": "not an image",
+    "truncated_jpeg": "truncated image (the JPEG data ends early)",
+    "truncated_jpeg_with_thumbnail": "truncated image (the JPEG data ends early)",
+    "truncated_png": "truncated image (the PNG data ends early)",
+    "text_named_jpg": "not an image (no known image format)",
 }
 
 
@@ -174,11 +175,8 @@ def test_data_check_lists_each_broken_image(tmp_path, capsys, layout):
     bad_media.cmyk_jpeg(folder), bad_media.png16(folder), bad_media.gray_jpeg(folder)
     code, lines = check([layout, str(root), "--split", "train"], capsys)
     assert code == 1
-    assert sorted(lines) == sorted(
-        f"[unreadable] train: {path}: {BROKEN_IMAGES[maker]}"
-        + (" (no known image format)" * (maker == "text_named_jpg"))
-        for path, maker in zip(broken, BROKEN_IMAGES)
-    )
+    expected = [f"[unreadable] train: {path}: {BROKEN_IMAGES[m]}" for path, m in zip(broken, BROKEN_IMAGES)]
+    assert sorted(lines) == sorted(expected)
 
 
 def test_data_check_reports_truncated_and_unreadable_videos_and_frame_folders(tmp_path, capsys):
@@ -189,7 +187,7 @@ def test_data_check_reports_truncated_and_unreadable_videos_and_frame_folders(tm
     assert code == 1
     assert sorted(lines) == [
         f"[truncated] train: {root / 'items' / 's2.mp4'}: truncated video: header says 40 frames, 12 decode",
-        f"[unreadable] train: {root / 'items' / 's1'}: frame 00003.jpg: truncated image",
+        f"[unreadable] train: {root / 'items' / 's1'}: frame 00003.jpg: truncated image (the JPEG data ends early)",
     ]
     assert main(["data", "check", "synth", str(root), "--split", "train", "--json"]) == 1
     kinds = [p["kind"] for p in json.loads(capsys.readouterr().out)["problems"]]

@@ -5,11 +5,12 @@ a folder of frame images (sorted by name), or a video file decoded with PyAV.
 Frames come back as RGB uint8 (H, W, 3) arrays, together with the source frame
 indices that annotation keys use.
 
-Images are decoded with Pillow, whatever the suffix says. Grayscale, palette, CMYK and
-alpha images read as RGB (alpha is dropped, the colours kept as stored); 16-bit images
-are scaled to 8 bits; the EXIF orientation is applied. A truncated file (a JPEG without
-its end, a PNG cut inside its data) is refused, never padded: Pillow raises on it as long
-as ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` keeps its default, False. Images of more than
+Images: Pillow reads the header, whatever the suffix says (an empty or text file is
+refused), OpenCV decodes (training reads each image once, at OpenCV's speed). Grayscale,
+palette, CMYK and alpha images read as RGB (alpha dropped, colours kept as stored); 16-bit
+images are scaled to 8 bits; the EXIF orientation is applied. A truncated JPEG, which
+OpenCV would pad with grey, is refused, never padded: its end-of-image marker must follow
+its first scan (PNG: its IEND chunk must be there). Images of more than
 :data:`MAX_IMAGE_PIXELS` pixels are refused with one line (8000 × 8000 reads, at 192 MB).
 
 Videos: the frame count is the header's (``stream.frames``), or the count of decoded
@@ -27,20 +28,20 @@ cannot be opened at all: a plain unreadable-video :class:`DataError`.
 
 from __future__ import annotations
 
+import io
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from vemd.errors import DataError
 
 # vemd's own size limit below replaces Pillow's decompression-bomb warning with one line.
 MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485  # Pillow's default: about 9459 × 9459
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-_ORIENTATION = 0x0112  # EXIF tag
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
@@ -145,7 +146,7 @@ def probe(path: str | Path, *, verify: bool = False) -> SourceInfo:
         if verify:
             read_image(path)
         else:
-            _open_image(path).close()
+            _image_header(path, _read_bytes(path))
         return SourceInfo(1, 0.0, "image")
     return _probe_video(path, verify)
 
@@ -234,52 +235,79 @@ def _tail_decodes(container, stream, count: int) -> bool:
     return last is not None and last >= end - 1.5 * span
 
 
-def _open_image(path: Path) -> Image.Image:
-    """The image at ``path``, header read (lazy); DataError when empty, not an image or too large."""
+def _image_header(path: Path, data: bytes) -> str:
+    """The format Pillow finds in an image file's header (its size checked against
+    :data:`MAX_IMAGE_PIXELS`); DataError when empty, not an image or too large."""
+    if not data:
+        raise DataError(f"{path}: empty file")
     try:
-        if path.stat().st_size == 0:
-            raise DataError(f"{path}: empty file")
-        image = Image.open(path)
-    except FileNotFoundError as err:
-        raise DataError(f"{path}: missing image") from err
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only
+            image_format, (width, height) = image.format, image.size
     except UnidentifiedImageError as err:
         raise DataError(f"{path}: not an image (no known image format)") from err
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise DataError(f"{path}: unreadable image ({err})") from err
-    width, height = image.size
     if width * height > MAX_IMAGE_PIXELS:
-        image.close()
         raise DataError(
             f"{path}: image of {width}×{height} pixels exceeds vemd's limit of {MAX_IMAGE_PIXELS} pixels"
         )
-    return image
+    return image_format
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError) as err:
+        raise DataError(f"{path}: missing image") from err
+    except OSError as err:
+        raise DataError(f"{path}: unreadable image ({err.strerror})") from err
+
+
+def _jpeg_complete(data: bytes) -> bool:
+    """Whether a JPEG's end-of-image marker follows its first scan. The marker segments before
+    the scan are skipped by their lengths (an EXIF thumbnail, itself a whole JPEG, lies in
+    one); scan data cannot hold FF D9 (an FF there is always followed by 00 or a restart)."""
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xDA:  # start of scan
+            return data.find(b"\xff\xd9", pos) != -1
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return False
+
+
+def _complete(image_format: str, data: bytes) -> bool:
+    """Whether a JPEG or PNG file reaches its end (OpenCV pads a cut JPEG with grey); other
+    formats are left to the decoder."""
+    if image_format == "JPEG":
+        return _jpeg_complete(data)
+    if image_format == "PNG":
+        return data.rfind(b"IEND") != -1
+    return True
 
 
 def read_image(path: str | Path) -> np.ndarray:
     """RGB uint8 (H, W, 3) of any image mode; DataError naming the file when missing, not an
     image, truncated or otherwise broken."""
+    import cv2
+
     path = Path(path)
-    with _open_image(path) as image:
-        try:
-            image.load()
-        except (OSError, ValueError, SyntaxError) as err:
-            reason = "truncated image" if "truncated" in str(err) else f"broken image ({err})"
-            raise DataError(f"{path}: {reason}") from err
-        if image.getexif().get(_ORIENTATION, 1) != 1:
-            image = ImageOps.exif_transpose(image)
-        return _rgb8(image)
-
-
-def _rgb8(image: Image.Image) -> np.ndarray:
-    """(H, W, 3) uint8 of a loaded image: integer gray (16-bit PNG, TIFF: 0..65535) scaled
-    by 1/257, every other mode converted by Pillow (alpha dropped, CMYK and palettes to RGB)."""
-    if image.mode.startswith("I"):  # I;16, I;16B, I
-        gray = np.asarray(image).astype(np.float32)
-        gray = np.clip(np.rint(gray / 257.0), 0, 255).astype(np.uint8)  # (H, W)
-        return np.repeat(gray[..., None], 3, axis=-1)
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    return np.array(image)
+    data = _read_bytes(path)
+    image_format = _image_header(path, data)
+    if not _complete(image_format, data):
+        raise DataError(f"{path}: truncated image (the {image_format} data ends early)")
+    # IMREAD_COLOR: gray, alpha and CMYK to 3-channel BGR, EXIF orientation applied; ANYDEPTH keeps 16 bits
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    if image is None:
+        raise DataError(f"{path}: broken {image_format} image (OpenCV cannot decode it)")
+    if image.dtype == np.uint16:
+        image = cv2.convertScaleAbs(image, alpha=1 / 257)  # 0..65535 → 0..255, rounded
+    elif image.dtype != np.uint8:
+        raise DataError(f"{path}: {image.dtype} samples are not supported (8- or 16-bit images are)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def read_video_frames(path: str | Path, indices: list[int]) -> list[np.ndarray]:
