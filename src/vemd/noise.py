@@ -34,9 +34,15 @@ LIGHTNING_WARNINGS = (
     r"The '\w+' does not have many workers",  # train.num_workers is the user's choice
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",  # Lightning's call into torch's pytree
 )
-# Loggers of Lightning's info lines ("GPU available: False", "TPU available", "💡 Tip: ...",
-# "`Trainer.fit` stopped", "LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES"); Lightning sets its top
-# logger to INFO when imported, so the modules' own loggers are the ones set here.
+# Lightning's info lines of no use to a vemd user (regexes, matched from the start), and the
+# loggers they come through (rank_zero_info of Lightning and Fabric alike logs to PL's
+# rank_zero logger); other info lines, such as the distributed set-up, stay.
+LIGHTNING_INFO = (
+    r"(GPU|TPU|HPU) available: ",
+    r"💡 Tip: ",
+    r"`Trainer.fit` stopped: ",
+    r"LOCAL_RANK: \d+ - CUDA_VISIBLE_DEVICES: ",
+)
 LIGHTNING_INFO_LOGGERS = tuple(
     f"{package}.{module}"
     for package in ("pytorch_lightning", "lightning.pytorch")
@@ -59,7 +65,21 @@ def configure(verbosity: int = 0) -> None:
     for pattern in LIGHTNING_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
     for name in LIGHTNING_INFO_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).addFilter(_drop_lightning_info)  # the same filter once per logger
+
+
+class _DropMessages(logging.Filter):
+    """Drops the records whose message matches one of ``patterns``."""
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        super().__init__()
+        self.pattern = re.compile("|".join(f"(?:{p})" for p in patterns))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.pattern.match(record.getMessage())
+
+
+_drop_lightning_info = _DropMessages(LIGHTNING_INFO)
 
 
 def verbose() -> bool:
