@@ -29,9 +29,17 @@ def run(args: argparse.Namespace) -> int:
     import json
     import logging
 
-    from vemd.config import load_config
+    from vemd.commands.common import refuse_file_as_folder
+    from vemd.config import ConfigError, load_config
     from vemd.eval.evaluate import evaluate
 
+    if args.out is not None:
+        refuse_file_as_folder(args.out)
+    if not args.config and config_overrides(args):
+        raise ConfigError(
+            "--set and --skip-bad apply to a --config recipe's data section; give --config "
+            "(e.g. the config.yaml beside the model)"
+        )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data_cfg = load_config(args.config, config_overrides(args)) if args.config else None
     metrics = evaluate(args.ckpt, split=args.split, out_dir=args.out, data_cfg=data_cfg)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from vemd.config import Config, to_yaml
+from vemd.errors import DataError
 from vemd.eval.metrics import classification_metrics, mer_score, regression_metrics
 from vemd.eval.plots import plot_confusion, plot_sr_heatmaps
 from vemd.eval.report import write_metrics_json, write_predictions_csv
@@ -87,7 +88,7 @@ def evaluate(
         labels.append(batch["label"].numpy())
         probs.append(logits.float().softmax(-1).numpy())
     if not ids:
-        raise ValueError(f"{index.root}: no readable item in split {split!r}")
+        raise DataError(f"{index.root}: no readable item in split {split!r}")
     y_true, probs = np.concatenate(labels), np.concatenate(probs)
     y_pred = probs.argmax(1)
     metrics = classification_metrics(y_true, y_pred, class_names)
