@@ -1,4 +1,9 @@
-"""``vemd predict INPUT... --ckpt CKPT [--json] [--window S] [--out DIR]``: group emotion of media files."""
+"""``vemd predict INPUT... --ckpt CKPT [--json] [--window S] [--out DIR]``: group emotion of media files.
+
+Folders are searched for images and videos; inputs that hold none are an error. A truncated
+video is predicted over the frames that decode, with one warning naming both counts. How
+``--out`` folders are shared: :mod:`vemd.inference.report`.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,10 @@ import argparse
 HELP = "Predict the group emotion of images or videos (group-level output only)."
 
 OUT_HELP = (
-    "write predictions.json, timeline.csv and timeline PNGs here; results merge by input: an "
-    "input predicted again replaces its entry, other inputs' entries stay, and runs writing the "
-    "same folder at once take turns (a lock file); each video's PNG is named after its path"
+    "write predictions.json, timeline.csv and timeline PNGs here; results merge by input (its "
+    "absolute path): an input predicted again replaces its entry, other inputs' entries stay, and "
+    "runs writing the same folder at once take turns on a lock file; each video's PNG is named "
+    "after its path; a folder holding predictions over other classes is refused"
 )
 
 

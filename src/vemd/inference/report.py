@@ -58,10 +58,12 @@ def write_prediction_report(results: list[dict], class_names: list[str], out: Pa
             _plot(entry, class_names, out / plot_name(entry["input"]))
 
 
-def plot_name(input_path: str) -> str:
-    """``timeline-<last three parts of the path, sanitised>-<8 hex digits of its hash>.png``."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", "_".join(Path(input_path).parts[-3:])).strip("._")[-80:]
-    digest = hashlib.sha1(input_path.encode("utf-8")).hexdigest()[:8]
+def plot_name(input_path: str | Path) -> str:
+    """The timeline plot's file name of an input: ``timeline-<last three parts of its absolute
+    path, sanitised>-<8 hex digits of the path's hash>.png``."""
+    path = os.path.abspath(input_path)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", "_".join(Path(path).parts[-3:])).strip("._")[-80:]
+    digest = hashlib.sha1(path.encode("utf-8")).hexdigest()[:8]
     return f"timeline-{stem}-{digest}.png"
 
 
