@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from vemd.structure.annotations import atomic_write
 
 
 def weights_digest(module: torch.nn.Module) -> str:
@@ -83,12 +83,4 @@ class FeatureCache:
         return tokens if valid else None
 
     def _store(self, clip_id: str, tokens: torch.Tensor) -> None:
-        path = self._path(clip_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save(tokens.clone(), tmp)
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        atomic_write(self._path(clip_id), lambda handle: torch.save(tokens.clone(), handle))
