@@ -25,6 +25,33 @@ def test_local_weights_file_is_loaded(tmp_path):
         assert torch.equal(a, b), name
 
 
+class _Payload:
+    """Unpickling this runs code: it creates the file named by ``marker``."""
+
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("content", ["payload", "garbage", "other-model"])
+def test_a_weights_file_that_is_not_the_backbones_is_one_line(tmp_path, content):
+    """A crafted pickle never runs; damaged bytes or another model's weights name the file."""
+    path, marker = tmp_path / "vit.pth", tmp_path / "pwned"
+    if content == "payload":
+        torch.save({"pos_embed": _Payload(marker)}, path)
+    elif content == "garbage":
+        path.write_bytes(b"\x80\x04not a checkpoint")
+    else:
+        torch.save(torch.nn.Linear(3, 2).state_dict(), path)
+    with pytest.raises(ConfigError) as info:
+        build.create_timm("vit_tiny_patch16_224", pretrained=False, weights=str(path), kwargs=VIT_KWARGS)
+    message = str(info.value)
+    assert message.startswith(f"{path}: not usable weights") and "\n" not in message
+    assert not marker.exists()
+
+
 def test_missing_weights_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="weights file not found"):
         build.create_timm(

@@ -10,6 +10,7 @@ silently randomly initialised (``pretrained: false`` asks for random init explic
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from vemd.models.vemd import VEMD
 from vemd.models.vit_branch import ViTBranch
 from vemd.structure.skeleton import skeleton_for
 
+log = logging.getLogger(__name__)
+
 
 def create_timm(
     name: str, *, pretrained: bool, weights: str | None, kwargs: dict[str, Any], key: str = "model.vit"
@@ -41,7 +44,35 @@ def create_timm(
     if weights:
         if not Path(weights).is_file():
             raise ConfigError(f"{weights}: weights file not found ({key}.weights)")
-        return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": weights}, **kwargs)
+        try:  # timm reads the file weights-only (or as safetensors): a crafted pickle never runs
+            model = timm.create_model(
+                name, pretrained=True, pretrained_cfg_overlay={"file": weights}, **kwargs
+            )
+            held = set(timm.models.load_state_dict(weights))
+        except Exception as err:  # torch / safetensors / load_state_dict raise several types
+            reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
+            raise ConfigError(
+                f"{weights}: not usable weights for {name} ({key}.weights: {type(err).__name__}"
+                f"{': ' + reason if reason else ''})"
+            ) from None
+        # timm loads non-strictly without a classifier: a file of another architecture would
+        # silently leave the backbone random
+        own = list(model.state_dict())
+        missing = [k for k in own if k not in held]
+        if len(missing) == len(own):
+            raise ConfigError(
+                f"{weights}: not usable weights for {name} ({key}.weights holds none of its weights)"
+            )
+        if missing:
+            log.warning(
+                "%s: %d of %d weights of %s absent (e.g. %s)",
+                weights,
+                len(missing),
+                len(own),
+                name,
+                missing[0],
+            )
+        return model
     if pretrained:
         try:
             return timm.create_model(name, pretrained=True, **kwargs)
