@@ -135,6 +135,8 @@ def run_quickstart(out: str | Path, *, n_train: int, n_val: int, seed: int, over
 
 
 def _report(cfg, summary: dict, metrics: dict, prediction: dict, has_sr_figure: bool) -> str:
+    from vemd.inference.report import plot_name
+
     lo, hi = (100 * v for v in metrics["accuracy_ci95"])
     test_lo, test_hi = (100 * v for v in summary["test_accuracy_ci95"])
     rows = "\n".join(
@@ -180,7 +182,7 @@ The checkpoint was selected on this split. On the held-out test split (`test/`,
 |---|---|---|---|
 {rows}
 
-![timeline](predict/timeline-000-demo_video.png)
+![timeline](predict/{plot_name(prediction["input"])})
 
 ## Time
 

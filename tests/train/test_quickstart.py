@@ -1,6 +1,7 @@
 """`vemd quickstart` end to end through the CLI, at a tiny budget: every step runs and reports."""
 
 import json
+import re
 
 from vemd.cli import main
 from vemd.inference.predictor import PUBLIC_KEYS
@@ -35,6 +36,8 @@ def test_quickstart_runs_every_step_and_writes_its_report(tmp_path, capsys):
     # the quickstart model keeps its structural decoders, so the report shows their heatmaps
     for figure in ("eval/confusion.png", "eval/sr_heatmaps.png", "training_curves.png"):
         assert f"({figure})" in report and (out / figure).stat().st_size > 0
+    for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report):  # every figure the report shows exists
+        assert (out / link).is_file(), link
     predictions = json.loads((out / "predict" / "predictions.json").read_text())
     records = predictions if isinstance(predictions, list) else [predictions]
     assert all(set(r) == PUBLIC_KEYS for r in records)  # group level only
