@@ -137,3 +137,16 @@ def test_preview_of_a_dataset_store_names_the_key_mismatch_or_draws(tmp_path, ca
     assert len(err.splitlines()) == 1 and "vemd annotate NAME ROOT --preview N" in err
     assert annotate("gaf3", str(root), "--preview", "2", "--preview-dir", str(tmp_path / "drawn")) == 0
     assert len(list((tmp_path / "drawn").glob("*.png"))) == 2
+
+
+def test_a_synth_set_is_annotated_at_the_frame_count_it_records(tmp_path, capsys):
+    """`vemd annotate synth ROOT` samples the T of the set's dataset.json, as data check and fit do."""
+    from vemd.synth.generate import FORMAT
+
+    root = LAYOUTS["synth"](tmp_path / "synth")
+    (root / "dataset.json").write_text(json.dumps({"format": FORMAT, "options": {"frames": 6}}))
+    assert annotate("synth", str(root)) == 0
+    keys = AnnotationStore(root / "annotations").keys()
+    assert sorted(k for k in keys if k.startswith("s1/")) == [f"s1/{i}" for i in range(6)]
+    status, report = check(capsys, "synth", str(root), "--split", "train")
+    assert status == 0 and report["frames"] == 6 and report["coverage"]["fraction"] == 1.0

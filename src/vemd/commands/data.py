@@ -26,12 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vemd.data.check import check_dataset
-    from vemd.data.loaders.generic import recorded_frames
 
-    overrides = list(args.set)
-    if args.root is not None and (frames := recorded_frames(args.root)) is not None:
-        overrides.insert(0, f"data.frames={frames}")  # a vemd synth set: its own T, unless --set says
-    cfg = dataset_config(args.name, args.root, args.config, overrides)
+    cfg = dataset_config(args.name, args.root, args.config, list(args.set))
     report = check_dataset(cfg.data, tuple(args.split) if args.split else None, progress=not args.json)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))

@@ -40,12 +40,16 @@ def open_annotations(cfg: DataConfig) -> AnnotationStore | None:
 
 def name_root_overrides(name: str, root: str) -> list[str]:
     """The config ``NAME ROOT`` stands for on the command line: the dataset at ROOT with its
-    loader's frame sampling (``vemd data check`` and ``vemd annotate``)."""
+    loader's frame sampling (``vemd data check`` and ``vemd annotate``); a set written by
+    ``vemd synth`` is read with the frame count its ``dataset.json`` records."""
+    from vemd.data.loaders.generic import recorded_frames
+
     defaults = dataset_defaults(name)
+    frames = recorded_frames(root)
     return [
         f"data.name={name}",
         f"data.root={root}",
-        f"data.frames={defaults['frames']}",
+        f"data.frames={defaults['frames'] if frames is None else frames}",
         f"data.sampling={defaults['sampling']}",
         f"data.frame_interval={defaults['interval']}",
     ]
