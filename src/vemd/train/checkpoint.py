@@ -24,6 +24,7 @@ import torch
 from vemd import __version__
 from vemd.config import Config, from_dict
 from vemd.errors import VemdError
+from vemd.structure.annotations import atomic_write
 
 MODEL_FORMAT = "vemd-model"
 
@@ -113,9 +114,7 @@ def save_model(source: str | Path, out: str | Path) -> Path:
         "state_dict": _inference_keys(data["state_dict"], cfg.model.mode),
     }
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    torch.save(payload, tmp)
-    tmp.replace(out)
+    atomic_write(out, lambda handle: torch.save(payload, handle))  # a unique temporary name, the umask
     return out
 
 
