@@ -172,7 +172,7 @@ PREDICTION_KINDS = ("binary", "missing", "folder", "empty", "header", "latin1", 
 # Datasets (the generic manifest layout of a vemd synth set).
 
 
-def set_manifest_row(root: Path, clip_id: str, **fields: str) -> None:
+def set_manifest_row(root: Path, clip_id: str, /, **fields: str) -> None:
     """Change fields (``path``, ``label``, ``clip_id``, ``split``) of one manifest row."""
     manifest = root / "manifest.csv"
     with manifest.open(newline="") as handle:

@@ -24,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,14 +60,30 @@ def run_cli(argv: list[str], capfd) -> Outcome:
     from vemd.cli import main
 
     capfd.readouterr()
-    try:
-        code: int | str = main([str(a) for a in argv])
-    except SystemExit as exit_:  # argparse refusing an option
-        code = exit_.code if isinstance(exit_.code, int) else 2
-    except BaseException as err:  # noqa: BLE001 - a raise is what the case must report
-        code = f"raised {type(err).__name__}: {err}"
+    with warnings.catch_warnings():
+        _python_warning_defaults()
+        try:
+            code: int | str = main([str(a) for a in argv])
+        except SystemExit as exit_:  # argparse refusing an option
+            code = exit_.code if isinstance(exit_.code, int) else 2
+        except BaseException as err:  # noqa: BLE001 - a raise is what the case must report
+            code = f"raised {type(err).__name__}: {err}"
     captured = capfd.readouterr()
     return Outcome(code, captured.out, captured.err)
+
+
+def _python_warning_defaults() -> None:
+    """Warnings as a ``vemd`` process shows them (pytest would record them instead): Python's
+    default filters, printed to stderr."""
+    warnings.resetwarnings()
+    warnings.simplefilter("default")
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+        warnings.simplefilter("ignore", category)
+    warnings.showwarning = _print_warning
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def snapshot(folder: Path) -> dict[str, str]:

@@ -396,12 +396,12 @@ def _damaged_store(ws: Workspace, kind: str) -> tuple[Path, Path]:
 
 
 for kind in SHARD_KINDS:
-    # data check reports a damaged store as one line naming the shard (an error or its one problem)
+    # data check lists a store it cannot read as one problem naming the shard
     case(
         f"data-check-shard-{kind}",
         "data/media",
-        ERROR,
-        lambda ws, kind=kind: Run(_check_argv((d := _damaged_store(ws, kind))[0])[:-1], d[1]),
+        PROBLEM,
+        lambda ws, kind=kind: Run(_check_argv((d := _damaged_store(ws, kind))[0]), d[1]),
     )
     case(
         f"fit-shard-{kind}",
@@ -541,7 +541,7 @@ for kind in CONFIG_KINDS:
 for key, value in {
     "train.batch_size": "0",
     "train.lr": "-1",
-    "train.optimizer": "sgd",
+    "train.optimizer": "lion",
     "train.precision": "7-bit",
     "train.accelerator": "abacus",
     "train.max_epochs": "0",
