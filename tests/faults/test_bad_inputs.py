@@ -635,6 +635,63 @@ case(
 )
 
 
+# ---------------------------------------------------------------- more than one input, --skip-bad, whole sets
+
+
+def _predict_one_bad_among_good(ws: Workspace) -> Run:
+    folder = ws.folder("in")
+    good = [bad_media.good_jpeg(folder, "a.jpg"), bad_media.good_png(folder, "b.png")]
+    bad = bad_media.truncated_jpeg(folder)
+    return Run(["predict", "--ckpt", ws.model(), *good, bad, "--out", ws.root / "P"], bad)
+
+
+def _annotate_dataset_with_bad_image(ws: Workspace) -> Run:
+    root, bad = _media_in_dataset(ws, bad_media.truncated_jpeg)
+    out = ws.root / "S"
+    argv = ["annotate", "synth", root, "--out", out, "--backend", "stub", "--no-progress"]
+    return Run(argv, bad, then=_annotated(["train-000000", "train-000002"], ["train-000001"]))
+
+
+# One bad input among good ones: the run stops on it (no partial predictions.json).
+case("predict-one-bad-among-good", "predict/model", ERROR, _predict_one_bad_among_good)
+case(
+    "test-skip-bad-truncated_jpeg",
+    "data/media",
+    NOTICE,
+    lambda ws: Run(
+        [*_test_argv(ws, (m := _media_in_dataset(ws, bad_media.truncated_jpeg, "val-000000"))[0], ws.model())]
+        + ["--skip-bad"],
+        m[1],
+    ),
+)
+case(
+    "annotate-dataset-truncated_jpeg",
+    "data/media",
+    NOTICE,
+    _annotate_dataset_with_bad_image,
+    code=3,
+    backend=True,
+)
+case(
+    "fit-cut_index_first",
+    "fit",
+    ERROR,
+    lambda ws: Run(
+        _fit_argv(ws, (m := _media_in_dataset(ws, lambda f: bad_media.cut_mp4(f, index_first=True)))[0]),
+        m[1],
+        ("R",),
+        _no_export,
+    ),
+)
+# A set just written by `vemd synth` (no test split by default) passes `vemd data check`.
+case(
+    "data-check-fresh-synth-set-works",
+    "data/media",
+    OK,
+    lambda ws: Run(["data", "check", "synth", d := ws.dataset(), "--json"], d / "manifest.csv"),
+)
+
+
 # ---------------------------------------------------------------- the test
 
 
