@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import sys
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +62,7 @@ def run_cli(argv: list[str], capfd) -> Outcome:
     from vemd.cli import main
 
     capfd.readouterr()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _plain_logging():
         _python_warning_defaults()
         try:
             code: int | str = main([str(a) for a in argv])
@@ -70,6 +72,19 @@ def run_cli(argv: list[str], capfd) -> Outcome:
             code = f"raised {type(err).__name__}: {err}"
     captured = capfd.readouterr()
     return Outcome(code, captured.out, captured.err)
+
+
+@contextmanager
+def _plain_logging():
+    """Logging as in a ``vemd`` process: without pytest's capturing handlers on the root logger,
+    so records reach stderr (through logging's last-resort handler unless vemd adds its own)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    root.handlers, root.level = [], logging.WARNING
+    try:
+        yield
+    finally:
+        root.handlers, root.level = handlers, level
 
 
 def _python_warning_defaults() -> None:

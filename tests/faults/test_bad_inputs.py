@@ -198,7 +198,8 @@ case(
     "fit",
     NOTICE,
     lambda ws: Run(
-        [*_fit_argv(ws, (media := _media_in_dataset(ws, bad_media.truncated_jpeg))[0]), "--skip-bad"],
+        [*_fit_argv(ws, (media := _media_in_dataset(ws, bad_media.truncated_jpeg))[0], "train.max_epochs=2")]
+        + ["--skip-bad"],
         media[1],
         then=_exported,
     ),
