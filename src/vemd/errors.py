@@ -12,5 +12,9 @@ class DataError(VemdError):
     """A missing, unreadable or invalid data file (the message names it)."""
 
 
+class MissingSplit(DataError):
+    """A dataset copy without the split asked for (e.g. no test split: often not distributed)."""
+
+
 # Every exception type the CLI reports as one line instead of a traceback.
 USER_ERRORS: tuple[type[Exception], ...] = (VemdError, ConfigError, AnnotationFormatError)

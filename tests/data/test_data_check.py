@@ -78,3 +78,20 @@ def test_usage_errors(tmp_path, capsys):
     assert main(["data", "check", "vgaf"]) == 1
     assert main(["data", "check", "nosuch", str(tmp_path)]) == 1
     assert "unknown dataset" in capsys.readouterr().err
+
+
+def test_a_copy_without_test_split_is_noted_unless_the_split_is_asked_for(tmp_path, capsys):
+    """Test labels are often not distributed: the missing split is a note, not a failure; asked
+    for with --split, it is a problem."""
+    from layouts import make_synth
+
+    root = make_synth(tmp_path / "copy")
+    manifest = root / "manifest.csv"
+    manifest.write_text(
+        "".join(line for line in manifest.read_text().splitlines(True) if ",test," not in line)
+    )
+    assert main(["data", "check", "synth", str(root), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert not report["problems"] and "no clip in split 'test'" in report["notes"][0]
+    assert main(["data", "check", "synth", str(root), "--split", "test", "--json"]) == 1
+    assert [p["kind"] for p in json.loads(capsys.readouterr().out)["problems"]] == ["split"]

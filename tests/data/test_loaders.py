@@ -67,7 +67,7 @@ def test_vgaf_labels_videos_and_one_frame_per_second(tmp_path):
     assert labels(load_index(cfg_for("vgaf", root), "val")) == {"20_1": "Neutral"}
 
 
-def test_vgaf_problems_raise_or_are_collected(tmp_path):
+def test_vgaf_problems_raise_or_are_collected(tmp_path, caplog):
     root = make_vgaf(tmp_path)
     (root / "Train_labels.txt").write_text("Vid_name Label\n10_1 1\n11_2 7\n99_9 2\n")
     with pytest.raises(DataError, match="11_2 7|is not 1, 2 or 3"):
@@ -76,8 +76,11 @@ def test_vgaf_problems_raise_or_are_collected(tmp_path):
     index = load_index(cfg_for("vgaf", root), "train", problems=found)
     assert labels(index) == {"10_1": "Positive"}
     assert [Path(p).name for p, _ in found] == ["Train_labels.txt:3", "99_9.mp4"]
-    with pytest.warns(UserWarning, match="2 bad item"):
+    with caplog.at_level("WARNING", logger="vemd.data.loaders"):
         load_index(cfg_for("vgaf", root, skip_bad=True), "train")
+    assert [
+        r.getMessage() for r in caplog.records if "2 bad item(s) skipped in split 'train'" in r.getMessage()
+    ]
 
 
 def test_dfew_folds_labels_and_16_frames(tmp_path):

@@ -12,7 +12,7 @@ from layouts import make_folder, make_gaf3, make_synth, write_video
 
 from vemd.cli import main
 from vemd.data import media
-from vemd.data.dataset import ClipDataset
+from vemd.data.dataset import ClipDataset, Skipped
 from vemd.data.manifest import ClipRecord
 from vemd.data.media import (
     TruncatedVideo,
@@ -158,7 +158,7 @@ def test_dataset_fails_or_skips_a_truncated_video_item(tmp_path):
         strict[0]
     assert strict[1]["frames"].shape == (4, 3, 32, 32)
     lenient = ClipDataset(records, tmp_path, ["a"], frames=4, image_size=32, skip_bad=True)
-    assert lenient[0] is None
+    assert isinstance(lenient[0], Skipped) and "truncated video" in lenient[0].message
 
 
 def check(args, capsys) -> tuple[int, list[str]]:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from vemd.data.dataset import ClipDataset, TargetSpec, collate
+from vemd.data.dataset import ClipDataset, Skipped, TargetSpec, collate, usable
 from vemd.data.manifest import read_manifest
 from vemd.errors import DataError
 from vemd.structure import AnnotationStore
@@ -61,7 +61,23 @@ def test_bad_item_is_named_or_skipped(synth_root, tmp_path):
     with pytest.raises(DataError, match=frame.name):
         ds[1]
     skipping = _dataset(root, skip_bad=True)
-    assert skipping[1] is None
+    assert isinstance(skipping[1], Skipped) and frame.name in skipping[1].message
     batch = collate([skipping[0], skipping[1], skipping[2]])
-    assert len(batch["label"]) == 2
+    assert len(batch["label"]) == 2 and batch["skipped"] == [skipping[1].message]
     assert np.array_equal(batch["clip_id"], [skipping.records[0].clip_id, skipping.records[2].clip_id])
+    assert usable(collate([skipping[1]])) is None  # nothing left to train on
+
+
+def test_a_skipped_item_is_reported_once_per_run(synth_root, tmp_path, caplog):
+    """Read in every epoch (and in fresh DataLoader workers), a bad item is reported once."""
+    root = tmp_path / "copy"
+    shutil.copytree(synth_root, root)
+    ds = _dataset(root, skip_bad=True)
+    frame = sorted((root / ds.records[1].path).iterdir())[0]
+    frame.write_bytes(b"broken")
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, collate_fn=collate, num_workers=1)
+    with caplog.at_level("WARNING", logger="vemd.data.dataset"):
+        for _epoch in range(2):
+            for batch in map(usable, loader):
+                assert batch is None or "skipped" not in batch
+    assert [r.getMessage() for r in caplog.records].count(f"skipping {ds[1].message}") == 1

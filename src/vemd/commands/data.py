@@ -54,6 +54,8 @@ def _print(report) -> None:
         counts.add_row(name, *(str(report.counts[s].get(name, 0)) for s in splits))
     counts.add_row("total", *(str(sum(report.counts[s].values())) for s in splits), style="bold")
     console.print(counts)
+    for note in report.notes:
+        console.print(f"[note] {note}", markup=False, highlight=False, soft_wrap=True)
     for p in report.problems:
         console.print(
             f"[{p.kind}] {p.split}: {p.path}: {p.message}", markup=False, highlight=False, soft_wrap=True

@@ -1,6 +1,8 @@
 """``vemd predict INPUT... --ckpt CKPT [--json] [--window S] [--out DIR]``: group emotion of media files.
 
-Folders are searched for images and videos; inputs that hold none are an error. A truncated
+Folders are searched for images and videos; inputs that hold none are an error. An input
+that cannot be read is reported on one line and the others are still predicted (and written
+with ``--out``); the exit code is then 1. A truncated
 video is predicted over the frames that decode, with one warning naming both counts. How
 ``--out`` folders are shared: :mod:`vemd.inference.report`.
 """
@@ -9,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "Predict the group emotion of images or videos (group-level output only)."
+HELP = (
+    "Predict the group emotion of images or videos (group-level output only); an unreadable input "
+    "is one line on stderr, the others still run, and the exit code is 1."
+)
 
 OUT_HELP = (
     "write predictions.json, timeline.csv and timeline PNGs here; results merge by input (its "

@@ -59,7 +59,7 @@ class ClipDataset(Dataset):
         image_size: output side S.
         augment: random scale-crop + flip, drawn per (seed, epoch, item).
         annotations: structure store; required when ``targets.modalities`` is non-empty.
-        skip_bad: an unreadable item yields None (dropped by the collate) instead of raising.
+        skip_bad: an unreadable item yields :class:`Skipped` (left out by the collate) instead of raising.
     """
 
     records: list[ClipRecord]
@@ -94,15 +94,14 @@ class ClipDataset(Dataset):
         path = Path(record.path)
         return path if path.is_absolute() else self.root / path
 
-    def __getitem__(self, index: int) -> dict | None:
+    def __getitem__(self, index: int) -> dict | Skipped:
         record = self.records[index]
         try:
             return self._load(index, record)
         except DataError as err:
             if not self.skip_bad:
                 raise
-            log.warning("skipping %s", err)
-            return None
+            return Skipped(str(err))  # reported by the consumer, once per item (see ``usable``)
 
     def _load(self, index: int, record: ClipRecord) -> dict:
         images, source_indices = read_frames(
@@ -172,11 +171,39 @@ def annotated_clip_ids(store: AnnotationStore) -> set[str]:
     return {key.rsplit("/", 1)[0] for key, frame in store.items() if frame.persons}
 
 
-def collate(samples: list[dict | None]) -> dict | None:
-    """Stack a list of samples; None entries (skipped bad items) are dropped."""
-    samples = [s for s in samples if s is not None]
-    if not samples:
+@dataclass(frozen=True)
+class Skipped:
+    """What :class:`ClipDataset` gives for a bad item under ``skip_bad``: why it was skipped."""
+
+    message: str
+
+
+_REPORTED: set[str] = set()  # skip notices already printed by this process
+
+
+def usable(batch: dict | None) -> dict | None:
+    """The batch to train or evaluate on, None when every item was skipped.
+
+    Each skipped item is reported here, in the process that consumes the batches, once per
+    run: DataLoader workers are recreated every epoch, so a notice printed where the item is
+    read would repeat each epoch (and once per worker).
+    """
+    if batch is None:
         return None
+    for message in batch.pop("skipped", ()):
+        if message not in _REPORTED:
+            _REPORTED.add(message)
+            log.warning("skipping %s", message)
+    return batch if "frames" in batch else None
+
+
+def collate(samples: list[dict | Skipped]) -> dict:
+    """Stack a list of samples; skipped bad items are left out and listed under ``skipped``
+    (a batch of skipped items only holds nothing else: see :func:`usable`)."""
+    skipped = [s.message for s in samples if isinstance(s, Skipped)]
+    samples = [s for s in samples if not isinstance(s, Skipped)]
+    if not samples:
+        return {"skipped": skipped}
     batch = {
         "frames": torch.stack([s["frames"] for s in samples]),
         "label": torch.tensor([s["label"] for s in samples]),
@@ -194,4 +221,6 @@ def collate(samples: list[dict | None]) -> dict | None:
         batch["queries"] = {
             m: [frame for s in samples for frame in s["queries"][m]] for m in samples[0]["queries"]
         }
+    if skipped:
+        batch["skipped"] = skipped
     return batch

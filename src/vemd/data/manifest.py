@@ -67,13 +67,15 @@ def write_manifest(root: str | Path, records: list[ClipRecord], class_names: lis
 
 
 def read_manifest(
-    root: str | Path, problems: list[tuple[str, str]] | None = None
+    root: str | Path, problems: list[tuple[str, str]] | None = None, *, split: str | None = None
 ) -> tuple[list[ClipRecord], list[str]]:
     """Records and class names of a dataset folder, validated (labels, columns, ids).
 
     A row with an unknown or empty label, a missing field or a repeated clip id raises
     DataError naming ``manifest.csv:LINE``, or, when ``problems`` is a list, is appended to
-    it as ``(path, message)`` and left out; an unreadable file always raises.
+    it as ``(path, message)`` and left out; an unreadable file always raises. With ``split``,
+    only that split's rows are returned and judged (a row with no split belongs to every
+    split); clip ids must still be unique across the whole manifest.
     """
     root = Path(root)
     manifest, classes_file = root / "manifest.csv", root / "classes.json"
@@ -93,6 +95,9 @@ def read_manifest(
     records, seen = [], set()
     for line, row in rows:
         record = ClipRecord(*((row[c] or "").strip() for c in MANIFEST_COLUMNS))
+        if split is not None and record.split and record.split != split:
+            seen.add(record.clip_id)
+            continue
         if any(not value for value in (record.clip_id, record.split, record.path)):
             fault = f"empty or missing field (row {list(row.values())})"
         elif record.label not in class_names:

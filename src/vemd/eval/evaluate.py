@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from vemd.config import Config, to_yaml
+from vemd.data.dataset import usable
 from vemd.errors import DataError
 from vemd.eval.metrics import classification_metrics, mer_score, regression_metrics
 from vemd.eval.plots import plot_confusion, plot_sr_heatmaps
@@ -70,7 +71,7 @@ def evaluate(
         )
     mean, std = (torch.tensor(v).view(1, 1, 3, 1, 1) * 255 for v in input_stats(model))
     ids, labels, probs, valence, valence_true, figure = [], [], [], [], [], None
-    for batch in eval_loader(cfg, dataset):
+    for batch in map(usable, eval_loader(cfg, dataset)):
         if batch is None:
             continue
         frames = (batch["frames"].float() - mean) / std

@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+from vemd.train.checkpoint import load_weights_only
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -110,7 +112,7 @@ class BestCheckpoint(ModelCheckpoint):
         if not path or not os.path.isfile(path):
             return
         try:
-            saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            saved = load_weights_only(path, mmap=True)
             score = saved["callbacks"][self.state_key]["best_model_score"]
         except Exception:  # an unreadable best.ckpt: the restored state stands, training replaces it
             return

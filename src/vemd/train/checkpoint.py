@@ -17,6 +17,7 @@ names or shapes do not fit the model its config describes.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -33,6 +34,17 @@ class CheckpointError(VemdError):
     """A model file that is missing, unreadable or not vemd's."""
 
 
+def load_weights_only(path: str | Path, *, mmap: bool = False):
+    """``torch.load`` that unpickles tensors and plain containers only (never runs code).
+
+    torch's own warnings about the file (a plain pickle's protocol, ...) are silenced: a file
+    it refuses is reported by the caller, on one line naming it.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+
+
 def _read(path: str | Path) -> dict:
     path = Path(path)
     if path.is_dir():
@@ -42,7 +54,7 @@ def _read(path: str | Path) -> dict:
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: empty model file")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        data = load_weights_only(path)
     except Exception as err:  # torch raises several types for foreign, damaged or unsafe files
         raise CheckpointError(f"{path}: not a readable vemd model ({type(err).__name__})") from err
     if not isinstance(data, dict):

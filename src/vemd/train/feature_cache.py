@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from vemd.structure.annotations import atomic_write
+from vemd.train.checkpoint import load_weights_only
 
 
 def weights_digest(module: torch.nn.Module) -> str:
@@ -76,7 +77,7 @@ class FeatureCache:
         if not path.exists():
             return None
         try:
-            tokens = torch.load(path, weights_only=True)
+            tokens = load_weights_only(path)
         except Exception:  # torch raises several types for damaged or foreign files
             return None
         valid = isinstance(tokens, torch.Tensor) and tokens.dim() == 4 and tokens.shape[0] == num_frames

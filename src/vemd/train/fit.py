@@ -28,7 +28,7 @@ from vemd.data.dataset import ClipDataset, TargetSpec, annotated_clip_ids, colla
 from vemd.data.loaders import DatasetIndex, load_index
 from vemd.errors import DataError
 from vemd.structure import atomic_write_text
-from vemd.train.checkpoint import CheckpointError, module_state, save_model
+from vemd.train.checkpoint import CheckpointError, load_weights_only, module_state, save_model
 from vemd.train.loader import EpochBatchSampler, ResumableLoader
 
 log = logging.getLogger(__name__)
@@ -275,7 +275,7 @@ def _resume_point(path: Path, cfg: Config) -> tuple[int, dict | None]:
     from vemd.train.callbacks import ResumePoint
 
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        saved = load_weights_only(path, mmap=True)
         step = int(saved["global_step"])
     except Exception as err:  # torch raises several types for foreign, crafted or corrupt files
         raise CheckpointError(

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 import torchmetrics
 
 from vemd.config import Config, to_dict
+from vemd.data.dataset import usable
 from vemd.models.build import build_criterion, build_model
 from vemd.train.feature_cache import FeatureCache
 
@@ -120,6 +121,7 @@ class VEMDModule(pl.LightningModule):
         loader = self.trainer.train_dataloader
         if hasattr(loader, "step_done"):
             loader.step_done(batch_idx)
+        batch = usable(batch)
         if batch is None:  # every item of the batch was skipped as bad data
             return None
         terms, diagnostics, _ = self.losses(batch, auxiliary=True)
@@ -129,6 +131,7 @@ class VEMDModule(pl.LightningModule):
         return terms["loss"]
 
     def validation_step(self, batch: dict | None, batch_idx: int) -> None:
+        batch = usable(batch)
         if batch is None:
             return
         terms, diagnostics, logits = self.losses(batch, auxiliary=True)

@@ -7,13 +7,13 @@ their order (= label index) come from the loader.
 Problems (a missing file, a label outside the known set) raise :class:`DataError`
 naming the file, unless the caller passes ``problems=[]``: then each one is appended
 as ``(path, message)`` and the item is left out, so ``vemd data check`` can list them
-all. ``data.skip_bad`` does the same during training and warns once with the count.
+all. ``data.skip_bad`` does the same during training and logs one line with the count.
 """
 
 from __future__ import annotations
 
 import importlib
-import warnings
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,8 @@ from vemd.config import DataConfig
 from vemd.data.loaders.common import Problems
 from vemd.data.manifest import ClipRecord
 from vemd.errors import DataError
+
+log = logging.getLogger(__name__)
 
 LoaderFn = Callable[[DataConfig, str, Problems | None], tuple[list[ClipRecord], list[str]]]
 
@@ -101,10 +103,12 @@ def load_index(cfg: DataConfig, split: str, problems: Problems | None = None) ->
     collected = problems if problems is not None else ([] if cfg.skip_bad else None)
     records, class_names = spec.fn(cfg, split, collected)
     if problems is None and collected:
-        warnings.warn(
-            f"{cfg.root}: {len(collected)} bad item(s) skipped in split {split!r} "
-            f"(first: {collected[0][0]}: {collected[0][1]}); run `vemd data check` for the list",
-            stacklevel=2,
+        log.warning(
+            "%s: %d bad item(s) skipped in split %r (first: %s: %s); run `vemd data check` for the list",
+            cfg.root,
+            len(collected),
+            split,
+            *collected[0],
         )
     return DatasetIndex(
         name=cfg.name,

@@ -26,18 +26,20 @@ from vemd.config import DataConfig
 from vemd.data.loaders import register
 from vemd.data.loaders.common import Problems, column, media_items, problem, read_rows, relative
 from vemd.data.manifest import ClipRecord, read_manifest
-from vemd.errors import DataError
+from vemd.errors import DataError, MissingSplit
 
 
 @register("synth", frames=5)
 def load_manifest(
     cfg: DataConfig, split: str, problems: Problems | None
 ) -> tuple[list[ClipRecord], list[str]]:
-    records, class_names = read_manifest(cfg.root, problems)
+    records, class_names = read_manifest(cfg.root, problems, split=split)
     chosen = [r for r in records if r.split == split]
     if not chosen:
-        present = sorted({r.split for r in records})
-        raise DataError(f"{Path(cfg.root) / 'manifest.csv'}: no clip in split {split!r} (splits: {present})")
+        present = sorted({r.split for r in read_manifest(cfg.root, [])[0]})
+        raise MissingSplit(
+            f"{Path(cfg.root) / 'manifest.csv'}: no clip in split {split!r} (splits: {present})"
+        )
     return chosen, class_names
 
 
@@ -73,7 +75,7 @@ def load_folder(cfg: DataConfig, split: str, problems: Problems | None) -> tuple
     if not base.is_dir():
         split_dirs = {cfg.train_split, cfg.val_split, cfg.test_split} & {p.name for p in _class_dirs(root)}
         if split != cfg.train_split or split_dirs:
-            raise DataError(f"{base}: no such split folder")
+            raise MissingSplit(f"{base}: no such split folder")
         base = root  # no split level: the whole root is the training split
     train_base = root / cfg.train_split if (root / cfg.train_split).is_dir() else root
     class_names = list(cfg.class_names or (p.name for p in _class_dirs(train_base)))
