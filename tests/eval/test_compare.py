@@ -119,6 +119,8 @@ def test_compare_cli_on_a_bad_file_is_one_line_naming_it(tmp_path, capsys, name)
         assert captured.out == ""
         lines = captured.err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("vemd compare: error: ") and str(bad) in lines[0]
+        if name == "folder":
+            assert "a folder, not a predictions.csv file" in lines[0]
 
 
 def test_compare_files_with_no_common_item_say_so(tmp_path, capsys):

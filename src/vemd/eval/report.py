@@ -80,7 +80,8 @@ def read_predictions_csv(path: str | Path) -> tuple[list[str], list[str], list[s
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: missing predictions file")
+        kind = "a folder, not a predictions.csv file" if path.is_dir() else "missing predictions file"
+        raise DataError(f"{path}: {kind}")
     with path.open(newline="") as handle:
         rows = list(csv.reader(handle))
     if not rows:
