@@ -112,8 +112,11 @@ def test_cut_h264_whose_decoder_fails_on_the_cut_packet_is_truncated(tmp_path):
 @pytest.mark.parametrize("codec", ["mpeg4", "libx264"])
 def test_frames_of_a_cut_mp4_are_those_of_the_whole_file_never_a_partial_packet(tmp_path, codec):
     whole = bad_media.video(tmp_path, 40, "whole.mp4", faststart=True, noise=True, codec=codec)
-    cut = bad_media.cut_mp4(tmp_path, index_first=True, codec=codec)
+    # cut from the very file compared with (an encoder may not give the same bytes twice)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     count = decodable_frames(cut)
+    assert 0 < count < 40
     for fraction in (0.9, 0.99):  # a cut inside the last packets too
         path = tmp_path / f"cut{fraction}.mp4"
         path.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * fraction)])
