@@ -42,11 +42,12 @@ LIGHTNING_INFO = (
     r"💡 Tip: ",
     r"`Trainer.fit` stopped: ",
     r"LOCAL_RANK: \d+ - CUDA_VISIBLE_DEVICES: ",
+    r"`weights_only` was not set, defaulting to `False`",  # a save of the full training state
 )
 LIGHTNING_INFO_LOGGERS = tuple(
     f"{package}.{module}"
     for package in ("pytorch_lightning", "lightning.pytorch")
-    for module in ("utilities.rank_zero", "accelerators.cuda")
+    for module in ("utilities.rank_zero", "accelerators.cuda", "trainer.connectors.checkpoint_connector")
 )
 # glog / absl info and warning lines, and TFLite's start-up lines.
 NATIVE_NOISE = re.compile(

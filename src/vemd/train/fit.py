@@ -217,7 +217,7 @@ def run_stage(
     if not trainer.interrupted:
         # last.ckpt is otherwise only as new as the last periodic save: saving the finished state
         # makes a rerun with --resume a no-op instead of retraining the tail of the last epoch
-        trainer.save_checkpoint(last, weights_only=False)
+        trainer.save_checkpoint(last)  # the full training state
         if selection.best_model_score is None:
             _validate_final_model(trainer, module, eval_loader(cfg, val_set), folder / "best.ckpt")
     best = selection.best_model_path or str(last)
@@ -239,7 +239,7 @@ def _validate_final_model(trainer, module, loader, path: Path) -> None:
         str(path),
         score,
     )
-    trainer.save_checkpoint(path, weights_only=False)
+    trainer.save_checkpoint(path)
 
 
 # Settings a resumed run may change: where things are, how long to train, how often to save or
