@@ -345,6 +345,10 @@ def _at_least(key: str, value: int, low: int) -> list[str]:
     return [] if value >= low else [f"{key}={value!r}: expected an integer >= {low}"]
 
 
+def _non_negative(key: str, value: float) -> list[str]:
+    return [] if value >= 0 else [f"{key}={value!r}: expected a number >= 0"]
+
+
 def _positive(key: str, value: float) -> list[str]:
     return [] if value > 0 else [f"{key}={value!r}: expected a number > 0"]
 
@@ -413,7 +417,14 @@ def _train_problems(cfg: Config) -> list[str]:
         *_at_least("train.num_workers", t.num_workers, 0),
         *_positive("train.lr", t.lr),
         *_positive("train.stage1_lr", t.stage1_lr),
+        *_at_least("train.checkpoint_every_n_steps", t.checkpoint_every_n_steps, 1),
+        *_at_least("train.log_every_n_steps", t.log_every_n_steps, 1),
+        *_at_least("train.early_stopping_patience", t.early_stopping_patience, 1),
+        *_non_negative("train.weight_decay", t.weight_decay),
+        *_non_negative("train.grad_clip", t.grad_clip),
     ]
+    if not 0 <= t.warmup_fraction < 1:
+        problems.append(f"train.warmup_fraction={t.warmup_fraction}: expected a fraction in [0, 1)")
     if not cfg.model.vit.enabled and t.stage != "2":
         problems.append(f"train.stage={t.stage!r} fine-tunes the ViT branch, but model.vit.enabled=false")
     for key, name in (("optimizer", t.optimizer), ("stage1_optimizer", t.stage1_optimizer)):

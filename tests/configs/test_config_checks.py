@@ -22,6 +22,12 @@ def _error(overrides: list[str]) -> str:
     ("override", "expected"),
     [
         ("train.batch_size=0", "train.batch_size=0"),
+        ("train.checkpoint_every_n_steps=0", "train.checkpoint_every_n_steps=0"),
+        ("train.log_every_n_steps=-1", "train.log_every_n_steps=-1"),
+        ("train.early_stopping_patience=0", "train.early_stopping_patience=0"),
+        ("train.weight_decay=-0.1", "train.weight_decay=-0.1"),
+        ("train.grad_clip=-1", "train.grad_clip=-1"),
+        ("train.warmup_fraction=1.0", "train.warmup_fraction=1.0"),
         ("train.batch_size=-3", "train.batch_size=-3"),
         ("train.lr=0", "train.lr=0"),
         ("train.lr=-0.001", "train.lr=-0.001"),

@@ -25,15 +25,20 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from vemd.train.checkpoint import load_weights_only
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    """The process umask, read once at import (``os.umask`` sets it to read it, which would race
+    with threads writing files if done later)."""
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
+_UMASK = _read_umask()
+
+
 def _chmod_for_umask(path: str | Path) -> None:
     if os.path.exists(path):
-        os.chmod(path, 0o666 & ~_umask())
+        os.chmod(path, 0o666 & ~_UMASK)
 
 
 class ResumePoint(ModelCheckpoint):
