@@ -310,17 +310,18 @@ def read_image(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def read_video_frames(path: str | Path, indices: list[int]) -> list[np.ndarray]:
-    """Decode the frames at ``indices`` (any order, repeats allowed) in one pass.
+def iter_video_frames(path: str | Path, indices: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, RGB frame)`` of each distinct index in ``indices``, in frame order, decoded in one
+    sequential pass and handed out as soon as decoded (memory does not grow with the video).
 
-    :class:`TruncatedVideo` when a wanted index lies past the last frame that decodes.
+    :class:`TruncatedVideo` (after the frames that did decode) when a wanted index lies past the
+    last frame that decodes.
     """
     import av
 
     path = Path(path)
     wanted, last = set(indices), max(indices)
-    found: dict[int, np.ndarray] = {}
-    decoded = header = 0
+    found = decoded = header = 0
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -329,15 +330,26 @@ def read_video_frames(path: str | Path, indices: list[int]) -> list[np.ndarray]:
             for number, frame in enumerate(_decode(container, stream)):
                 decoded = number + 1
                 if number in wanted:
-                    found[number] = frame.to_ndarray(format="rgb24")
+                    found += 1
+                    yield number, frame.to_ndarray(format="rgb24")
                 if number >= last:
                     break
+    except (DataError, GeneratorExit):
+        raise
     except Exception as err:
         raise DataError(f"{path}: unreadable video ({_reason(err)})") from err
     if decoded == 0:
         raise DataError(f"{path}: no frame could be decoded")
-    if len(found) < len(wanted):
+    if found < len(wanted):
         raise TruncatedVideo(path, max(header, last + 1), decoded)
+
+
+def read_video_frames(path: str | Path, indices: list[int]) -> list[np.ndarray]:
+    """Decode the frames at ``indices`` (any order, repeats allowed) in one pass.
+
+    :class:`TruncatedVideo` when a wanted index lies past the last frame that decodes.
+    """
+    found = dict(iter_video_frames(path, indices))
     return [found[i] for i in indices]
 
 

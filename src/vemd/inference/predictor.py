@@ -16,14 +16,21 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from vemd.data.media import SourceInfo, TruncatedVideo, probe, read_frames_at, sample_indices
+from vemd.data.media import (
+    SourceInfo,
+    TruncatedVideo,
+    iter_video_frames,
+    probe,
+    read_frames_at,
+    sample_indices,
+)
 from vemd.structure.transforms import sample_clip_transform
 
 PUBLIC_KEYS = frozenset({"input", "label", "probs", "windows", "duration"})
@@ -112,32 +119,57 @@ class GroupEmotionPredictor:
         return output.probs[0].numpy(), valence
 
     def predict(self, path: str | Path) -> dict:
-        """Group emotion of one image or video: label, probabilities (valence), timeline."""
+        """Group emotion of one image or video: label, probabilities (valence), timeline.
+
+        A video is decoded in one sequential pass and each window is predicted as soon as its
+        frames are decoded; a frame is kept only until the last window that uses it, so memory
+        stays flat however long the video is.
+        """
         path = Path(path)
         info = probe(path)
         windows, duration = self._windows(info)
         try:
-            decoded = self._frames(path, windows)
+            timeline = [self._window(w, frames) for w, frames in self._window_frames(path, info, windows)]
         except TruncatedVideo as err:  # predict over what decodes, never over frames not seen
             self.notify(
                 f"{path}: truncated video: header says {err.header_frames} frames, "
                 f"{err.decoded_frames} decode; predicting over those"
             )
-            windows, duration = self._windows(replace(info, num_frames=err.decoded_frames))
-            decoded = self._frames(path, windows)
-        timeline = []
-        for w in windows:
-            probs, valence = self._group([decoded[i] for i in w.indices])
-            timeline.append({"start": w.start, "end": w.end, **self._labelled(probs, valence)})
+            info = replace(info, num_frames=err.decoded_frames)
+            windows, duration = self._windows(info)
+            timeline = [self._window(w, frames) for w, frames in self._window_frames(path, info, windows)]
         mean = np.mean([[t["probs"][c] for c in self.class_names] for t in timeline], axis=0)
         valences = [t[VALENCE_KEY] for t in timeline if VALENCE_KEY in t]
         overall = self._labelled(mean, float(np.mean(valences)) if valences else None)
         return {"input": str(path), "duration": duration, **overall, "windows": timeline}
 
+    def _window(self, window: Window, frames: list[np.ndarray]) -> dict:
+        probs, valence = self._group(frames)
+        return {"start": window.start, "end": window.end, **self._labelled(probs, valence)}
+
     @staticmethod
-    def _frames(path: Path, windows: list[Window]) -> dict[int, np.ndarray]:
-        wanted = sorted({i for w in windows for i in w.indices})
-        return dict(zip(wanted, read_frames_at(path, wanted)))
+    def _window_frames(
+        path: Path, info: SourceInfo, windows: list[Window]
+    ) -> Iterator[tuple[Window, list[np.ndarray]]]:
+        """Each window with its frames, in order, as soon as they are decoded."""
+        if info.kind != "video":
+            wanted = sorted({i for w in windows for i in w.indices})
+            decoded = dict(zip(wanted, read_frames_at(path, wanted)))
+            yield from ((w, [decoded[i] for i in w.indices]) for w in windows)
+            return
+        last_use = {i: k for k, w in enumerate(windows) for i in w.indices}  # last window needing a frame
+        buffer: dict[int, np.ndarray] = {}
+        pending = iter(enumerate(windows))
+        current = next(pending, None)
+        for number, frame in iter_video_frames(path, list(last_use)):
+            buffer[number] = frame
+            while current is not None and all(i in buffer for i in current[1].indices):
+                k, window = current
+                yield window, [buffer[i] for i in window.indices]
+                for i in set(window.indices):
+                    if last_use[i] == k:
+                        del buffer[i]
+                current = next(pending, None)
 
     def _labelled(self, probs: np.ndarray, valence: float | None = None) -> dict:
         out = {
