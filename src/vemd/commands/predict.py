@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds per window for long videos (> 0; default: the training clip length)",
     )
     parser.add_argument("--out", default=None, help=OUT_HELP)
+    parser.add_argument(
+        "--device", default="cpu", help="where the model runs: cpu, cuda, cuda:N, mps or auto (default: cpu)"
+    )
 
 
 def _expand(inputs: list[str]) -> tuple[list, list[str]]:
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     def notify(message: str) -> None:
         print(f"vemd predict: warning: {message}", file=sys.stderr)
 
-    predictor = GroupEmotionPredictor(args.ckpt, window=args.window, notify=notify)
+    predictor = GroupEmotionPredictor(args.ckpt, window=args.window, notify=notify, device=args.device)
     if out is not None:
         check_out(out, predictor.class_names)
     results, failed = [], len(empty)

@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--split", default=None, help="split to evaluate (default: the config's data.test_split)"
     )
     parser.add_argument("--out", default=None, help="report folder (default: <ckpt folder>/test-<split>)")
+    parser.add_argument(
+        "--device", default="cpu", help="where the model runs: cpu, cuda, cuda:N, mps or auto (default: cpu)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data_cfg = load_config(args.config, config_overrides(args)) if args.config else None
-    metrics = evaluate(args.ckpt, split=args.split, out_dir=args.out, data_cfg=data_cfg)
+    metrics = evaluate(args.ckpt, split=args.split, out_dir=args.out, data_cfg=data_cfg, device=args.device)
     keys = ("split", "accuracy", "accuracy_ci95", "f1_weighted", "f1_macro", "uar", "war", "num_items")
     keys += tuple(k for k in ("valence_mse", "valence_ccc", "mer_score") if k in metrics)
     print(json.dumps({k: metrics[k] for k in keys} | {"report": metrics["report"]}, indent=2))

@@ -46,18 +46,23 @@ def evaluate(
     split: str | None = None,
     out_dir: str | Path | None = None,
     data_cfg: Config | None = None,
+    device: str | torch.device = "cpu",
 ) -> dict:
     """Metrics of the model in ``checkpoint`` on ``split``; reports in ``out_dir``.
 
     ``split`` defaults to the recipe's ``data.test_split`` (``data_cfg``'s when given, else the
-    one saved with the model), ``out_dir`` to ``<checkpoint folder>/test-<split>``. The result
+    one saved with the model), ``out_dir`` to ``<checkpoint folder>/test-<split>``; the model runs
+    on ``device`` (``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``). The result
     holds the metrics plus ``split`` and ``report`` (the output folder).
     """
+    from vemd.inference.device import resolve_device
     from vemd.train.checkpoint import load_model
     from vemd.train.fit import build_dataset, eval_loader
     from vemd.train.module import input_stats
 
+    device = resolve_device(device)
     model, cfg, class_names = load_model(checkpoint)
+    model.to(device)
     cfg = _data_config(cfg, data_cfg)
     split = split or cfg.data.test_split
     out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent / f"test-{split}"
@@ -69,12 +74,12 @@ def evaluate(
         log.warning(
             "class names of %s differ from the model's: %s vs %s", index.root, index.class_names, class_names
         )
-    mean, std = (torch.tensor(v).view(1, 1, 3, 1, 1) * 255 for v in input_stats(model))
+    mean, std = (torch.tensor(v, device=device).view(1, 1, 3, 1, 1) * 255 for v in input_stats(model))
     ids, labels, probs, valence, valence_true, figure = [], [], [], [], [], None
     for batch in map(usable, eval_loader(cfg, dataset)):
         if batch is None:
             continue
-        frames = (batch["frames"].float() - mean) / std
+        frames = (batch["frames"].to(device).float() - mean) / std
         if stage1:
             logits = model.vit_logits(frames)
         else:
@@ -83,11 +88,11 @@ def evaluate(
                 figure = _sr_pairs(output, batch, cfg.model.sr.modalities[0])
             logits = output.logits
             if output.valence is not None:
-                valence.append(output.valence.float().numpy())
+                valence.append(output.valence.float().cpu().numpy())
         ids += batch["clip_id"]
         valence_true.append(batch["valence"].numpy())
         labels.append(batch["label"].numpy())
-        probs.append(logits.float().softmax(-1).numpy())
+        probs.append(logits.float().softmax(-1).cpu().numpy())
     if not ids:
         raise DataError(f"{index.root}: no readable item in split {split!r}")
     y_true, probs = np.concatenate(labels), np.concatenate(probs)
@@ -150,7 +155,7 @@ def _sr_pairs(output, batch: dict, modality: str, min_panels: int = 4):
         return None
     b, t = batch["frames"].shape[:2]
     n = min(b * t, max(t, min_panels))
-    predicted = pred["pred_heatmaps"][:n].float().sigmoid().numpy()  # (n, L, 56, 56), logits → [0, 1]
+    predicted = pred["pred_heatmaps"][:n].float().sigmoid().cpu().numpy()  # (n, L, 56, 56), logits → [0, 1]
     target = batch["heatmaps"][modality].flatten(0, 1)[:n].float().numpy()
     frames = batch["frames"].flatten(0, 1)[:n].permute(0, 2, 3, 1).numpy()
     titles = [f"{batch['clip_id'][i // t]}" + (f" frame {i % t}" if t > 1 else "") for i in range(n)]

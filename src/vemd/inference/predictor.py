@@ -57,6 +57,7 @@ class GroupEmotionPredictor:
         window: seconds of video per prediction window, a finite number > 0; default: the
             training clip length (``frames × frame_interval`` for ``fps`` sampling, else 5 s).
         notify: called with the one-line notice of a truncated video (default: a logged warning).
+        device: where the model runs (``cpu``, ``cuda``, ``cuda:N``, ``mps``, ``auto``).
     """
 
     def __init__(
@@ -65,13 +66,17 @@ class GroupEmotionPredictor:
         *,
         window: float | None = None,
         notify: Callable[[str], None] | None = None,
+        device: str | torch.device = "cpu",
     ) -> None:
+        from vemd.inference.device import resolve_device
         from vemd.train.checkpoint import load_model
         from vemd.train.module import input_stats
 
         if window is not None:
             check_window(window)
+        self.device = resolve_device(device)
         self.model, self.cfg, self.class_names = load_model(checkpoint)
+        self.model.to(self.device)
         self.stage1 = self.cfg.train.stage == "1"
         d = self.cfg.data
         self.frames = d.frames
@@ -79,8 +84,8 @@ class GroupEmotionPredictor:
         self.window = default_window if window is None else float(window)
         self.notify = notify or log.warning
         mean, std = input_stats(self.model)
-        self.mean = torch.tensor(mean).view(1, 1, 3, 1, 1) * 255
-        self.std = torch.tensor(std).view(1, 1, 3, 1, 1) * 255
+        self.mean = torch.tensor(mean, device=self.device).view(1, 1, 3, 1, 1) * 255
+        self.std = torch.tensor(std, device=self.device).view(1, 1, 3, 1, 1) * 255
 
     def windows(self, path: Path) -> tuple[list[Window], float]:
         """Prediction windows of a source and its duration in seconds (0 for images)."""
@@ -110,13 +115,13 @@ class GroupEmotionPredictor:
         height, width = images[0].shape[:2]
         resize = sample_clip_transform(width, height, (size, size), None)
         frames = np.stack([resize(image, {})[0] for image in images])  # (T, S, S, 3)
-        x = torch.from_numpy(frames).permute(0, 3, 1, 2)[None].float()  # (1, T, 3, S, S)
+        x = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2)[None].float()  # (1, T, 3, S, S)
         x = (x - self.mean) / self.std
         if self.stage1:
-            return self.model.vit_logits(x).softmax(-1)[0].numpy(), None
+            return self.model.vit_logits(x).float().softmax(-1)[0].cpu().numpy(), None
         output = self.model(x)
         valence = None if output.valence is None else float(output.valence[0])
-        return output.probs[0].numpy(), valence
+        return output.probs[0].float().cpu().numpy(), valence
 
     def predict(self, path: str | Path) -> dict:
         """Group emotion of one image or video: label, probabilities (valence), timeline.
