@@ -7,22 +7,13 @@ import os
 import subprocess
 import sys
 
-import pytest
+from conftest import TINY as TRAIN_TINY
 
 from vemd.noise import NATIVE_NOISE, native_noise_filtered
 
-TINY = [
-    "model.heatmap.up_channels=[32,16,8,8]",
-    "model.heatmap.stage_channels=8",
-    "model.heatmap.num_stages=1",
-    "model.cnn.custom_channels=[8,16,24,32]",
-    "data.frames=2",
-    "train.batch_size=4",
-    "train.max_epochs=1",
-    "train.lr=0.001",
-    "train.accelerator=cpu",
-    "train.log_every_n_steps=50",  # more than the 4 batches of an epoch: Lightning's hint
-]
+# the training tests' tiny recipe, one epoch on the CPU, logging less often than the 4 batches
+# of an epoch (Lightning's logging-interval hint)
+TINY = [*TRAIN_TINY, "train.max_epochs=1", "train.accelerator=cpu", "train.log_every_n_steps=50"]
 # Noise a tiny CPU fit through the CLI prints (each seen in such a run before it was filtered).
 NOISE = (
     "in eval mode at the start of training",
@@ -33,14 +24,6 @@ NOISE = (
     "Tip:",
     "LeafSpec",
 )
-
-
-@pytest.fixture(scope="module")
-def synth_root(tmp_path_factory):
-    from vemd.synth import generate_dataset
-
-    root = tmp_path_factory.mktemp("synth") / "data"
-    return generate_dataset(root, n_train=16, n_val=8, frames=2, seed=0, max_people=4, progress=False)
 
 
 def _fit(root, out, *flags: str) -> subprocess.CompletedProcess:
