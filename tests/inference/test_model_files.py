@@ -7,6 +7,7 @@ import pickle
 
 import pytest
 import torch
+from tests.faults.cases import payload
 from tests.models.helpers import tiny_config, tiny_model, write_model_file
 
 from vemd.cli import main
@@ -63,16 +64,6 @@ def test_a_bad_config_inside_a_model_file_names_the_file(model_file, tmp_path, e
     _refused(tmp_path / "model.pt", "bad config in model file")
 
 
-class _Payload:
-    """Unpickling this runs ``os.system`` (creating a marker file) unless weights-only."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.marker}",)
-
-
 def _damaged(kind: str, model_file, path, marker):
     good = model_file.read_bytes()
     if kind == "truncated":
@@ -83,9 +74,9 @@ def _damaged(kind: str, model_file, path, marker):
         path.write_bytes(os.urandom(4096))
     elif kind == "pickled-payload":
         with path.open("wb") as handle:
-            pickle.dump({"format": "vemd-model", "config": _Payload(marker)}, handle)
+            pickle.dump({"format": "vemd-model", "config": payload(marker)}, handle)
     elif kind == "torch-payload":
-        torch.save({**_payload(model_file), "extra": _Payload(marker)}, path)
+        torch.save({**_payload(model_file), "extra": payload(marker)}, path)
     elif kind == "no-state-dict":
         torch.save({k: v for k, v in _payload(model_file).items() if k != "state_dict"}, path)
     elif kind == "names-not-a-list":

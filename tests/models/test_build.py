@@ -6,6 +6,7 @@ import warnings
 
 import pytest
 import torch
+from tests.faults.cases import payload
 
 from vemd.config import ConfigError
 from vemd.models import build
@@ -25,22 +26,12 @@ def test_local_weights_file_is_loaded(tmp_path):
         assert torch.equal(a, b), name
 
 
-class _Payload:
-    """Unpickling this runs code: it creates the file named by ``marker``."""
-
-    def __init__(self, marker) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 @pytest.mark.parametrize("content", ["payload", "garbage", "other-model"])
 def test_a_weights_file_that_is_not_the_backbones_is_one_line(tmp_path, content):
     """A crafted pickle never runs; damaged bytes or another model's weights name the file."""
     path, marker = tmp_path / "vit.pth", tmp_path / "pwned"
     if content == "payload":
-        torch.save({"pos_embed": _Payload(marker)}, path)
+        torch.save({"pos_embed": payload(marker)}, path)
     elif content == "garbage":
         path.write_bytes(b"\x80\x04not a checkpoint")
     else:

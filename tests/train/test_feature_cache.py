@@ -2,18 +2,9 @@
 
 import pytest
 import torch
+from tests.faults.cases import payload
 
 from vemd.train.feature_cache import FeatureCache
-
-
-class _Payload:
-    """Unpickling this runs code: it creates the file named by ``marker``."""
-
-    def __init__(self, marker) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
 
 
 def _compute(frames: torch.Tensor) -> torch.Tensor:
@@ -51,7 +42,7 @@ def test_an_entry_that_is_not_valid_tokens_is_recomputed(cache, tmp_path, entry)
     if isinstance(entry, bytes):
         path.write_bytes(entry)
     else:
-        torch.save(_Payload(marker) if entry == "payload" else entry, path)
+        torch.save(payload(marker) if entry == "payload" else entry, path)
     frames = torch.rand(1, 3, 3, 4, 4)
     tokens = cache.get(["a"], frames, _compute)
     assert not marker.exists()

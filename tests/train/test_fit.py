@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 from conftest import TINY
+from tests.faults.cases import payload
 
 from vemd.cli import main
 from vemd.config import load_config
@@ -197,20 +198,10 @@ def test_a_model_without_vit_branch_trains_and_loads(synth_root, tmp_path):
     assert metrics["num_items"] == 8
 
 
-class _Payload:
-    """Unpickling this runs code: it creates the file named by ``marker``."""
-
-    def __init__(self, marker) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_resume_refuses_a_crafted_checkpoint_without_running_it(synth_root, tmp_path, capsys):
     marker = tmp_path / "pwned"
     (tmp_path / "stage2").mkdir(parents=True)
-    torch.save({"global_step": 3, "payload": _Payload(marker)}, tmp_path / "stage2" / "last.ckpt")
+    torch.save({"global_step": 3, "payload": payload(marker)}, tmp_path / "stage2" / "last.ckpt")
     (tmp_path / "stage2" / "logs").mkdir()
     (tmp_path / "stage2" / "logs" / "metrics.csv").write_text(
         "step,train/loss\n0,1.0\n"
