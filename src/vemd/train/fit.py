@@ -233,12 +233,9 @@ def _validate_final_model(trainer, module, loader, path: Path) -> None:
     trainer.validate(module, loader, verbose=False)
     selection = trainer.checkpoint_callback
     score = trainer.callback_metrics[selection.monitor].detach().cpu()
-    selection.best_model_score, selection.best_model_path = score, str(path)
-    selection.best_k_models, selection.kth_best_model_path, selection.kth_value = (
-        {str(path): score},
-        str(path),
-        score,
-    )
+    selection.best_model_score = selection.kth_value = score
+    selection.best_model_path = selection.kth_best_model_path = str(path)
+    selection.best_k_models = {str(path): score}
     trainer.save_checkpoint(path)
 
 
