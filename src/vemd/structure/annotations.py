@@ -87,13 +87,14 @@ class FrameAnnotation:
         return np.stack(arrays).astype(np.float32)
 
 
-def atomic_write(path: str | Path, write) -> None:
+def atomic_write(path: str | Path, write, *, sync: bool = True) -> None:
     """Call ``write(binary_file)`` on a temporary file, then rename it onto ``path`` (same folder,
     same filesystem), so readers see the old or the new content, never a part.
 
     The temporary file is created with ``os.open(..., 0o666)`` and O_EXCL, so the kernel applies
     the user's umask as it does to any new file (``tempfile.mkstemp`` would make it 0600), and
     nothing reads or changes the process-wide umask, which would race with other threads.
+    ``sync=False`` skips the fsync, for files that may be lost on a crash (a cache).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +104,8 @@ def atomic_write(path: str | Path, write) -> None:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

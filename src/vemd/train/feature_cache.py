@@ -84,4 +84,5 @@ class FeatureCache:
         return tokens if valid else None
 
     def _store(self, clip_id: str, tokens: torch.Tensor) -> None:
-        atomic_write(self._path(clip_id), lambda handle: torch.save(tokens.clone(), handle))
+        # no fsync: a cache entry lost in a crash is recomputed
+        atomic_write(self._path(clip_id), lambda handle: torch.save(tokens.clone(), handle), sync=False)
