@@ -185,7 +185,7 @@ def usable(batch: dict | None) -> dict | None:
     """The batch to train or evaluate on, None when every item was skipped.
 
     Each skipped item is reported here, in the process that consumes the batches, once per
-    run: DataLoader workers are recreated every epoch, so a notice printed where the item is
+    process (a `vemd` command): DataLoader workers are recreated every epoch, so a notice printed where the item is
     read would repeat each epoch (and once per worker).
     """
     if batch is None:
