@@ -1,13 +1,14 @@
-"""Peak memory and speed of ``GroupEmotionPredictor.predict`` on long generated 720p videos.
+"""Peak memory and speed of ``vemd predict`` on long generated 720p videos.
 
 For each length (minutes), writes a 1280×720 MP4 (moving noise blocks, ``--fps`` frames per
-second) and predicts it with the tiny test model (random weights: the figures are about
-decoding and windowing, not accuracy), each in a fresh process, so its peak resident memory
-is its own. Prints, per length: windows, decoded frames per second of video time processed,
+second) and runs ``vemd predict VIDEO --out DIR`` on it, progress bar drawn (to a discarded
+stream treated as a terminal), with the tiny test model (random weights: the figures are
+about decoding and windowing, not accuracy), each in a fresh process, so its peak resident
+memory is its own. Prints, per length: windows, decoded frames per second of video time processed,
 wall time and peak RSS, then the ratio of the longest video's peak to the shortest's (the
 predictor decodes window by window, so it should stay near 1).
 
-    .venv/bin/python benchmarks/bench_predict_stream.py [--minutes 1 30] [--fps 10]
+    .venv/bin/python benchmarks/bench_predict_stream.py [--minutes 1 30] [--fps 10] [--batch-size 4]
 """
 
 from __future__ import annotations
@@ -43,31 +44,32 @@ def write_video(path: Path, minutes: float, fps: int) -> Path:
     return path
 
 
-def predict_once(video: str, model: str) -> None:
-    """Child process: predict one video, print a JSON line with the figures."""
-    from vemd.inference.predictor import GroupEmotionPredictor
+def predict_once(video: str, model: str, batch_size: str) -> None:
+    """Child process: ``vemd predict`` one video, print a JSON line with the figures."""
+    import contextlib
+    import io
+    import os
 
-    predictor = GroupEmotionPredictor(model)
+    from vemd.cli import main
+
+    os.environ["TTY_COMPATIBLE"] = "1"  # the progress bar is drawn, as on a terminal
+    out = Path(video).with_suffix(".out")
     start = time.perf_counter()
-    result = predictor.predict(video)
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["predict", video, "--ckpt", model, "--out", str(out), "--batch-size", batch_size])
     seconds = time.perf_counter() - start
+    assert code == 0, code
+    (result,) = json.loads((out / "predictions.json").read_text())
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        json.dumps(
-            {
-                "windows": len(result["windows"]),
-                "duration": result["duration"],
-                "seconds": seconds,
-                "peak_mib": peak_mib,
-            }
-        )
-    )
+    row = {"windows": len(result["windows"]), "duration": result["duration"], "seconds": seconds}
+    print(json.dumps(row | {"peak_mib": peak_mib}))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 30])
     parser.add_argument("--fps", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass")
     args = parser.parse_args()
 
     from tests.models.helpers import tiny_model, write_model_file
@@ -84,10 +86,10 @@ def main() -> None:
             video = write_video(tmp / f"{minutes:g}min.mp4", minutes, args.fps)
             code = (
                 "import sys; sys.path.insert(0, sys.argv[3]); from benchmarks.bench_predict_stream import "
-                "predict_once; predict_once(sys.argv[1], sys.argv[2])"
+                "predict_once; predict_once(sys.argv[1], sys.argv[2], sys.argv[4])"
             )
             done = subprocess.run(
-                [sys.executable, "-c", code, str(video), str(model_path), str(REPO)],
+                [sys.executable, "-c", code, str(video), str(model_path), str(REPO), str(args.batch_size)],
                 capture_output=True,
                 text=True,
                 check=True,

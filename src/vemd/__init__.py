@@ -1,3 +1,40 @@
-"""vemd: privacy-aware group emotion recognition with VE-MD."""
+"""vemd: privacy-aware group emotion recognition with VE-MD.
+
+The Python API::
+
+    import vemd
+
+    predictor = vemd.load("runs/quickstart/model.pt", device="auto")
+    result = predictor.predict("meeting.mp4")  # a path, an RGB array (T, H, W, 3), a list of frames
+    print(result.label, result.probs)
+    for window in result.windows:
+        print(window.start, window.end, window.label)
+
+Results are group level only (:mod:`vemd.inference.results`). Importing ``vemd`` or calling
+:func:`load` imports neither Lightning nor the training package.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from vemd.inference.predictor import GroupEmotionPredictor
+
+__all__ = ["__version__", "load"]
+
+
+def load(checkpoint: str | Path, *, device: str = "cpu", **options) -> GroupEmotionPredictor:
+    """A predictor for the model in ``checkpoint`` (``model.pt`` of ``vemd fit``).
+
+    ``device``: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``; ``options``: ``window``,
+    ``stride``, ``smoothing`` (seconds), ``batch_size``, ``precision``, ``notify``, as
+    :class:`vemd.inference.predictor.GroupEmotionPredictor` takes them.
+    """
+    from vemd.inference.predictor import GroupEmotionPredictor
+
+    return GroupEmotionPredictor(checkpoint, device=device, **options)

@@ -111,7 +111,7 @@ def run_quickstart(out: str | Path, *, n_train: int, n_val: int, seed: int, over
     log.info("4/4 predicting a generated video")
     video, truth = _demo_video(out, seed)
     predictor = GroupEmotionPredictor(model)
-    prediction = predictor.predict(video)
+    prediction = predictor.predict(video).to_dict()
     write_prediction_report([prediction], predictor.class_names, out / "predict")
     timings["total_s"] = time.perf_counter() - start
 

@@ -12,9 +12,9 @@ from tests.annotate.helpers import stub_backend
 
 from vemd.cli import main
 from vemd.commands.common import dataset_config
+from vemd.data.build import build_dataset
 from vemd.errors import DataError
 from vemd.structure.annotations import AnnotationStore
-from vemd.train.fit import build_dataset
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

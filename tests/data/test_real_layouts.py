@@ -17,9 +17,9 @@ from tests.annotate.helpers import fixture, require_annotate_extra
 
 from vemd.cli import main
 from vemd.commands.common import dataset_config
+from vemd.data.build import build_dataset
 from vemd.data.loaders import dataset_defaults, load_index
 from vemd.structure.annotations import AnnotationStore
-from vemd.train.fit import build_dataset
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

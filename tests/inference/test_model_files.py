@@ -12,7 +12,7 @@ from tests.models.helpers import tiny_config, tiny_model, write_model_file
 
 from vemd.cli import main
 from vemd.config import to_dict
-from vemd.train.checkpoint import CheckpointError, load_model
+from vemd.models.checkpoint import CheckpointError, load_model
 
 
 def _payload(model_file) -> dict:

@@ -8,6 +8,7 @@ import math
 
 import pytest
 from tests.data import bad_media
+from tests.inference.helpers import printed_results
 
 from vemd.cli import main
 from vemd.data.media import decodable_frames
@@ -38,7 +39,7 @@ def test_an_empty_folder_among_good_inputs_is_named_and_fails_the_run(model_file
     captured = capsys.readouterr()
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and str(empty) in err[0], err
-    assert json.loads(captured.out)["input"] == str(image)
+    assert [r["input"] for r in printed_results(captured.out)] == [str(image)]
 
 
 def test_out_naming_an_existing_file_is_refused_before_any_work(tmp_path, capsys):
@@ -71,14 +72,14 @@ def test_the_python_api_refuses_such_a_window_too(model_file, window):
 
 def test_a_small_window_still_means_that_window(model_file, tmp_path):
     result = GroupEmotionPredictor(model_file, window=1.0).predict(bad_media.video(tmp_path, 40))
-    assert len(result["windows"]) == 4 and result["duration"] == pytest.approx(4.0)
+    assert len(result.windows) == 4 and result.duration == pytest.approx(4.0)
 
 
 @pytest.mark.parametrize("writer", ["cmyk_jpeg", "png16", "rgba_png", "gray_jpeg"])
 def test_unusual_valid_images_predict(model_file, tmp_path, capsys, writer):
     image = getattr(bad_media, writer)(tmp_path)
     assert main(["predict", str(image), "--ckpt", str(model_file), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
+    (result,) = printed_results(capsys.readouterr().out)
     assert set(result) == PUBLIC_KEYS and sum(result["probs"].values()) == pytest.approx(1, abs=1e-4)
 
 
@@ -94,7 +95,7 @@ def test_a_broken_image_among_inputs_is_one_line_and_the_others_run(model_file, 
     captured = capsys.readouterr()
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and str(bad) in err[0], err
-    assert [json.loads(line)["input"] for line in captured.out.splitlines()] == [str(good)]
+    assert [r["input"] for r in printed_results(captured.out)] == [str(good)]
     assert [e["input"] for e in json.loads((out / "predictions.json").read_text())] == [str(good)]
 
 
@@ -107,7 +108,7 @@ def test_a_truncated_video_is_predicted_over_the_frames_that_decode(model_file, 
     assert code == 0
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and str(cut) in err[0] and "40 frames" in err[0] and f"{decoded} decode" in err[0]
-    result = json.loads(captured.out)
+    (result,) = printed_results(captured.out)
     assert result["duration"] == pytest.approx(decoded / 10)
     assert result["windows"][-1]["end"] <= decoded / 10 + 1e-9  # no window it never saw
     assert len(result["windows"]) == round(decoded / 5)
@@ -119,7 +120,7 @@ def test_a_truncated_video_through_the_api_notifies_once(model_file, tmp_path):
     predictor = GroupEmotionPredictor(model_file, window=0.5, notify=notices.append)
     result = predictor.predict(cut)
     assert len(notices) == 1 and f"40 frames, {decodable_frames(cut)} decode" in notices[0]
-    assert result["duration"] == pytest.approx(decodable_frames(cut) / 10)
+    assert result.duration == pytest.approx(decodable_frames(cut) / 10)
 
 
 def test_a_video_of_which_no_frame_decodes_fails_with_one_line(model_file, tmp_path, capsys):

@@ -35,6 +35,21 @@ def test_a_good_run_writes_its_report(model_file, dataset, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["num_items"] == 3
 
 
+def test_bf16_evaluation_agrees_with_fp32(model_file, dataset, tmp_path, capsys):
+    probs = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / precision
+        assert _test(model_file, dataset, "--split", "val", "--out", str(out), "--precision", precision) == 0
+        capsys.readouterr()
+        lines = (out / "predictions.csv").read_text().splitlines()
+        header = lines[0].split(",")
+        columns = [i for i, name in enumerate(header) if name.startswith("prob_")]
+        probs[precision] = [[float(row.split(",")[i]) for i in columns] for row in lines[1:]]
+    assert len(probs["fp32"]) == 3
+    assert all(a == pytest.approx(b, abs=0.03) for a, b in zip(probs["bf16"], probs["fp32"]))
+    assert probs["bf16"] != probs["fp32"]  # the precision asked for was used
+
+
 def test_an_unknown_split_is_one_line_naming_it(model_file, dataset, tmp_path, capsys):
     out = tmp_path / "report"
     assert _test(model_file, dataset, "--split", "bogus", "--out", str(out)) == 1

@@ -84,7 +84,7 @@ def test_a_model_file_loads_offline_without_its_pretrained_weights(tmp_path, mon
     lookup, no file read and no warning: every weight is in the model file."""
     from vemd.config import load_config, to_dict
     from vemd.models import build_model
-    from vemd.train.checkpoint import load_model
+    from vemd.models.checkpoint import load_model
 
     cfg = load_config("tiny", ["model.cnn.name=resnet18", "model.cnn.kwargs={}"])
     model = build_model(cfg.model)
@@ -143,7 +143,7 @@ def test_plain_encoder_max_pools_between_blocks():
 def test_a_model_file_saved_before_the_sr_gate_loads_ungated(tmp_path):
     from vemd.config import load_config, to_dict
     from vemd.models import build_model
-    from vemd.train.checkpoint import load_model
+    from vemd.models.checkpoint import load_model
 
     cfg = load_config("tiny", ["model.mode=ve-md-sr", "model.sr.gate=false"])
     model = build_model(cfg.model)
@@ -158,7 +158,7 @@ def test_a_model_file_saved_before_the_sr_gate_loads_ungated(tmp_path):
 def test_a_model_file_saved_with_deep_supervision_loads_or_says_why_not(tmp_path, mode):
     from vemd.config import load_config, to_dict
     from vemd.models import build_model
-    from vemd.train.checkpoint import CheckpointError, load_model
+    from vemd.models.checkpoint import CheckpointError, load_model
 
     cfg = load_config("tiny", [f"model.mode={mode}"])
     config = to_dict(cfg)

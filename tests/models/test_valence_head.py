@@ -45,7 +45,7 @@ def test_decoder_forward_is_the_logits_of_decode():
 
 
 def test_a_model_file_saved_before_the_valence_key_loads_without_a_head(tmp_path):
-    from vemd.train.checkpoint import load_model
+    from vemd.models.checkpoint import load_model
 
     cfg, model = tiny_model("model.mode=ve-sd")
     config = to_dict(cfg)

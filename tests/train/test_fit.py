@@ -15,7 +15,7 @@ from vemd.cli import main
 from vemd.config import load_config
 from vemd.eval.evaluate import evaluate
 from vemd.inference.predictor import PUBLIC_KEYS, WINDOW_KEYS, GroupEmotionPredictor
-from vemd.train.checkpoint import load_model
+from vemd.models.checkpoint import load_model
 from vemd.train.fit import fit
 
 
@@ -81,7 +81,7 @@ def test_vemd_test_writes_reports(trained, synth_root, tmp_path):
 def test_predict_is_group_level_only(trained, synth_root, tmp_path, capsys):
     out, _ = trained
     predictor = GroupEmotionPredictor(out / "model.pt")
-    result = predictor.predict(synth_root / "frames" / "val-000000")
+    result = predictor.predict(synth_root / "frames" / "val-000000").to_dict()
     assert set(result) == PUBLIC_KEYS
     assert all(set(w) == WINDOW_KEYS for w in result["windows"])
     assert result["label"] in predictor.class_names

@@ -20,11 +20,9 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    ProgressColumn,
     TextColumn,
     TimeRemainingColumn,
 )
-from rich.text import Text
 
 from vemd.annotate.backends import BackendFactory
 from vemd.annotate.backends.base import Backend
@@ -33,6 +31,7 @@ from vemd.config import DataConfig
 from vemd.data.manifest import annotation_key
 from vemd.data.media import clip_indices, probe, read_frames_at
 from vemd.errors import DataError
+from vemd.progress import RateColumn
 from vemd.structure.annotations import AnnotationStore, FrameAnnotation, atomic_write_text
 
 
@@ -173,11 +172,3 @@ def write_problems(path: str | Path, problems: list[tuple[str, str]]) -> None:
     writer.writerow(("path", "problem"))
     writer.writerows(problems)
     atomic_write_text(path, buffer.getvalue())
-
-
-class RateColumn(ProgressColumn):
-    """Items per second of a rich progress task."""
-
-    def render(self, task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.2f} items/s" if speed else "- items/s")

@@ -1,10 +1,18 @@
-"""``vemd predict INPUT... --ckpt CKPT [--json] [--window S] [--out DIR]``: group emotion of media files.
+"""``vemd predict INPUT... --ckpt CKPT``: group emotion of media files and live sources.
 
-Folders are searched for images and videos; inputs that hold none are an error. An input
-that cannot be read is reported on one line and the others are still predicted (and written
-with ``--out``); the exit code is then 1. A truncated
-video is predicted over the frames that decode, with one warning naming both counts. How
-``--out`` folders are shared: :mod:`vemd.inference.report`.
+Inputs are images, videos, frame folders (searched for images and videos), stream URLs
+(``rtsp://``, ``http://``, ...) or a camera (``--camera N``). Output is group level only.
+
+Files: one line per input (``--json``: one JSON line per window as it is predicted,
+``{"input": ..., "window": {...}}``, then the input's result, the object with ``windows``).
+Long videos show a progress bar on a terminal (windows/s, ETA). An input that cannot be
+read is reported on one line and the others are still predicted (and written with
+``--out``); the exit code is then 1. A truncated video is predicted over the frames that
+decode, with one warning naming both counts. How ``--out`` folders are shared:
+:mod:`vemd.inference.report`.
+
+Live sources: one line per window until the source ends or Ctrl-C, then a summary over
+the windows seen (exit code 0).
 """
 
 from __future__ import annotations
@@ -12,8 +20,8 @@ from __future__ import annotations
 import argparse
 
 HELP = (
-    "Predict the group emotion of images or videos (group-level output only); an unreadable input "
-    "is one line on stderr, the others still run, and the exit code is 1."
+    "Predict the group emotion of images, videos, stream URLs or a camera (group-level output only); "
+    "an unreadable input is one line on stderr, the others still run, and the exit code is 1."
 )
 
 OUT_HELP = (
@@ -25,31 +33,56 @@ OUT_HELP = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", help="image, video or folder of them")
+    parser.add_argument("inputs", nargs="*", help="image, video, folder of them, or a stream URL")
     parser.add_argument("--ckpt", required=True, help="model.pt written by vemd fit")
-    parser.add_argument("--json", action="store_true", help="print one JSON object per line")
+    parser.add_argument("--camera", type=int, default=None, metavar="N", help="read camera N (live)")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON line per window, then one per input's result"
+    )
     parser.add_argument(
         "--window",
         type=float,
         default=None,
-        help="seconds per window for long videos (> 0; default: the training clip length)",
+        help="seconds per window for videos (> 0; default: the training clip length)",
     )
+    parser.add_argument(
+        "--stride", type=float, default=None, help="seconds between window starts (default: --window)"
+    )
+    parser.add_argument(
+        "--smooth",
+        type=float,
+        default=None,
+        metavar="S",
+        help="smooth a file's timeline: interpolate to the frame rate, then a Hamming window of S seconds",
+    )
+    parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass (default: 4)")
     parser.add_argument("--out", default=None, help=OUT_HELP)
     parser.add_argument(
         "--device", default="cpu", help="where the model runs: cpu, cuda, cuda:N, mps or auto (default: cpu)"
     )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="auto: bf16 (else fp16) on a GPU, fp32 elsewhere",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
 
 
 def _expand(inputs: list[str]) -> tuple[list, list[str]]:
-    """The media files of ``inputs`` (folders searched recursively) and the folders holding none."""
+    """The media files and stream URLs of ``inputs`` (folders searched recursively) and the
+    folders holding none."""
     from pathlib import Path
 
+    from vemd.data.live import is_stream_url
     from vemd.data.media import is_image, is_video
 
     paths, empty = [], []
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
+        if is_stream_url(item):
+            paths.append(item)
+        elif path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and (is_image(p) or is_video(p)))
             paths += found
             if not found:
@@ -59,53 +92,158 @@ def _expand(inputs: list[str]) -> tuple[list, list[str]]:
     return paths, empty
 
 
+def _checked_args(args: argparse.Namespace) -> None:
+    from vemd.errors import VemdError
+    from vemd.inference.predictor import check_window
+
+    for value, flag in ((args.window, "--window"), (args.stride, "--stride"), (args.smooth, "--smooth")):
+        if value is not None:
+            try:
+                check_window(value, flag)
+            except ValueError as err:
+                raise VemdError(str(err)) from err
+    if args.batch_size < 1:
+        raise VemdError(f"--batch-size {args.batch_size}: expected an integer >= 1")
+    if args.camera is not None and (args.camera < 0 or args.inputs):
+        raise VemdError("--camera N: a camera number >= 0, given without other inputs")
+    if args.camera is None and not args.inputs:
+        raise VemdError("nothing to predict: give inputs or --camera N")
+
+
 def run(args: argparse.Namespace) -> int:
-    import json
     import sys
     from pathlib import Path
 
     from vemd.commands.common import refuse_file_as_folder
     from vemd.errors import USER_ERRORS, DataError, VemdError
-    from vemd.inference.predictor import GroupEmotionPredictor, check_window
+    from vemd.inference.predictor import GroupEmotionPredictor
     from vemd.inference.report import check_out, write_prediction_report
 
-    if args.window is not None:
-        try:
-            check_window(args.window, "--window")
-        except ValueError as err:
-            raise VemdError(str(err)) from err
+    _checked_args(args)
     out = Path(args.out) if args.out else None
     if out is not None:
         refuse_file_as_folder(out)
-    paths, empty = _expand(args.inputs)
-    if not paths:
-        raise DataError(f"no image or video in {', '.join(args.inputs)}")
+    if args.camera is not None:
+        paths, empty = [None], []
+    else:
+        paths, empty = _expand(args.inputs)
+        if not paths:
+            raise DataError(f"no image or video in {', '.join(args.inputs)}")
+    live = [p for p in paths if not isinstance(p, Path)]
+    if live and args.smooth is not None:
+        raise VemdError("--smooth needs a whole timeline: it applies to files, not to live sources")
     for folder in empty:
         print(f"vemd predict: error: {folder}: folder holds no image or video", file=sys.stderr)
 
     def notify(message: str) -> None:
         print(f"vemd predict: warning: {message}", file=sys.stderr)
 
-    predictor = GroupEmotionPredictor(args.ckpt, window=args.window, notify=notify, device=args.device)
+    predictor = GroupEmotionPredictor(
+        args.ckpt,
+        window=args.window,
+        stride=args.stride,
+        smoothing=args.smooth,
+        batch_size=args.batch_size,
+        notify=notify,
+        device=args.device,
+        precision=args.precision,
+    )
     if out is not None:
         check_out(out, predictor.class_names)
+    printer = _Printer(args.json)
     results, failed = [], len(empty)
-    for path in paths:
+    for source in paths:
         try:
-            result = predictor.predict(path)
+            if isinstance(source, Path):
+                result = _predict_file(predictor, source, printer, progress=not args.no_progress)
+            else:
+                result = _predict_live(predictor, source, args.camera, printer)
         except USER_ERRORS as err:
             print(f"vemd predict: error: {err}", file=sys.stderr)
             failed += 1
             continue
         results.append(result)
-        if args.json:
-            print(json.dumps(result))
-        else:
-            probs = "  ".join(f"{c} {p:.2f}" for c, p in result["probs"].items())
-            valence = f"; valence {result['valence']:.2f}" if "valence" in result else ""
-            print(
-                f"{result['input']}: {result['label']}  ({probs}{valence}; {len(result['windows'])} window(s))"
-            )
+        printer.result(result)
     if out is not None and results:
         write_prediction_report(results, predictor.class_names, out)
     return 1 if failed else 0
+
+
+class _Printer:
+    """Lines on stdout: JSON objects with ``--json``, else one readable line each."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def window(self, source: str, window) -> None:
+        import json
+
+        if self.as_json:
+            print(json.dumps({"input": source, "window": window.to_dict()}), flush=True)
+        else:
+            print(f"{source} [{window.start:.1f}-{window.end:.1f} s]: {_readable(window)}", flush=True)
+
+    def result(self, result: dict) -> None:
+        import json
+
+        if self.as_json:
+            print(json.dumps(result), flush=True)
+        else:
+            windows = len(result["windows"])
+            print(f"{result['input']}: {_readable(result)}; {windows} window(s)", flush=True)
+
+
+def _readable(item) -> str:
+    """``label  (class p  class p …; valence v)`` of a window or a result (object or dict)."""
+    get = item.get if isinstance(item, dict) else lambda key: getattr(item, key)
+    probs = "  ".join(f"{c} {p:.2f}" for c, p in get("probs").items())
+    valence = f"; valence {get('valence'):.2f}" if get("valence") is not None else ""
+    return f"{get('label')}  ({probs}{valence})"
+
+
+def _predict_file(predictor, path, printer: _Printer, *, progress: bool) -> dict:
+    """A file's result; its windows are printed as they come with ``--json`` only (the readable
+    output is one line per file), a progress bar on a terminal for more than one window."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from vemd.progress import RateColumn
+
+    console = Console(stderr=True)
+    windows, _ = predictor.windows(path)
+    show = progress and console.is_terminal and len(windows) > 1
+    columns = (TextColumn(f"{path.name}"), BarColumn(), MofNCompleteColumn(), RateColumn("windows"))
+    bar = Progress(*columns, TimeRemainingColumn(), console=console, transient=True, disable=not show)
+    with bar:
+        task = bar.add_task("predict", total=len(windows))
+
+        def on_window(window) -> None:
+            bar.advance(task)
+            if printer.as_json:
+                printer.window(str(path), window)
+
+        return predictor.predict(path, on_window=on_window).to_dict()
+
+
+def _predict_live(predictor, source: str | None, camera: int | None, printer: _Printer) -> dict:
+    """Windows of a live source printed as they come, until it ends or Ctrl-C; its summary."""
+    import sys
+
+    from vemd.data.live import camera_source, describe_source
+
+    options: dict = {}
+    fmt = None
+    if camera is not None:
+        source, fmt, options = camera_source(camera)
+    name = describe_source(source) if camera is None else f"camera {camera}"
+    seen = []
+    stream = predictor.stream(source, format=fmt, options=options or None)
+    try:
+        for window in stream:
+            seen.append(window)
+            printer.window(name, window)
+    except KeyboardInterrupt:
+        print(f"vemd predict: {name}: stopped after {len(seen)} window(s)", file=sys.stderr)
+    finally:
+        stream.close()
+    return predictor.summary(name, seen).to_dict()

@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default="cpu", help="where the model runs: cpu, cuda, cuda:N, mps or auto (default: cpu)"
     )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="auto: bf16 (else fp16) autocast on a GPU, fp32 elsewhere",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +51,14 @@ def run(args: argparse.Namespace) -> int:
         )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data_cfg = load_config(args.config, config_overrides(args)) if args.config else None
-    metrics = evaluate(args.ckpt, split=args.split, out_dir=args.out, data_cfg=data_cfg, device=args.device)
+    metrics = evaluate(
+        args.ckpt,
+        split=args.split,
+        out_dir=args.out,
+        data_cfg=data_cfg,
+        device=args.device,
+        precision=args.precision,
+    )
     keys = ("split", "accuracy", "accuracy_ci95", "f1_weighted", "f1_macro", "uar", "war", "num_items")
     keys += tuple(k for k in ("valence_mse", "valence_ccc", "mer_score") if k in metrics)
     print(json.dumps({k: metrics[k] for k in keys} | {"report": metrics["report"]}, indent=2))

@@ -47,48 +47,46 @@ def evaluate(
     out_dir: str | Path | None = None,
     data_cfg: Config | None = None,
     device: str | torch.device = "cpu",
+    precision: str = "auto",
 ) -> dict:
     """Metrics of the model in ``checkpoint`` on ``split``; reports in ``out_dir``.
 
     ``split`` defaults to the recipe's ``data.test_split`` (``data_cfg``'s when given, else the
     one saved with the model), ``out_dir`` to ``<checkpoint folder>/test-<split>``; the model runs
-    on ``device`` (``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``). The result
+    on ``device`` (``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``) in ``precision``
+    (:mod:`vemd.inference.device`: bf16 autocast on a GPU by default). The result
     holds the metrics plus ``split`` and ``report`` (the output folder).
     """
-    from vemd.inference.device import resolve_device
-    from vemd.train.checkpoint import load_model
-    from vemd.train.fit import build_dataset, eval_loader
-    from vemd.train.module import input_stats
+    from vemd.data.build import build_dataset, eval_loader
+    from vemd.inference.device import autocast, autocast_dtype, resolve_device
+    from vemd.models.checkpoint import load_model
 
     device = resolve_device(device)
+    dtype = autocast_dtype(precision, device)
     model, cfg, class_names = load_model(checkpoint)
     model.to(device)
     cfg = _data_config(cfg, data_cfg)
     split = split or cfg.data.test_split
     out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent / f"test-{split}"
     log.info("evaluating %s on split %r of %s", checkpoint, split, cfg.data.root)
-    stage1 = cfg.train.stage == "1"
+    stage1 = model.stage == "1"
     sr_figure = cfg.model.mode == "ve-md-sr" and cfg.model.decoder == "heatmap" and not stage1
     dataset, index = build_dataset(cfg, split, train=False, stage="2" if sr_figure else "1")
     if index.class_names != class_names:
         log.warning(
             "class names of %s differ from the model's: %s vs %s", index.root, index.class_names, class_names
         )
-    mean, std = (torch.tensor(v, device=device).view(1, 1, 3, 1, 1) * 255 for v in input_stats(model))
     ids, labels, probs, valence, valence_true, figure = [], [], [], [], [], None
     for batch in map(usable, eval_loader(cfg, dataset)):
         if batch is None:
             continue
-        frames = (batch["frames"].to(device).float() - mean) / std
-        if stage1:
-            logits = model.vit_logits(frames)
-        else:
-            output = model(frames)
-            if sr_figure and figure is None:
-                figure = _sr_pairs(output, batch, cfg.model.sr.modalities[0])
-            logits = output.logits
-            if output.valence is not None:
-                valence.append(output.valence.float().cpu().numpy())
+        with autocast(device, dtype):
+            output = model.classify(model.preprocess(batch["frames"].to(device)))
+        if sr_figure and figure is None:
+            figure = _sr_pairs(output, batch, cfg.model.sr.modalities[0])
+        logits = output.logits
+        if output.valence is not None:
+            valence.append(output.valence.float().cpu().numpy())
         ids += batch["clip_id"]
         valence_true.append(batch["valence"].numpy())
         labels.append(batch["label"].numpy())

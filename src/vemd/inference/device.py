@@ -1,6 +1,12 @@
-"""The device inference runs on: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``."""
+"""The device inference runs on (``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``) and its precision.
+
+Precision is autocast over fp32 weights: ``auto`` is bf16 on a GPU that has it (else fp16)
+and fp32 elsewhere; ``fp32``, ``bf16`` and ``fp16`` ask for one.
+"""
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 
@@ -32,3 +38,24 @@ def resolve_device(name: str | torch.device = "cpu") -> torch.device:
     elif device.type != "cpu":
         raise VemdError(f"--device {name}: not a device (cpu, cuda, cuda:N, mps or auto)")
     return device
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The compute dtype ``precision`` stands for on ``device``; one-line VemdError if unknown."""
+    if precision not in PRECISIONS:
+        raise VemdError(f"--precision {precision}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        if device.type != "cuda":
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def autocast(device: torch.device, dtype: torch.dtype):
+    """A context running ``device``'s ops in ``dtype`` (nothing for fp32)."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)

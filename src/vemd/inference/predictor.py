@@ -1,22 +1,32 @@
-"""Group emotion of images and videos: the public inference API.
+"""Group emotion of images, videos, frames in memory and live streams: the inference API.
 
-The result of every input is group-level only: a label, class probabilities, the clip
-valence for a model with a valence head (``model.valence_head``; one value per window, as
-the class probabilities) and, for a video longer than one window, a timeline of windows
-with the same fields. No
-box, track, identity, per-person score or structural map leaves this module, and no
-frame is written to disk.
+The result of every input is group-level only (:mod:`vemd.inference.results`): a label,
+class probabilities, the valence of a model with a valence head, and for a video a timeline
+of windows with the same fields. No box, track, identity, per-person score or structural
+map leaves this module, and no frame is written to disk.
+
+Videos are cut into windows of ``window`` seconds starting every ``stride`` seconds (default:
+back to back; a stride shorter than the window overlaps them). Each window is sampled as
+the model was trained (``data.frames`` frames, ``data.sampling``) and predicted as soon as its
+frames are decoded, ``batch_size`` windows per forward pass; a frame is resized to the
+model's input as it is decoded and kept only until the last window using it, so memory
+stays flat however long the video is. ``smoothing`` (seconds) smooths a file's timeline
+as in the ABAW'24 system (:mod:`vemd.inference.smoothing`).
 
 A truncated video (its header promises more frames than decode) is predicted over the
 frames that decode: the windows beyond them are dropped, ``duration`` is what was read, and
 one notice names the file and both counts. A video of which no frame decodes fails.
+
+Live sources (an RTSP/HTTP/... URL or a camera) are read by :meth:`GroupEmotionPredictor.stream`,
+which yields one window at a time until the source ends or the caller stops.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,13 +41,24 @@ from vemd.data.media import (
     read_frames_at,
     sample_indices,
 )
-from vemd.structure.transforms import sample_clip_transform
+from vemd.errors import VemdError
+from vemd.inference.results import PUBLIC_KEYS, VALENCE_KEY, WINDOW_KEYS, GroupEmotion, WindowPrediction
+from vemd.inference.smoothing import smooth_windows
+from vemd.structure.transforms import ClipTransform
 
-PUBLIC_KEYS = frozenset({"input", "label", "probs", "windows", "duration"})
-WINDOW_KEYS = frozenset({"start", "end", "label", "probs"})
-VALENCE_KEY = "valence"  # in results and windows of a model with a valence head only
+__all__ = [
+    "PUBLIC_KEYS",
+    "VALENCE_KEY",
+    "WINDOW_KEYS",
+    "GroupEmotion",
+    "GroupEmotionPredictor",
+    "WindowPrediction",
+    "check_window",
+]
 
 log = logging.getLogger(__name__)
+
+OnWindow = Callable[[WindowPrediction], None]
 
 
 @dataclass
@@ -50,14 +71,19 @@ class Window:
 
 
 class GroupEmotionPredictor:
-    """Loads a vemd model once and predicts the group emotion of media files.
+    """Loads a vemd model once and predicts group emotion (see :func:`vemd.load`).
 
     Args:
         checkpoint: ``model.pt`` (or a fit checkpoint).
         window: seconds of video per prediction window, a finite number > 0; default: the
             training clip length (``frames × frame_interval`` for ``fps`` sampling, else 5 s).
-        notify: called with the one-line notice of a truncated video (default: a logged warning).
+        stride: seconds between window starts (default: ``window``, no overlap).
+        smoothing: Hamming window in seconds for a file's timeline (None: no smoothing).
+        batch_size: windows per forward pass (live sources run one at a time).
         device: where the model runs (``cpu``, ``cuda``, ``cuda:N``, ``mps``, ``auto``).
+        precision: ``auto`` (bf16 on a GPU that has it, else fp16 on a GPU, fp32 elsewhere),
+            ``fp32``, ``bf16`` or ``fp16`` (autocast; the weights stay fp32).
+        notify: called with the one-line notice of a truncated video (default: a logged warning).
     """
 
     def __init__(
@@ -65,76 +91,157 @@ class GroupEmotionPredictor:
         checkpoint: str | Path,
         *,
         window: float | None = None,
-        notify: Callable[[str], None] | None = None,
+        stride: float | None = None,
+        smoothing: float | None = None,
+        batch_size: int = 4,
         device: str | torch.device = "cpu",
+        precision: str = "auto",
+        notify: Callable[[str], None] | None = None,
     ) -> None:
-        from vemd.inference.device import resolve_device
-        from vemd.train.checkpoint import load_model
-        from vemd.train.module import input_stats
+        from vemd.inference.device import autocast_dtype, resolve_device
+        from vemd.models.checkpoint import load_model
 
-        if window is not None:
-            check_window(window)
+        for value, name in ((window, "window"), (stride, "stride"), (smoothing, "smoothing")):
+            if value is not None:
+                check_window(value, name)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size {batch_size!r}: expected an integer >= 1")
         self.device = resolve_device(device)
+        self.dtype = autocast_dtype(precision, self.device)
         self.model, self.cfg, self.class_names = load_model(checkpoint)
         self.model.to(self.device)
-        self.stage1 = self.cfg.train.stage == "1"
         d = self.cfg.data
-        self.frames = d.frames
+        self.frames, self.sampling, self.interval = d.frames, d.sampling, d.frame_interval
         default_window = d.frames * d.frame_interval if d.sampling == "fps" else 5.0
         self.window = default_window if window is None else float(window)
+        self.stride = self.window if stride is None else float(stride)
+        self.smoothing = None if smoothing is None else float(smoothing)
+        self.batch_size = batch_size
         self.notify = notify or log.warning
-        mean, std = input_stats(self.model)
-        self.mean = torch.tensor(mean, device=self.device).view(1, 1, 3, 1, 1) * 255
-        self.std = torch.tensor(std, device=self.device).view(1, 1, 3, 1, 1) * 255
+        size = self.model.image_size
+        self._resize = ClipTransform(None, False, (size, size))
 
-    def windows(self, path: Path) -> tuple[list[Window], float]:
-        """Prediction windows of a source and its duration in seconds (0 for images)."""
+    # ---- public API -------------------------------------------------------------------------
+
+    def predict(
+        self,
+        source: str | Path | np.ndarray | Sequence,
+        *,
+        fps: float | None = None,
+        on_window: OnWindow | None = None,
+    ) -> GroupEmotion:
+        """Group emotion of one input, with its timeline.
+
+        Args:
+            source: an image, video or frame-folder path; a live-stream URL (read to its end);
+                an RGB uint8 image (H, W, 3) or frames (T, H, W, 3); a list of RGB arrays or
+                PIL images.
+            fps: frame rate of in-memory frames: with it they are cut into windows like a
+                video; without, they are one clip, sampled as a frame folder.
+            on_window: called with each window's prediction as soon as it is made.
+        """
+        if isinstance(source, str | Path):
+            from vemd.data.live import is_stream_url
+
+            if isinstance(source, str) and is_stream_url(source):
+                return self._summary(source, list(self.stream(source, on_window=on_window)))
+            return self._predict_path(Path(source), on_window)
+        frames = _as_frames(source)
+        if fps is not None:
+            check_window(fps, "fps")
+        info = SourceInfo(len(frames), float(fps or 0.0), "video" if fps else "folder")
+        windows, duration = self._windows(info)
+        pairs = ((w, [self._shrink(frames[i]) for i in w.indices]) for w in windows)
+        timeline = [_emit(on_window, prediction) for _, prediction in self._run(pairs)]
+        name = "<array>" if isinstance(source, np.ndarray) else "<frames>"
+        return self._summary(name, self._smoothed(timeline, info.fps, duration), duration)
+
+    def stream(
+        self,
+        source: str,
+        *,
+        format: str | None = None,
+        options: dict | None = None,
+        on_window: OnWindow | None = None,
+    ) -> Iterator[WindowPrediction]:
+        """Predictions of a live source, one window at a time, until it ends or the caller stops.
+
+        ``source`` is a stream URL or a device PyAV opens with ``format`` (see
+        :func:`vemd.data.live.camera_source`). Windows follow the stream's timestamps: window k
+        covers ``[k·stride, k·stride + window)`` seconds and is predicted when the first frame
+        past its end arrives; at the end of the stream a last window at least half full is
+        predicted too. Only the frames of the open windows are held, at the model's input size.
+        """
+        from vemd.data.live import iter_live_frames
+
+        held: deque = deque()  # (time, frame at the model's size) of the open windows
+        k = 0
+        frames = iter_live_frames(source, format=format, options=options, transform=self._shrink)
+        try:
+            for frame in frames:
+                while frame.time >= k * self.stride + self.window:  # window k is complete
+                    if (prediction := self._live_window(held, k, k * self.stride + self.window)) is not None:
+                        yield _emit(on_window, prediction)
+                    k += 1
+                    while held and held[0][0] < k * self.stride:
+                        held.popleft()
+                if frame.time >= k * self.stride:  # a frame between windows (stride > window) is not kept
+                    held.append((frame.time, frame.image))
+            last = held[-1][0] if held else -math.inf
+            if last - k * self.stride >= self.window / 2:  # the last window, at least half full
+                yield _emit(on_window, self._live_window(held, k, last))
+        finally:
+            frames.close()
+
+    def summary(self, source: str, windows: Sequence[WindowPrediction]) -> GroupEmotion:
+        """The group emotion over ``windows`` so far (a live source stopped by its user)."""
+        return self._summary(source, list(windows))
+
+    def windows(self, path: str | Path) -> tuple[list[Window], float]:
+        """Prediction windows of a file and its duration in seconds (0 for images)."""
         return self._windows(probe(path))
 
+    # ---- windows ----------------------------------------------------------------------------
+
     def _windows(self, info: SourceInfo) -> tuple[list[Window], float]:
-        d = self.cfg.data
         if info.kind != "video" or info.fps <= 0:
-            indices = sample_indices(info.num_frames, self.frames)
-            return [Window(0.0, 0.0, indices)], 0.0
-        duration = info.num_frames / info.fps
+            return [Window(0.0, 0.0, self._sample(info.num_frames, 0.0))], 0.0
+        n = info.num_frames
         per_window = max(1, int(round(self.window * info.fps)))
-        starts = list(range(0, max(1, info.num_frames - per_window // 2), per_window)) or [0]
+        step = max(1, int(round(self.stride * info.fps)))
+        starts = list(range(0, n - per_window + 1, step))
+        tail = starts[-1] + step if starts else 0
+        if not starts or (tail + per_window > n and n - tail > per_window // 2):
+            starts.append(tail)  # a last window at least half full (the only one of a short video)
         windows = []
         for start in starts:
-            count = min(per_window, info.num_frames - start)
-            local = sample_indices(
-                count, self.frames, sampling=d.sampling, fps=info.fps, interval=d.frame_interval
-            )
+            count = min(per_window, n - start)
+            local = self._sample(count, info.fps)
             windows.append(Window(start / info.fps, (start + count) / info.fps, [start + i for i in local]))
-        return windows, duration
+        return windows, n / info.fps
 
-    @torch.no_grad()
-    def _group(self, images: list[np.ndarray]) -> tuple[np.ndarray, float | None]:
-        """(T,) RGB frames → (num_classes,) probabilities and the valence (None without a valence head)."""
-        size = self.cfg.model.image_size
-        height, width = images[0].shape[:2]
-        resize = sample_clip_transform(width, height, (size, size), None)
-        frames = np.stack([resize(image, {})[0] for image in images])  # (T, S, S, 3)
-        x = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2)[None].float()  # (1, T, 3, S, S)
-        x = (x - self.mean) / self.std
-        if self.stage1:
-            return self.model.vit_logits(x).float().softmax(-1)[0].cpu().numpy(), None
-        output = self.model(x)
-        valence = None if output.valence is None else float(output.valence[0])
-        return output.probs[0].float().cpu().numpy(), valence
+    def _sample(self, count: int, fps: float) -> list[int]:
+        return sample_indices(count, self.frames, sampling=self.sampling, fps=fps, interval=self.interval)
 
-    def predict(self, path: str | Path) -> dict:
-        """Group emotion of one image or video: label, probabilities (valence), timeline.
+    def _live_window(self, held: deque, k: int, end: float) -> WindowPrediction | None:
+        """Window k of a live source over the held frames in ``[k·stride, end)``."""
+        start = k * self.stride
+        members = [image for time, image in held if start <= time < start + self.window]
+        if not members:
+            return None
+        local = self._sample(len(members), len(members) / max(end - start, 1e-6))  # the measured rate
+        window = Window(start, end, local)
+        return self._predict_batch([(window, [members[i] for i in local])])[0][1]
 
-        A video is decoded in one sequential pass and each window is predicted as soon as its
-        frames are decoded; a frame is kept only until the last window that uses it, so memory
-        stays flat however long the video is.
-        """
-        path = Path(path)
+    # ---- files ------------------------------------------------------------------------------
+
+    def _predict_path(self, path: Path, on_window: OnWindow | None) -> GroupEmotion:
         info = probe(path)
         windows, duration = self._windows(info)
+        done: dict[tuple, WindowPrediction] = {}  # by window: a truncated video keeps what it predicted
         try:
-            timeline = [self._window(w, frames) for w, frames in self._window_frames(path, info, windows)]
+            for window, prediction in self._run(self._window_frames(path, info, windows)):
+                done[_key(window)] = _emit(on_window, prediction)
         except TruncatedVideo as err:  # predict over what decodes, never over frames not seen
             self.notify(
                 f"{path}: truncated video: header says {err.header_frames} frames, "
@@ -142,24 +249,20 @@ class GroupEmotionPredictor:
             )
             info = replace(info, num_frames=err.decoded_frames)
             windows, duration = self._windows(info)
-            timeline = [self._window(w, frames) for w, frames in self._window_frames(path, info, windows)]
-        mean = np.mean([[t["probs"][c] for c in self.class_names] for t in timeline], axis=0)
-        valences = [t[VALENCE_KEY] for t in timeline if VALENCE_KEY in t]
-        overall = self._labelled(mean, float(np.mean(valences)) if valences else None)
-        return {"input": str(path), "duration": duration, **overall, "windows": timeline}
+            missing = [w for w in windows if _key(w) not in done]
+            if missing:
+                for window, prediction in self._run(self._window_frames(path, info, missing)):
+                    done[_key(window)] = _emit(on_window, prediction)
+        timeline = [done[_key(w)] for w in windows]
+        return self._summary(str(path), self._smoothed(timeline, info.fps, duration), duration)
 
-    def _window(self, window: Window, frames: list[np.ndarray]) -> dict:
-        probs, valence = self._group(frames)
-        return {"start": window.start, "end": window.end, **self._labelled(probs, valence)}
-
-    @staticmethod
     def _window_frames(
-        path: Path, info: SourceInfo, windows: list[Window]
+        self, path: Path, info: SourceInfo, windows: list[Window]
     ) -> Iterator[tuple[Window, list[np.ndarray]]]:
-        """Each window with its frames, in order, as soon as they are decoded."""
+        """Each window with its frames at the model's size, in order, as soon as they are decoded."""
         if info.kind != "video":
             wanted = sorted({i for w in windows for i in w.indices})
-            decoded = dict(zip(wanted, read_frames_at(path, wanted)))
+            decoded = {i: self._shrink(f) for i, f in zip(wanted, read_frames_at(path, wanted))}
             yield from ((w, [decoded[i] for i in w.indices]) for w in windows)
             return
         last_use = {i: k for k, w in enumerate(windows) for i in w.indices}  # last window needing a frame
@@ -167,7 +270,7 @@ class GroupEmotionPredictor:
         pending = iter(enumerate(windows))
         current = next(pending, None)
         for number, frame in iter_video_frames(path, list(last_use)):
-            buffer[number] = frame
+            buffer[number] = self._shrink(frame)
             while current is not None and all(i in buffer for i in current[1].indices):
                 k, window = current
                 yield window, [buffer[i] for i in window.indices]
@@ -176,14 +279,129 @@ class GroupEmotionPredictor:
                         del buffer[i]
                 current = next(pending, None)
 
+    # ---- the model --------------------------------------------------------------------------
+
+    def _run(
+        self, pairs: Iterable[tuple[Window, list[np.ndarray]]]
+    ) -> Iterator[tuple[Window, WindowPrediction]]:
+        """Each window with its prediction, in order, ``batch_size`` windows per forward pass."""
+        batch: list[tuple[Window, list[np.ndarray]]] = []
+        for pair in pairs:
+            batch.append(pair)
+            if len(batch) == self.batch_size:
+                yield from self._predict_batch(batch)
+                batch = []
+        if batch:
+            yield from self._predict_batch(batch)
+
+    def _predict_batch(
+        self, batch: list[tuple[Window, list[np.ndarray]]]
+    ) -> list[tuple[Window, WindowPrediction]]:
+        probs, valence = self._forward(np.stack([np.stack(frames) for _, frames in batch]))  # (B, T, S, S, 3)
+        out = []
+        for b, (window, _) in enumerate(batch):
+            v = None if valence is None else float(valence[b])
+            out.append((window, WindowPrediction(window.start, window.end, **self._labelled(probs[b], v))))
+        return out
+
+    @torch.no_grad()
+    def _forward(self, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(B, T, S, S, 3) uint8 RGB → (B, num_classes) probabilities and (B,) valence or None."""
+        x = torch.from_numpy(clips).to(self.device).permute(0, 1, 4, 2, 3)  # (B, T, 3, S, S)
+        from vemd.inference.device import autocast
+
+        with autocast(self.device, self.dtype):
+            output = self.model.classify(self.model.preprocess(x))
+        probs = output.logits.float().softmax(-1).cpu().numpy()
+        valence = None if output.valence is None else output.valence.float().cpu().numpy()
+        return probs, valence
+
+    def _shrink(self, image: np.ndarray) -> np.ndarray:
+        return self._resize(image, {})[0]
+
+    # ---- results ----------------------------------------------------------------------------
+
+    def _smoothed(
+        self, timeline: list[WindowPrediction], fps: float, duration: float
+    ) -> list[WindowPrediction]:
+        if self.smoothing is None or len(timeline) < 2 or fps <= 0:
+            return timeline
+        centres = np.array([(w.start + w.end) / 2 for w in timeline])
+        values = np.array([[w.probs[c] for c in self.class_names] for w in timeline])
+        has_valence = timeline[0].valence is not None
+        if has_valence:
+            values = np.concatenate([values, [[w.valence] for w in timeline]], axis=1)
+        smooth = smooth_windows(centres, values, rate=fps, seconds=self.smoothing, duration=duration)
+        out = []
+        for w, row in zip(timeline, smooth):
+            valence = float(row[-1]) if has_valence else None
+            out.append(replace(w, **self._labelled(row[: len(self.class_names)], valence)))
+        return out
+
+    def _summary(
+        self, source: str, timeline: list[WindowPrediction], duration: float | None = None
+    ) -> GroupEmotion:
+        if not timeline:
+            raise VemdError(f"{source}: no window could be predicted (the source gave no frame)")
+        mean = np.mean([[w.probs[c] for c in self.class_names] for w in timeline], axis=0)
+        valences = [w.valence for w in timeline if w.valence is not None]
+        if duration is None:
+            duration = timeline[-1].end
+        overall = self._labelled(mean, float(np.mean(valences)) if valences else None)
+        return GroupEmotion(input=source, duration=duration, windows=tuple(timeline), **overall)
+
     def _labelled(self, probs: np.ndarray, valence: float | None = None) -> dict:
+        total = float(np.sum(probs))
         out = {
             "label": self.class_names[int(np.argmax(probs))],
-            "probs": {c: round(float(p), 6) for c, p in zip(self.class_names, probs)},
+            "probs": {c: round(float(p) / total, 6) for c, p in zip(self.class_names, probs)},
+            "valence": None if valence is None else round(valence, 6),
         }
-        if valence is not None:
-            out[VALENCE_KEY] = round(valence, 6)
         return out
+
+
+def _key(window: Window) -> tuple:
+    return window.start, tuple(window.indices)
+
+
+def _emit(callback: OnWindow | None, prediction: WindowPrediction) -> WindowPrediction:
+    if callback is not None:
+        callback(prediction)
+    return prediction
+
+
+def _as_frames(source) -> list[np.ndarray]:
+    """In-memory input → a list of (H, W, 3) uint8 RGB frames; ValueError saying what is wrong."""
+    from PIL import Image
+
+    if isinstance(source, Image.Image):
+        return [np.asarray(source.convert("RGB"))]
+    if isinstance(source, np.ndarray):
+        if source.ndim == 3:
+            source = source[None]
+        items = list(source) if source.ndim == 4 else None
+        if items is None:
+            raise ValueError(f"an array of shape {source.shape}: expected (H, W, 3) or (T, H, W, 3) RGB")
+    elif isinstance(source, Sequence) and not isinstance(source, str | bytes):
+        items = list(source)
+    else:
+        raise ValueError(
+            f"cannot predict a {type(source).__name__}: give a path, an RGB array or a list of frames"
+        )
+    if not items:
+        raise ValueError("no frame given: the list or array is empty")
+    frames = []
+    for number, item in enumerate(items):
+        array = np.asarray(item.convert("RGB")) if isinstance(item, Image.Image) else np.asarray(item)
+        if array.ndim != 3 or array.shape[2] != 3 or min(array.shape[:2]) < 1:
+            raise ValueError(f"frame {number} has shape {array.shape}: expected (H, W, 3) RGB")
+        if array.dtype != np.uint8:
+            raise ValueError(
+                f"frame {number} is {array.dtype}: expected uint8 RGB in [0, 255] "
+                "(convert float images with (x * 255).round().astype(np.uint8))"
+            )
+        frames.append(np.ascontiguousarray(array))
+    return frames
 
 
 def check_window(window: float, name: str = "window") -> float:

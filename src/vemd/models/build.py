@@ -24,7 +24,7 @@ from vemd.models.emotion_decoder import EmotionDecoder
 from vemd.models.heatmap_decoder import SUPERVISION, HeatmapDecoder, LimbsDecoder, UNetResUpsample
 from vemd.models.vae_decoder import VAEDecoder
 from vemd.models.variational_encoder import VariationalEncoder
-from vemd.models.vemd import VEMD
+from vemd.models.vemd import IMAGENET_MEAN, IMAGENET_STD, VEMD
 from vemd.models.vit_branch import ViTBranch
 from vemd.structure.skeleton import skeleton_for
 
@@ -209,13 +209,32 @@ def build_model(cfg: ModelConfig, *, inference: bool = False, load_weights: bool
     recon = None
     if cfg.variational == "vae" and not inference:
         recon = VAEDecoder(2 * cfg.latent_dim, cfg.latent_size, cfg.image_size)
+    mean, std = pixel_stats(encoder)
     return VEMD(
         encoder=encoder,
         emotion_decoder=build_emotion_decoder(cfg),
         struct_decoders={m: build_struct_decoder(cfg, m) for m in modalities},
         mode=cfg.mode,
         recon_decoder=recon,
+        image_size=cfg.image_size,
+        pixel_mean=mean,
+        pixel_std=std,
     )
+
+
+def pixel_stats(encoder: VariationalEncoder) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and std the ViT branch expects (ImageNet, CLIP, ... from its timm config); without a
+    ViT branch, those of the multitask backbone's timm config (ImageNet for vemd's own encoders)."""
+    from timm.data import resolve_data_config
+
+    if encoder.vit_branch is not None:
+        source = encoder.vit_branch.vit
+    else:
+        source = getattr(encoder.cnn_branch.backbone, "model", None)
+    if source is None:
+        return IMAGENET_MEAN, IMAGENET_STD
+    data_cfg = resolve_data_config({}, model=source)
+    return tuple(data_cfg["mean"]), tuple(data_cfg["std"])
 
 
 def struct_weight_dict(loss: LossConfig, decoder: nn.Module) -> dict[str, float]:

@@ -3,6 +3,9 @@
 Batch convention (the whole model, training and inference):
 
 * ``frames``: (B, T, 3, H, W) float, normalised with the ViT's mean/std; T = 1 for an image.
+  :meth:`VEMD.preprocess` makes them from RGB pixels in [0, 255] of any size: the model owns
+  its input statistics (``pixel_mean`` / ``pixel_std`` buffers) and input size, so training,
+  evaluation, inference and export cannot disagree.
 * ``vit_features`` (optional): cached frozen ViT tokens, (B, T, D, gh, gw) or (B·T, D, gh, gw),
   as returned by :meth:`VEMD.vit_features`; they replace the ViT forward pass.
 * Structural targets (criterion side): ``{modality: (B, T, L, 56, 56)}`` limb heatmaps in [0, 1]
@@ -14,11 +17,16 @@ Modes (SPEC §7): ``ve-sd`` has no structural decoder; ``ve-md`` trains them as 
 and does not run them at inference; ``ve-md-sr`` runs them and feeds their SR to the emotion
 decoder. The public result of inference is ``logits``/``probs`` and, with a valence head, the
 clip's ``valence`` (all group level) only.
+
+Stages (paper §3.4): a stage-1 model is its ViT branch with a linear head; a stage-2 model is
+the whole network. :meth:`VEMD.classify` is the one place that tells them apart; ``stage``
+says which the weights were trained for (set from the model file).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vemd.models.emotion_decoder import EmotionDecoder
@@ -27,6 +35,9 @@ from vemd.models.vae_decoder import VAEDecoder
 from vemd.models.variational_encoder import VariationalEncoder
 
 MODES = ("ve-sd", "ve-md", "ve-md-sr")
+STAGES = ("1", "2")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class VEMD(nn.Module):
@@ -41,6 +52,10 @@ class VEMD(nn.Module):
             Empty for ``ve-sd`` and for a ``ve-md`` model built for inference.
         mode: ``ve-sd``, ``ve-md`` or ``ve-md-sr``.
         recon_decoder: reconstruction decoder of the ``vae`` variant.
+        image_size: side of the square input frames.
+        pixel_mean, pixel_std: per-channel statistics in [0, 1] units the backbones expect
+            (those of the ViT's pretrained config; ImageNet's for vemd's own encoders).
+        stage: ``"1"`` or ``"2"``, the training stage the weights are for.
     """
 
     def __init__(
@@ -51,6 +66,10 @@ class VEMD(nn.Module):
         struct_decoders: dict[str, nn.Module],
         mode: str,
         recon_decoder: VAEDecoder | None = None,
+        image_size: int = 224,
+        pixel_mean: tuple[float, float, float] = IMAGENET_MEAN,
+        pixel_std: tuple[float, float, float] = IMAGENET_STD,
+        stage: str = "2",
     ) -> None:
         super().__init__()
         if mode not in MODES:
@@ -64,6 +83,57 @@ class VEMD(nn.Module):
         self.emotion_decoder = emotion_decoder
         self.recon_decoder = recon_decoder
         self.mode = mode
+        self.image_size = image_size
+        self.stage = stage
+        # Not persistent: derived from the config, so model files of any version load.
+        self.register_buffer(
+            "pixel_mean", torch.tensor(pixel_mean).view(1, 1, 3, 1, 1) * 255, persistent=False
+        )
+        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(1, 1, 3, 1, 1) * 255, persistent=False)
+
+    @property
+    def stage(self) -> str:
+        return self._stage
+
+    @stage.setter
+    def stage(self, stage: str) -> None:
+        if stage not in STAGES:
+            raise ValueError(f"stage={stage!r}: expected one of {STAGES}")
+        self._stage = stage
+
+    def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
+        """RGB pixels (B, T, 3, H, W) in [0, 255] (uint8 or float) → normalised (B, T, 3, S, S) float.
+
+        Frames not of the model's size S are resized (bilinear, antialiased); vemd's datasets
+        and predictor resize on the CPU first, so their frames arrive at size S.
+        """
+        x = frames.float()
+        if x.shape[-2:] != (self.image_size, self.image_size):
+            b, t = x.shape[:2]
+            x = F.interpolate(
+                x.flatten(0, 1),
+                size=(self.image_size,) * 2,
+                mode="bilinear",
+                antialias=True,
+                align_corners=False,
+            ).view(b, t, 3, self.image_size, self.image_size)
+        return (x - self.pixel_mean) / self.pixel_std
+
+    def classify(
+        self,
+        frames: torch.Tensor,
+        vit_features: torch.Tensor | None = None,
+        *,
+        stage: str | None = None,
+        auxiliary: bool | None = None,
+    ) -> VEMDOutput:
+        """Normalised frames (B, T, 3, S, S) → the group emotion of the model's ``stage``
+        (or the one given): the ViT head in stage 1 (``logits``/``probs`` only), the full
+        forward pass in stage 2 (see :meth:`forward` for ``vit_features`` and ``auxiliary``)."""
+        if (stage or self.stage) == "1":
+            logits = self.vit_logits(frames)
+            return VEMDOutput(logits=logits, probs=logits.float().softmax(-1))
+        return self(frames, vit_features, auxiliary=auxiliary)
 
     @property
     def modalities(self) -> tuple[str, ...]:

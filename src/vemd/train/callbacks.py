@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from vemd.train.checkpoint import load_weights_only
+from vemd.models.checkpoint import load_weights_only
 
 
 def _read_umask() -> int:

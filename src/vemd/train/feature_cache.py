@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
+from vemd.models.checkpoint import load_weights_only
 from vemd.structure.annotations import atomic_write
-from vemd.train.checkpoint import load_weights_only
 
 
 def weights_digest(module: torch.nn.Module) -> str:

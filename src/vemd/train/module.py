@@ -24,22 +24,6 @@ from vemd.models.build import build_criterion, build_model
 from vemd.train.feature_cache import FeatureCache
 
 
-def input_stats(model) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Mean and std the ViT branch expects (ImageNet, CLIP, ... from its timm config); without a
-    ViT branch, those of the multitask backbone's timm config (ImageNet for vemd's own encoders)."""
-    from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, resolve_data_config
-
-    encoder = model.encoder
-    if encoder.vit_branch is not None:
-        source = encoder.vit_branch.vit
-    else:
-        source = getattr(encoder.cnn_branch.backbone, "model", None)
-    if source is None:
-        return tuple(IMAGENET_DEFAULT_MEAN), tuple(IMAGENET_DEFAULT_STD)
-    data_cfg = resolve_data_config({}, model=source)
-    return tuple(data_cfg["mean"]), tuple(data_cfg["std"])
-
-
 class VEMDModule(pl.LightningModule):
     """Trains and evaluates :class:`vemd.models.vemd.VEMD` for one configured stage.
 
@@ -65,9 +49,7 @@ class VEMDModule(pl.LightningModule):
         self.criterion = build_criterion(cfg.loss, self.model, cfg.model.decoder)
         if self.model.encoder.vit_branch is not None:
             self.model.encoder.vit_branch.set_frozen(stage == "2" and cfg.model.vit.frozen)
-        mean, std = input_stats(self.model)
-        self.register_buffer("mean", torch.tensor(mean).view(1, 1, 3, 1, 1) * 255, persistent=False)
-        self.register_buffer("std", torch.tensor(std).view(1, 1, 3, 1, 1) * 255, persistent=False)
+        self.model.stage = stage
         self.feature_cache = feature_cache
         # training batches per epoch on this process, set by whoever builds the train loader: the
         # LR schedule's length is counted from it (see ``total_steps``)
@@ -75,10 +57,6 @@ class VEMDModule(pl.LightningModule):
         num_classes = cfg.model.num_classes
         self.val_accuracy = torchmetrics.classification.MulticlassAccuracy(num_classes, average="micro")
         self.val_uar = torchmetrics.classification.MulticlassRecall(num_classes, average="macro")
-
-    def normalise(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, T, 3, H, W) uint8 → float normalised with the ViT's statistics."""
-        return (frames.float() - self.mean) / self.std
 
     def _targets(self, batch: dict) -> dict | None:
         if "heatmaps" in batch:
@@ -94,13 +72,12 @@ class VEMDModule(pl.LightningModule):
         self, batch: dict, *, auxiliary: bool
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
         """Loss terms, diagnostics and logits of a batch in the current stage."""
-        frames = self.normalise(batch["frames"])
+        frames = self.model.preprocess(batch["frames"])
         labels = batch["label"]
-        if self.stage == "1":
-            logits = self.model.vit_logits(frames)
-            loss = F.cross_entropy(logits.float(), labels)
-            return {"loss_cls": loss, "loss": loss}, {}, logits
-        output = self.model(frames, self._vit_features(batch, frames), auxiliary=auxiliary)
+        output = self.model.classify(frames, self._vit_features(batch, frames), auxiliary=auxiliary)
+        if self.stage == "1":  # the ViT head alone, with cross-entropy (paper §3.4)
+            loss = F.cross_entropy(output.logits.float(), labels)
+            return {"loss_cls": loss, "loss": loss}, {}, output.logits
         terms, diagnostics = self.criterion(
             output,
             labels,

@@ -25,6 +25,7 @@ import torch
 from vemd import __version__
 from vemd.config import Config, from_dict
 from vemd.errors import VemdError
+from vemd.models.vemd import STAGES
 from vemd.structure.annotations import atomic_write
 
 MODEL_FORMAT = "vemd-model"
@@ -80,6 +81,10 @@ def _checked(data: dict, path: Path) -> dict:
         raise CheckpointError(f"{path}: damaged vemd model file (class_names is not a list of names)")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: damaged vemd model file (state_dict is not a dict of tensors)")
+    if data.get("stage", "2") not in STAGES:
+        raise CheckpointError(
+            f"{path}: damaged vemd model file (stage {data.get('stage')!r}, expected 1 or 2)"
+        )
     return data
 
 
@@ -169,6 +174,7 @@ def load_model(path: str | Path):
             f"{path}: weights do not match the model its config describes "
             f"({len(missing)} missing, {len(unexpected)} unexpected, e.g. {(missing or unexpected)[0]})"
         )
+    model.stage = data.get("stage", "2")
     model.eval()
     return model, cfg, class_names
 

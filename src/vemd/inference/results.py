@@ -1,0 +1,70 @@
+"""Typed results of group emotion inference: group level only, by construction.
+
+A result holds a label, class probabilities, the valence of a model with a valence head,
+and for a video a timeline of windows with the same fields. There is no field for a box, a
+track, an identity, a per-person score or a structural map: nothing else can leave.
+``to_dict()`` gives the JSON objects ``vemd predict --json`` prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PUBLIC_KEYS = frozenset({"input", "label", "probs", "windows", "duration"})
+WINDOW_KEYS = frozenset({"start", "end", "label", "probs"})
+VALENCE_KEY = "valence"  # in results and windows of a model with a valence head only
+
+
+@dataclass(frozen=True)
+class WindowPrediction:
+    """The group emotion of one span of the input.
+
+    Attributes:
+        start, end: the span in seconds (0, 0 for an image or an array without a frame rate).
+        label: the most probable class.
+        probs: class name → probability, in the model's class order.
+        valence: the window's valence (a model with a valence head), else None.
+    """
+
+    start: float
+    end: float
+    label: str
+    probs: dict[str, float]
+    valence: float | None = None
+
+    def to_dict(self) -> dict:
+        out = {"start": self.start, "end": self.end, "label": self.label, "probs": dict(self.probs)}
+        if self.valence is not None:
+            out[VALENCE_KEY] = self.valence
+        return out
+
+
+@dataclass(frozen=True)
+class GroupEmotion:
+    """The group emotion of a whole input: the mean over its windows, and the windows.
+
+    Attributes:
+        input: the path or URL read, or ``"<array>"`` / ``"<frames>"`` for in-memory input.
+        label, probs, valence: as :class:`WindowPrediction`, over the whole input.
+        duration: seconds of video read (0 for an image or an array without a frame rate).
+        windows: the timeline, in order.
+    """
+
+    input: str
+    label: str
+    probs: dict[str, float]
+    duration: float
+    windows: tuple[WindowPrediction, ...]
+    valence: float | None = None
+
+    def to_dict(self) -> dict:
+        out = {
+            "input": self.input,
+            "duration": self.duration,
+            "label": self.label,
+            "probs": dict(self.probs),
+        }
+        if self.valence is not None:
+            out[VALENCE_KEY] = self.valence
+        out["windows"] = [w.to_dict() for w in self.windows]
+        return out
