@@ -40,7 +40,7 @@ def smooth_timeline(
     Args:
         times: (N,) increasing times in seconds of the predictions (window centres).
         values: (N, C) predictions (class probabilities, valence, arousal).
-        rate: the video's frame rate; the curve has one sample per frame, at ``(f + 0.5) / rate``.
+        rate: the video's frame rate; the curve has one sample per frame f, at its time ``f / rate``.
         seconds: Hamming window length in seconds (0: interpolation only).
         duration: the video's length (default: one window past the last time).
 
@@ -50,8 +50,8 @@ def smooth_timeline(
     if rate <= 0:
         raise ValueError(f"rate {rate}: expected frames per second > 0")
     times = np.asarray(times, dtype=np.float64)
-    end = float(duration) if duration is not None else float(times[-1]) + 0.5 / rate
-    frame_times = (np.arange(max(1, int(round(end * rate)))) + 0.5) / rate
+    end = float(duration) if duration is not None else float(times[-1]) + 1 / rate
+    frame_times = np.arange(max(1, int(round(end * rate)))) / rate
     curve = interpolate(times, values, frame_times)
     return frame_times, hamming_smooth(curve, int(round(seconds * rate)))
 
