@@ -7,11 +7,11 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint format install clean
+.PHONY: demo test lint format install browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev,annotate]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,annotate,serve,export]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,7 +27,13 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-test: lint
+# The web page tests drive Debian's chromium; on CI it must install, elsewhere they skip without it.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+		{ [ "$$CI" != "true" ] && echo "chromium could not be installed: the web page tests will skip"; }
+
+test: lint browser
 	$(BIN)/python -m pytest -n 2 -q tests
 
 clean:

@@ -17,6 +17,8 @@ COMMANDS = (
     "test",
     "compare",
     "predict",
+    "serve",
+    "export",
     "quickstart",
     "annotate",
     "data",
