@@ -270,3 +270,34 @@ def test_resume_with_other_training_settings_is_refused(synth_root, tmp_path, ca
     assert "train.lr: 0.001 → 0.01" in err
     assert main([*args, "--resume", "--set", "train.max_epochs=2"]) == 0
     assert json.loads((tmp_path / "fit.json").read_text())["stages"][-1]["steps"] == 8
+
+
+def test_fit_writes_a_model_card_that_vemd_test_completes(trained, tmp_path):
+    import shutil
+
+    from vemd.models.card import read_facts
+    from vemd.train.fit import StageResult, _write_card
+
+    out, summary = trained
+    card = (out / "MODEL_CARD.md").read_text()
+    for text in ("VE-MD-SR", "Negative, Neutral, Positive", "Out of scope", "Privacy design", "16 items"):
+        assert text in card, text
+    facts = read_facts(out / "model.pt")
+    assert facts["validation"]["score"] == pytest.approx(summary["best_val_score"])
+    low, high = facts["validation"]["ci95"]
+    assert low <= facts["validation"]["score"] <= high
+    # vemd test adds its split to the card beside the model it evaluated
+    shutil.copy(out / "model.pt", tmp_path / "model.pt")
+    shutil.copy(out / "MODEL_CARD.md", tmp_path / "MODEL_CARD.md")
+    assert main(["test", "--ckpt", str(tmp_path / "model.pt"), "--split", "val"]) == 0
+    metrics = json.loads((tmp_path / "test-val" / "metrics.json").read_text())
+    evaluated = read_facts(tmp_path / "model.pt")["evaluations"]["val"]
+    assert evaluated["accuracy"] == metrics["accuracy"] and evaluated["num_items"] == 8
+    assert "| val (`vemd test`) | 8 |" in (tmp_path / "MODEL_CARD.md").read_text()
+    # exporting the same model again keeps its evaluations; another model starts afresh
+    cfg = load_config(out / "config.yaml")
+    final = StageResult(**summary["stages"][-1])
+    _write_card(cfg, tmp_path / "model.pt", final)
+    assert "val" in read_facts(tmp_path / "model.pt")["evaluations"]
+    _write_card(cfg, tmp_path / "model.pt", StageResult(**{**summary["stages"][-1], "best_score": 0.0}))
+    assert not read_facts(tmp_path / "model.pt").get("evaluations")

@@ -123,6 +123,9 @@ def evaluate(
             column_titles=titles,
             title=f"{cfg.model.sr.modalities[0]} SR: target vs predicted",
         )
+    from vemd.models.card import add_evaluation
+
+    add_evaluation(checkpoint, split, metrics, out)  # the model card beside the model, if any
     return {**metrics, "split": split, "report": str(out)}
 
 

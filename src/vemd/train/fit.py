@@ -45,6 +45,8 @@ class StageResult:
     best_checkpoint: str
     best_score: float | None
     steps: int
+    num_train: int = 0
+    num_val: int = 0
 
 
 def _trainer(cfg: Config, folder: Path, *, max_epochs: int):
@@ -146,7 +148,14 @@ def run_stage(
             _validate_final_model(trainer, module, eval_loader(cfg, val_set), folder / "best.ckpt")
     best = selection.best_model_path or str(last)
     score = selection.best_model_score
-    result = StageResult(stage, best, None if score is None else float(score), trainer.global_step)
+    result = StageResult(
+        stage,
+        best,
+        None if score is None else float(score),
+        trainer.global_step,
+        len(train_set),
+        len(val_set),
+    )
     return result, trainer.is_global_zero
 
 
@@ -341,4 +350,26 @@ def fit(cfg: Config, *, resume: bool = False) -> dict:
         "best_val_score": final.best_score,
     }
     atomic_write_text(out_dir / "fit.json", json.dumps(summary, indent=2))
+    _write_card(cfg, model_path, final)
     return summary
+
+
+def _write_card(cfg: Config, model_path: Path, final: StageResult) -> None:
+    """``MODEL_CARD.md`` beside ``model.pt``: the model, its data and the validation score selected on."""
+    from vemd.eval.metrics import wilson_interval
+    from vemd.models.card import fit_facts, read_facts, write_model_card
+
+    class_names = load_weights_only(model_path, mmap=True)["class_names"]
+    validation = {
+        "monitor": cfg.train.monitor,
+        "score": final.best_score,
+        "checkpoint": final.best_checkpoint,
+    }
+    if final.best_score is not None and cfg.train.monitor == "val/accuracy" and final.num_val:
+        validation["ci95"] = list(wilson_interval(round(final.best_score * final.num_val), final.num_val))
+    sizes = {cfg.data.train_split: final.num_train, cfg.data.val_split: final.num_val}
+    facts = fit_facts(cfg, class_names, sizes=sizes, validation=validation)
+    old = read_facts(model_path)
+    if old is not None and old.get("validation") == validation:  # the same model again: keep its evaluations
+        facts["evaluations"] = old.get("evaluations", {})
+    write_model_card(model_path, facts)

@@ -1,0 +1,179 @@
+"""``MODEL_CARD.md``: what a model file is, what it was trained and measured on, and what it is for.
+
+``vemd fit`` writes the card beside every ``model.pt`` it exports; ``vemd test`` adds the
+metrics of the split it evaluated (accuracy with its 95 % Wilson interval, UAR, F1). The
+facts the card is drawn from are kept in the card itself, in one HTML comment that
+markdown viewers hide, so the card can be redrawn when a new evaluation comes in without
+any other file. ``vemd serve`` shows the card at ``/v1/model``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from vemd import __version__
+from vemd.structure import atomic_write_text
+
+CARD = "MODEL_CARD.md"
+_FACTS = re.compile(r"<!-- vemd-card (\{.*?\}) -->", re.S)
+
+MODE_TEXT = {
+    "ve-sd": "VE-SD: the variational encoder with the emotion decoder alone (no structural decoder)",
+    "ve-md": "VE-MD: structural decoders trained as auxiliary tasks, not run at inference (not in model.pt)",
+    "ve-md-sr": "VE-MD-SR: structural decoders whose scene-level structural representations (SR) feed "
+    "the emotion decoder; the SR maps stay inside the model",
+}
+
+
+def card_path(model_path: str | Path) -> Path:
+    return Path(model_path).with_name(CARD)
+
+
+def write_model_card(model_path: str | Path, facts: dict) -> Path:
+    """Write the card of ``model_path`` from ``facts`` (see :func:`fit_facts`); returns its path."""
+    path = card_path(model_path)
+    atomic_write_text(path, render(facts))
+    return path
+
+
+def read_facts(model_path: str | Path) -> dict | None:
+    """The facts of the card beside ``model_path``, or None when it has none (or no readable one)."""
+    path = card_path(model_path)
+    try:
+        match = _FACTS.search(path.read_text(encoding="utf-8"))
+        return json.loads(match.group(1)) if match else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def add_evaluation(model_path: str | Path, split: str, metrics: dict, report: str | Path) -> Path | None:
+    """Record the metrics of ``split`` in the card beside ``model_path`` (if it has one) and redraw it."""
+    facts = read_facts(model_path)
+    if facts is None:
+        return None
+    keys = (
+        "num_items",
+        "accuracy",
+        "accuracy_ci95",
+        "uar",
+        "f1_weighted",
+        "f1_macro",
+        "valence_ccc",
+        "mer_score",
+    )
+    facts.setdefault("evaluations", {})[split] = {k: metrics[k] for k in keys if k in metrics} | {
+        "report": str(report)
+    }
+    return write_model_card(model_path, facts)
+
+
+def fit_facts(cfg, class_names: list[str], *, sizes: dict[str, int], validation: dict) -> dict:
+    """The facts ``vemd fit`` knows: model, data (items per split), and ``validation``: the score it
+    selected on (``monitor``, ``score``, ``ci95`` for accuracy)."""
+    m, d = cfg.model, cfg.data
+    return {
+        "vemd_version": __version__,
+        "mode": m.mode,
+        "decoder": m.decoder,
+        "modalities": list(m.sr.modalities),
+        "vit": m.vit.name if m.vit.enabled else None,
+        "cnn": m.cnn.name,
+        "variational": m.variational,
+        "image_size": m.image_size,
+        "frames": d.frames,
+        "sampling": d.sampling,
+        "class_names": list(class_names),
+        "stage": cfg.train.stage,
+        "dataset": {"name": d.name, "root": str(d.root), "splits": sizes, "val_split": d.val_split},
+        "validation": validation,
+    }
+
+
+def render(facts: dict) -> str:
+    """The card's markdown, with ``facts`` kept in a trailing HTML comment."""
+    splits = facts["dataset"]["splits"]
+    sizes = ", ".join(f"{name}: {count:,} items" for name, count in splits.items())
+    structure = (
+        f"{facts['decoder']} decoder over {' and '.join(facts['modalities'])}"
+        if facts["mode"] != "ve-sd"
+        else "none"
+    )
+    lines = [
+        "# Model card",
+        "",
+        f"vemd {facts['vemd_version']} · group emotion recognition · classes: {', '.join(facts['class_names'])}",
+        "",
+        "## Model",
+        "",
+        f"- Architecture: {MODE_TEXT.get(facts['mode'], facts['mode'])}.",
+        f"- Encoder: ViT branch `{facts['vit']}`, CNN branch `{facts['cnn']}`, latent `{facts['variational']}`;"
+        f" structure: {structure}.",
+        f"- Input: {facts['frames']} frame(s) of {facts['image_size']}×{facts['image_size']} RGB per clip"
+        f" ({facts['sampling']} sampling); trained stage(s): {facts['stage']}.",
+        "- Output: one group-level label and class probabilities per clip (and per window of a video).",
+        "",
+        "## Training data",
+        "",
+        f"- Dataset `{facts['dataset']['name']}` at `{facts['dataset']['root']}`; {sizes}.",
+        "",
+        "## Results",
+        "",
+        "| split | items | accuracy (95 % CI) | UAR | F1 (weighted) |",
+        "|---|---|---|---|---|",
+    ]
+    validation = facts["validation"]
+    if validation.get("score") is not None:
+        ci = validation.get("ci95")
+        score = f"{100 * validation['score']:.1f} %" + (
+            f" ({100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else ""
+        )
+        label = "selection" if validation["monitor"] == "val/accuracy" else validation["monitor"]
+        lines.append(
+            f"| validation, during training ({label}) | {splits.get(facts['dataset']['val_split'], '')} | {score} | | |"
+        )
+    for split, e in facts.get("evaluations", {}).items():
+        ci = e.get("accuracy_ci95")
+        accuracy = f"{100 * e['accuracy']:.1f} %" + (f" ({100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else "")
+        lines.append(
+            f"| {split} (`vemd test`) | {e.get('num_items', '')} | {accuracy} | {_pct(e.get('uar'))} "
+            f"| {_pct(e.get('f1_weighted'))} |"
+        )
+    if not facts.get("evaluations"):
+        lines.append("| test | | not evaluated yet: run `vemd test --ckpt model.pt` | | |")
+    lines += [
+        "",
+        "## Intended use",
+        "",
+        "- Reading the collective affect of a group (a classroom, a meeting, an audience) from images or"
+        " video, as an aggregate over the scene, for research and for studying group-level dynamics.",
+        "- On data like its training data: a model trained on synthetic scenes (SynthGroups) is a"
+        " demonstration of the pipeline, not a model of real people's emotions.",
+        "",
+        "## Out of scope",
+        "",
+        "- Monitoring, scoring or ranking individuals; identifying, recognising or tracking anyone.",
+        "- Decisions about a person (grading, hiring, discipline, security screening) or any use where a"
+        " wrong group label harms the people in the scene.",
+        "- Populations, settings or cultures the training data does not cover, without evaluating there first.",
+        "",
+        "## Privacy design",
+        "",
+        "- Guaranteed by construction: the public outputs (`vemd predict`, the Python API, `vemd serve`) are a"
+        " group label, class probabilities and a timeline of windows. No box, track, identity, per-person"
+        " score or structural map leaves the model; no frame is written to disk unless asked for.",
+        "- In VE-MD mode the structural decoders are not in `model.pt`; in VE-MD-SR mode their maps stay inside.",
+        "- Not guaranteed: that internal embeddings or the outputs carry no information about who is in the"
+        " scene. Only a measurement (re-identification probes on the model's representations) can show how"
+        " much they carry; none is recorded in this card.",
+        "- The training data (frames, annotations) is not part of the model file.",
+        "",
+        f"<!-- vemd-card {json.dumps(facts, sort_keys=True)} -->",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _pct(value) -> str:
+    return "" if value is None else f"{100 * value:.1f} %"
