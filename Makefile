@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev,annotate,serve,export]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,annotate,serve,export,audio]'
 	touch $(STAMP)
 
 install: $(STAMP)
