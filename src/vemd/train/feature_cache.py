@@ -16,18 +16,8 @@ from pathlib import Path
 
 import torch
 
-from vemd.models.checkpoint import load_weights_only
+from vemd.models.checkpoint import load_weights_only, weights_digest
 from vemd.structure.annotations import atomic_write
-
-
-def weights_digest(module: torch.nn.Module) -> str:
-    """SHA-256 of a module's parameters and buffers (names, shapes and values)."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 class FeatureCache:

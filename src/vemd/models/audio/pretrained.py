@@ -87,7 +87,7 @@ class AudioEncoder(nn.Module):
     @cached_property
     def encoder_id(self) -> str:
         """Identity of the tokens this encoder computes: kind, name, config and weights (for caches)."""
-        from vemd.train.feature_cache import weights_digest  # imports the model package: not at load time
+        from vemd.models.checkpoint import weights_digest  # imports the model package: not at load time
 
         config = json.dumps(self.model.config.to_diff_dict(), sort_keys=True, default=str)
         setting = f"{self.kind}\n{self.name}\n{config}\n{weights_digest(self.model)}"
