@@ -46,6 +46,7 @@ from vemd import __version__
 from vemd.data.media import probe
 from vemd.errors import VemdError
 from vemd.inference.predictor import GroupEmotionPredictor, check_window
+from vemd.models.card import card_path
 from vemd.serve.content import identify
 from vemd.serve.errors import RequestError, one_line
 from vemd.serve.slots import ClientGone, Slots, timed_out
@@ -56,7 +57,6 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-MODEL_CARD = "MODEL_CARD.md"  # beside the model file, written by vemd fit
 MAX_CARD_BYTES = 1 << 20
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -142,7 +142,7 @@ def create_app(
         Path(tmp_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
     slots = Slots(max_concurrent, queue_timeout_s, request_timeout_s)
     limit = int(max_upload_mb * 1e6)
-    card = Path(checkpoint).with_name(MODEL_CARD)
+    card = card_path(checkpoint)
     info = _model_info(predictor) | {"max_upload_mb": max_upload_mb, "max_duration_s": max_duration_s}
 
     @asynccontextmanager
