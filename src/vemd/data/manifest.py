@@ -3,11 +3,17 @@
 ::
 
     ROOT/
-      manifest.csv     clip_id,split,label,path   (one row per clip or image)
+      manifest.csv     clip_id,split,label,path[,audio][,text]   (one row per clip or image)
       classes.json     {"class_names": [...], "task": "ger"}   (class order = label index)
       annotations/     optional AnnotationStore; keys "<clip_id>/<frame_index>"
       ...              the media: ``path`` (relative to ROOT) is an image file, a video
                        file, or a folder of frame images (read in sorted name order)
+
+The optional columns are written only when some record has them, and read when present
+(an empty cell is None): ``audio`` names a file holding the clip's audio track, relative to
+ROOT like ``path`` (and, like it, not resolved here); ``text`` is a transcript and may hold
+commas, quotes and newlines (CSV quoting). The four base columns and ``audio`` hold no comma
+or newline.
 
 ``frame_index`` in an annotation key is the index of the frame in its source: the
 position in the sorted folder, the decoded frame number in a video, 0 for an image.
@@ -16,6 +22,7 @@ position in the sorted folder, the decoded frame number in a video, 0 for an ima
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +31,7 @@ from vemd.errors import DataError
 from vemd.structure.annotations import atomic_write_text
 
 MANIFEST_COLUMNS = ("clip_id", "split", "label", "path")
+OPTIONAL_COLUMNS = ("audio", "text")
 
 
 @dataclass(frozen=True)
@@ -50,17 +58,20 @@ def annotation_key(clip_id: str, frame_index: int) -> str:
 
 
 def write_manifest(root: str | Path, records: list[ClipRecord], class_names: list[str], **extra) -> None:
-    """Write ``manifest.csv`` and ``classes.json`` atomically."""
+    """Write ``manifest.csv`` and ``classes.json`` atomically; ``audio``/``text`` only if some record has one."""
     root = Path(root)
-    lines = [",".join(MANIFEST_COLUMNS)]
+    optional = [c for c in OPTIONAL_COLUMNS if any(getattr(r, c) is not None for r in records)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*MANIFEST_COLUMNS, *optional])
     for r in records:
         row = [r.clip_id, r.split, r.label, r.path]
-        if any("," in v or "\n" in v for v in row):
+        if any(c in v for v in (*row, r.audio or "") for c in ",\r\n"):
             raise DataError(
                 f"{root / 'manifest.csv'}: a field of clip {r.clip_id!r} contains a comma or newline"
             )
-        lines.append(",".join(row))
-    atomic_write_text(root / "manifest.csv", "\n".join(lines) + "\n")
+        writer.writerow([*row, *(getattr(r, c) or "" for c in optional)])
+    atomic_write_text(root / "manifest.csv", buffer.getvalue())
     atomic_write_text(
         root / "classes.json", json.dumps({"class_names": list(class_names), **extra}, indent=2)
     )
@@ -75,7 +86,9 @@ def read_manifest(
     DataError naming ``manifest.csv:LINE``, or, when ``problems`` is a list, is appended to
     it as ``(path, message)`` and left out; an unreadable file always raises. With ``split``,
     only that split's rows are returned and judged (a row with no split belongs to every
-    split); clip ids must still be unique across the whole manifest.
+    split); clip ids must still be unique across the whole manifest. LINE is where the row
+    ends (a quoted transcript may span lines). ``audio`` and ``text`` columns, when present,
+    fill those fields as written (an empty cell is None).
     """
     root = Path(root)
     manifest, classes_file = root / "manifest.csv", root / "classes.json"
@@ -89,12 +102,15 @@ def read_manifest(
             missing = set(MANIFEST_COLUMNS) - set(reader.fieldnames or ())
             if missing:
                 raise DataError(f"{manifest}: missing columns {sorted(missing)}")
-            rows = list(enumerate(reader, start=2))
+            rows = [(reader.line_num, row) for row in reader]  # the line where the row ends
     except (UnicodeDecodeError, csv.Error) as err:
         raise DataError(f"{manifest}: unreadable manifest, expected UTF-8 CSV text ({err})") from err
     records, seen = [], set()
     for line, row in rows:
-        record = ClipRecord(*((row[c] or "").strip() for c in MANIFEST_COLUMNS))
+        record = ClipRecord(
+            *((row[c] or "").strip() for c in MANIFEST_COLUMNS),
+            **{c: (row.get(c) or "").strip() or None for c in OPTIONAL_COLUMNS},
+        )
         if split is not None and record.split and record.split != split:
             seen.add(record.clip_id)
             continue

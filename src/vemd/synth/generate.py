@@ -5,18 +5,28 @@
     OUT/
       dataset.json            generation options and seed (written first, checked on resume)
       frames/<clip_id>/00.png one PNG per frame (T per clip), clip_id = "<split>-<index:06d>"
+      audio/<clip_id>.wav     with ``audio``: AUDIO_SECONDS of 16 kHz mono 16-bit PCM for the clip
       annotations/            AnnotationStore, keys annotation_key(clip_id, t)
       manifest.csv            written last: its presence means the dataset is complete
+                              (with ``audio``, an ``audio`` column names each clip's WAV)
       classes.json            {"class_names": ["Negative", "Neutral", "Positive"], "task": ...}
 
 Determinism: clip (split, i) draws everything from ``SeedSequence([seed, split, i])`` and the
-labels of a split are a seeded permutation of exactly balanced classes, so the frames and
-annotations do not depend on ``workers`` or on resuming. Annotations are added to the
-store in clip order, so the shards hold the same records too (the .npz zip headers carry
+labels of a split are a seeded permutation of exactly balanced classes, so the frames,
+annotations and audio do not depend on ``workers`` or on resuming. Annotations are added to
+the store in clip order, so the shards hold the same records too (the .npz zip headers carry
 a write time, so compare their arrays, not their bytes).
 
-Resuming: a clip is done when all its frame keys are in the store. Frames are written to a
-hidden ``frames/.partial-<clip_id>`` folder and renamed, so a killed run leaves no half clip.
+Audio (``audio=True``, paper §7): the class y of the manifest is then carried by the scene or
+by the sound, by the audio-visual rule of :mod:`vemd.synth.group` (for task ``ier`` the
+scene's label is its dominant person's); the sound is made by :mod:`vemd.synth.audio`. The
+rule and the sound draw from their own children of the clip's seed, after the scene's and the
+annotation noise's, so a dataset without audio is drawn exactly as before audio existed, and
+its ``dataset.json`` holds no ``audio`` key.
+
+Resuming: a clip is done when all its frame keys are in the store (and, with audio, its WAV
+exists). Frames are written to a hidden ``frames/.partial-<clip_id>`` folder and the WAV to
+``audio/.partial-<clip_id>.wav``, then renamed, so a killed run leaves no half clip.
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ import numpy as np
 from vemd.data.manifest import ClipRecord, annotation_key, write_manifest
 from vemd.errors import DataError
 from vemd.structure.annotations import AnnotationStore, FrameAnnotation, atomic_write_text
-from vemd.synth.group import CLASS_NAMES
+from vemd.synth.group import CLASS_NAMES, sample_audio_visual
 from vemd.synth.noise import add_annotation_noise
 from vemd.synth.render import render_scene
 from vemd.synth.scene import TASKS, SceneOptions, sample_scene
@@ -57,6 +67,7 @@ class SynthOptions:
     task: str = "ger"
     annotation_noise: float = 0.0
     image_size: int = 224
+    audio: bool = False  # a WAV per clip, and the audio-visual label rule
 
     def __post_init__(self) -> None:
         """Refuse nonsense with one line naming the ``vemd synth`` option, its value and the range."""
@@ -94,16 +105,49 @@ def clip_id(split: str, index: int) -> str:
     return f"{split}-{index:06d}"
 
 
+def audio_path(split: str, index: int) -> str:
+    """A clip's WAV, relative to the dataset root."""
+    return f"audio/{clip_id(split, index)}.wav"
+
+
+def _clip_seeds(options: SynthOptions, split: str, index: int) -> list[np.random.SeedSequence]:
+    """The clip's seeds: scene, annotation noise, audio-visual rule, sound (children 0..3)."""
+    return np.random.SeedSequence([options.seed, SPLITS.index(split), index]).spawn(4)
+
+
+def clip_carriers(options: SynthOptions, split: str, index: int, label: int) -> tuple[int, int | None]:
+    """(class the scene shows, audio affect in {-1, 0, +1}) of a clip of class ``label``.
+
+    Without audio the scene shows ``label`` and there is no affect (None).
+    """
+    if not options.audio:
+        return label, None
+    return sample_audio_visual(np.random.default_rng(_clip_seeds(options, split, index)[2]), label)
+
+
 def make_clip(
     options: SynthOptions, split: str, index: int, label: int
 ) -> tuple[list, list[FrameAnnotation]]:
-    """Frames (T × (S, S, 3) uint8 BGR) and annotations of one clip, from its own seed."""
-    scene_seq, noise_seq = np.random.SeedSequence([options.seed, SPLITS.index(split), index]).spawn(2)
-    scene = sample_scene(np.random.default_rng(scene_seq), label, options.scene)
+    """Frames (T × (S, S, 3) uint8 BGR) and annotations of one clip of class ``label``, from its own seed."""
+    scene_seq, noise_seq = _clip_seeds(options, split, index)[:2]
+    shown, _ = clip_carriers(options, split, index, label)
+    scene = sample_scene(np.random.default_rng(scene_seq), shown, options.scene)
     rendered = render_scene(scene)
     noise_rng = np.random.default_rng(noise_seq)
     annotations = [add_annotation_noise(a, noise_rng, options.annotation_noise) for _, a in rendered]
     return [frame for frame, _ in rendered], annotations
+
+
+def make_audio(options: SynthOptions, split: str, index: int, label: int) -> np.ndarray:
+    """(AUDIO_SECONDS · 16000,) float32 sound of one clip of class ``label`` (needs ``audio``)."""
+    from vemd.synth.audio import AUDIO_SECONDS, synthesize_audio  # SciPy's signal module, only for audio
+
+    _, affect = clip_carriers(options, split, index, label)
+    if affect is None:
+        raise ValueError("make_audio needs SynthOptions(audio=True)")
+    return synthesize_audio(
+        np.random.default_rng(_clip_seeds(options, split, index)[3]), affect, AUDIO_SECONDS
+    )
 
 
 def _write_clip(
@@ -112,6 +156,10 @@ def _write_clip(
     split, index, label = job
     name = clip_id(split, index)
     frames, annotations = make_clip(options, split, index, label)
+    if options.audio:
+        from vemd.synth.audio import write_wav
+
+        write_wav(root / audio_path(split, index), make_audio(options, split, index, label))
     final, partial = root / "frames" / name, root / "frames" / f".partial-{name}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -140,7 +188,10 @@ def _work(job: tuple[str, int, int]) -> tuple[str, list[FrameAnnotation]]:
 
 def _check_options(root: Path, options: SynthOptions) -> None:
     path = root / "dataset.json"
-    record = {"format": FORMAT, "version": VERSION, "options": asdict(options)}
+    recorded = asdict(options)
+    if not options.audio:
+        del recorded["audio"]  # as written before audio existed, so such datasets still resume
+    record = {"format": FORMAT, "version": VERSION, "options": recorded}
     if path.exists():
         try:
             previous = json.loads(path.read_text())
@@ -158,7 +209,7 @@ def generate_dataset(
     """Write (or finish) a SynthGroups dataset in ``out`` and return its path.
 
     ``options`` are the fields of :class:`SynthOptions` (n_train, n_val, n_test, frames, seed,
-    max_people, task, annotation_noise, image_size). Rerunning with the same options resumes.
+    max_people, task, annotation_noise, image_size, audio). Rerunning with the same options resumes.
     """
     opts = SynthOptions(**options)
     if workers < 1:
@@ -169,12 +220,10 @@ def generate_dataset(
     root.mkdir(parents=True, exist_ok=True)
     _check_options(root, opts)
     store = AnnotationStore(root / "annotations", create=True)
+    if opts.audio:
+        (root / "audio").mkdir(exist_ok=True)
     jobs = [(s, i, int(y)) for s in SPLITS for i, y in enumerate(split_labels(opts, s))]
-    todo = [
-        j
-        for j in jobs
-        if not all(annotation_key(clip_id(j[0], j[1]), t) in store for t in range(opts.frames))
-    ]
+    todo = [j for j in jobs if not _clip_done(root, store, opts, j[0], j[1])]
     with _progress(progress) as bar:
         task = bar.add_task("synth", total=len(jobs), completed=len(jobs) - len(todo))
         with _pool(root, opts, workers) as pool:
@@ -184,13 +233,29 @@ def generate_dataset(
                         store.add(annotation_key(name, t), annotation)
                 bar.advance(task)
     store.flush()
-    records = [ClipRecord(clip_id(s, i), s, CLASS_NAMES[y], f"frames/{clip_id(s, i)}") for s, i, y in jobs]
+    records = [
+        ClipRecord(
+            clip_id(s, i),
+            s,
+            CLASS_NAMES[y],
+            f"frames/{clip_id(s, i)}",
+            audio=audio_path(s, i) if opts.audio else None,
+        )
+        for s, i, y in jobs
+    ]
     write_manifest(root, records, list(CLASS_NAMES), task=opts.task, source="synthgroups")
     if preview:
         from vemd.synth.preview import write_previews
 
         write_previews(root)
     return root
+
+
+def _clip_done(root: Path, store: AnnotationStore, options: SynthOptions, split: str, index: int) -> bool:
+    name = clip_id(split, index)
+    if options.audio and not (root / audio_path(split, index)).is_file():
+        return False
+    return all(annotation_key(name, t) in store for t in range(options.frames))
 
 
 class _SerialPool:

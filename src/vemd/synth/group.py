@@ -16,6 +16,27 @@ For task ``ier`` the label is the valence of one dominant person; the others are
 
 Sampling order keeps nuisance factors label-free: the class is drawn first, the number
 of people independently of it, then valences conditioned on the class by rejection.
+
+**Audio-visual rule** (``vemd synth --audio``, paper §7): the label needs both modalities.
+Each clip draws its class y first, then a carrier, each with probability 1/2
+(:data:`AUDIO_CARRIER_RATE`):
+
+* *video* carrier: the drawn group shows y (as without audio); the audio affect
+  a ∈ {-1, 0, +1} is drawn uniformly, independently of y;
+* *audio* carrier: the drawn group is Neutral (a Neutral scene like any other) and the
+  audio affect is y's valence, a = y - 1.
+
+The sound that carries a is made by :mod:`vemd.synth.audio`. Bayes-optimal accuracies, with
+the group's label g and the affect a read exactly and y uniform over three classes:
+
+* video alone: g ≠ Neutral (probability 1/2 · 2/3 = 1/3) gives y = g; g = Neutral
+  (probability 2/3) leaves P(y = Neutral | g) = (1/6 + 1/6) / (2/3) = 1/2, the best
+  guess. Accuracy 1/3 + 2/3 · 1/2 = **2/3**.
+* audio alone: P(y = k, a = k) = 1/2 · 1/9 + 1/2 · 1/3 = 2/9 out of P(a = k) = 1/3,
+  so guessing y = a is right with probability **2/3**.
+* both: g ≠ Neutral gives y (1/3); g = Neutral and a = k ≠ 0 is an audio-carried k
+  (probability 1/6) against a video-carried Neutral (1/18), so guess k: 2 · 1/6; g and a
+  both neutral are Neutral either way (1/6 + 1/18). Accuracy 1/3 + 1/3 + 2/9 = 8/9 ≈ **0.889**.
 """
 
 from __future__ import annotations
@@ -28,6 +49,8 @@ DISAGREE_RATE = 0.25
 # Per-class proposal probabilities of (negative, neutral, positive) individuals.
 _PROPOSALS = np.array([[0.62, 0.28, 0.10], [0.27, 0.46, 0.27], [0.10, 0.28, 0.62]])
 _BATCH = 256
+NEUTRAL = 1
+AUDIO_CARRIER_RATE = 0.5  # share of --audio clips whose class is heard and not seen
 
 
 def group_label(valences: np.ndarray) -> int:
@@ -71,3 +94,15 @@ def sample_individual_valences(
     valences = rng.integers(-1, 2, size=num_people)
     valences[dominant] = label - 1
     return valences.astype(np.int64)
+
+
+def sample_audio_visual(rng: np.random.Generator, label: int) -> tuple[int, int]:
+    """(class the scene shows, audio affect in {-1, 0, +1}) of a clip of class ``label``.
+
+    The audio-visual rule of the module docstring: with probability
+    :data:`AUDIO_CARRIER_RATE` the audio carries the class and the scene is Neutral, else the
+    scene shows it and the affect is uniform.
+    """
+    if rng.random() < AUDIO_CARRIER_RATE:
+        return NEUTRAL, label - 1
+    return label, int(rng.integers(-1, 2))
