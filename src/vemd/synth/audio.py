@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import lfilter
 
-SAMPLE_RATE = 16_000  # what the audio branch reads (vemd.data.audio)
+from vemd.data.audio import SAMPLE_RATE  # what the audio branch reads
+
 AUDIO_SECONDS = 2.0  # one clip's audio; its frames carry no time, so this spans the clip
 MAX_SPEAKERS = 4
 PITCH_HZ = (100.0, 260.0)  # base pitch range of a speaker (label-free)
