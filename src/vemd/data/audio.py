@@ -60,7 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vemd.data.media import _reason
+from vemd.data.media import ffmpeg_reason
 from vemd.errors import DataError, VemdError
 
 SAMPLE_RATE = 16_000  # Wav2Vec 2.0 and Whisper (paper §7.1.1) take 16 kHz audio
@@ -198,7 +198,7 @@ def audio_duration(path: str | Path) -> float:
     except DataError:
         raise
     except Exception as err:  # PyAV raises many FFmpeg error types
-        raise DataError(f"{path}: unreadable audio ({_reason(err)})") from err
+        raise DataError(f"{path}: unreadable audio ({ffmpeg_reason(err)})") from err
     decoded = _decode_span(path, 0.0, None, SAMPLE_RATE)
     return (decoded.offset + len(decoded.samples)) / decoded.rate
 
@@ -278,7 +278,7 @@ def _decode_span(path: Path, start: float, end: float | None, sample_rate: int) 
     except DataError:
         raise
     except Exception as err:  # PyAV raises many FFmpeg error types
-        reason = _reason(err)
+        reason = ffmpeg_reason(err)
         if isinstance(err, av.error.InvalidDataError):
             reason = f"not a media file or a damaged one: {reason}"
         raise DataError(f"{path}: unreadable audio ({reason})") from err
@@ -376,7 +376,7 @@ def _mono_frames(container, stream) -> Iterator[tuple[int | None, np.ndarray]]:
     except Exception as err:  # PyAV raises many FFmpeg error types
         if frames == 0:
             raise
-        raise _Break(f"a decoding error: {_reason(err)}") from err
+        raise _Break(f"a decoding error: {ffmpeg_reason(err)}") from err
 
 
 def _seekable(container, stream, rate: int) -> bool:

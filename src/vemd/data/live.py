@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from vemd.data.media import _reason
+from vemd.data.media import ffmpeg_reason
 from vemd.errors import DataError, VemdError
 
 log = logging.getLogger(__name__)
@@ -195,4 +195,4 @@ def _why(err: Exception, timeout: float) -> str:
 
     if isinstance(err, av.error.ExitError):
         return f"timed out: no data for {timeout:g} s"
-    return _reason(err)
+    return ffmpeg_reason(err)

@@ -181,13 +181,13 @@ def _probe_video(path: Path, verify: bool) -> SourceInfo:
     except DataError:
         raise
     except Exception as err:  # PyAV raises many FFmpeg error types
-        raise DataError(f"{path}: unreadable video ({_reason(err)})") from err
+        raise DataError(f"{path}: unreadable video ({ffmpeg_reason(err)})") from err
     if count <= 0:
         raise DataError(f"{path}: video has zero frames")
     return SourceInfo(count, fps, "video")
 
 
-def _reason(err: Exception) -> str:
+def ffmpeg_reason(err: Exception) -> str:
     """An FFmpeg error's own words (PyAV repeats the file name after them), else the exception."""
     return getattr(err, "strerror", None) or f"{type(err).__name__}: {err}"
 
@@ -337,7 +337,7 @@ def iter_video_frames(path: str | Path, indices: list[int]) -> Iterator[tuple[in
     except (DataError, GeneratorExit):
         raise
     except Exception as err:
-        raise DataError(f"{path}: unreadable video ({_reason(err)})") from err
+        raise DataError(f"{path}: unreadable video ({ffmpeg_reason(err)})") from err
     if decoded == 0:
         raise DataError(f"{path}: no frame could be decoded")
     if found < len(wanted):
