@@ -2,7 +2,7 @@
 
 Each tiny model is written as a model file, loaded back as a user would, and exported once for
 the module: VE-SD with a valence head and a stage-1 (ViT head) model through the Python API,
-VE-MD-SR-Heatmap through the CLI (default output path, ``--opset 18``).
+VE-MD-SR-PersonQuery through the Python API, VE-MD-SR-Heatmap through the CLI (default output path, ``--opset 18``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ MODELS = {  # name: (overrides, stage)
     "ve-sd": (("model.mode=ve-sd", "model.valence_head=true"), "2"),
     "ve-md-sr": (("model.mode=ve-md-sr", "model.decoder=heatmap"), "2"),
     "stage-1": (("model.mode=ve-sd",), "1"),
+    "personquery": (("model.mode=ve-md-sr", "model.decoder=personquery"), "2"),
 }
 # Random weights edited to look trained where it matters: class logits scaled up so that the
 # probabilities spread over [0, 1] (near-uniform probabilities would hide a difference, saturated
@@ -64,7 +65,7 @@ def exported(tmp_path_factory):
     """{name: (model file, ONNX file)}, each exported once, and the line the CLI printed."""
     root = tmp_path_factory.mktemp("export")
     files = {}
-    for name in ("ve-sd", "stage-1"):
+    for name in ("ve-sd", "stage-1", "personquery"):
         ckpt = _model_file(root / name, name)
         files[name] = (ckpt, export_model(ckpt, root / name / "exported.onnx").path)
     ckpt = _model_file(root / "ve-md-sr", "ve-md-sr")

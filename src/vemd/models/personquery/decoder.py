@@ -95,7 +95,7 @@ class PersonQueryDecoder(nn.Module):
             (N, Q, 4L), the refined structures used as SR features.
         """
         memory_tokens = self._tokens(latent)  # (N, S, D)
-        queries = self.query_embed.weight.expand(len(latent), -1, -1)  # (N, Q, D)
+        queries = self.query_embed.weight.expand(latent.shape[0], -1, -1)  # (N, Q, D); not len(): exportable
         hidden = self.transformer(memory_tokens, queries)  # (N, Q, D)
         logits = self.adjacency_head(hidden).view(*hidden.shape[:2], self.num_limbs, self.num_limbs)
         out = {
