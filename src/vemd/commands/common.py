@@ -1,4 +1,4 @@
-"""Arguments shared by the commands that take a config."""
+"""Arguments shared by the commands: configs, datasets, the device a model runs on."""
 
 from __future__ import annotations
 
@@ -15,6 +15,19 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
         "--skip-bad",
         action="store_true",
         help="log and skip unreadable or invalid items (data.skip_bad=true)",
+    )
+
+
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--precision`` of the commands that run a model (:mod:`vemd.inference.device`)."""
+    parser.add_argument(
+        "--device", default="cpu", help="where the model runs: cpu, cuda, cuda:N, mps or auto (default: cpu)"
+    )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="auto: bf16 (else fp16) autocast on a GPU, fp32 elsewhere",
     )
 
 

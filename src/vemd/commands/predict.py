@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 
+from vemd.commands.common import add_device_arguments
+
 HELP = (
     "Predict the group emotion of images, videos, stream URLs or a camera (group-level output only); "
     "an unreadable input is one line on stderr, the others still run, and the exit code is 1."
@@ -57,15 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass (default: 4)")
     parser.add_argument("--out", default=None, help=OUT_HELP)
-    parser.add_argument(
-        "--device", default="cpu", help="where the model runs: cpu, cuda, cuda:N, mps or auto (default: cpu)"
-    )
-    parser.add_argument(
-        "--precision",
-        default="auto",
-        choices=("auto", "fp32", "bf16", "fp16"),
-        help="auto: bf16 (else fp16) on a GPU, fp32 elsewhere",
-    )
+    add_device_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from vemd.commands.common import add_device_arguments
+
 HELP = (
     "Serve a model over HTTP: a web page at /, POST /v1/predict for an image or video "
     "(group-level output only; uploads are deleted when answered), docs at /docs."
@@ -33,15 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-concurrent", type=int, default=2, help="inferences running at once (default: 2)"
     )
-    parser.add_argument(
-        "--device", default="cpu", help="where the model runs: cpu, cuda, cuda:N, mps or auto (default: cpu)"
-    )
-    parser.add_argument(
-        "--precision",
-        default="auto",
-        choices=("auto", "fp32", "bf16", "fp16"),
-        help="auto: bf16 (else fp16) on a GPU, fp32 elsewhere",
-    )
+    add_device_arguments(parser)
 
 
 def _require_extra() -> None:

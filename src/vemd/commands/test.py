@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from vemd.commands.common import add_config_arguments, config_overrides
+from vemd.commands.common import add_config_arguments, add_device_arguments, config_overrides
 
 HELP = (
     "Evaluate a trained model: accuracy with Wilson CI, F1, UAR, WAR, confusion, predictions; "
@@ -23,15 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--split", default=None, help="split to evaluate (default: the config's data.test_split)"
     )
     parser.add_argument("--out", default=None, help="report folder (default: <ckpt folder>/test-<split>)")
-    parser.add_argument(
-        "--device", default="cpu", help="where the model runs: cpu, cuda, cuda:N, mps or auto (default: cpu)"
-    )
-    parser.add_argument(
-        "--precision",
-        default="auto",
-        choices=("auto", "fp32", "bf16", "fp16"),
-        help="auto: bf16 (else fp16) autocast on a GPU, fp32 elsewhere",
-    )
+    add_device_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
