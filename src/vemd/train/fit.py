@@ -77,7 +77,7 @@ def _trainer(cfg: Config, folder: Path, *, max_epochs: int):
         devices=t.devices,
         num_nodes=t.num_nodes,
         strategy=t.strategy,
-        precision=t.precision,
+        precision=training_precision(t.precision, t.accelerator),
         gradient_clip_val=t.grad_clip or None,
         deterministic=t.deterministic,
         use_distributed_sampler=False,  # EpochBatchSampler shards by rank itself
@@ -92,6 +92,34 @@ def _trainer(cfg: Config, folder: Path, *, max_epochs: int):
         enable_model_summary=False,
         num_sanity_val_steps=0,
     )
+
+
+def training_precision(precision: str, accelerator: str) -> str:
+    """``precision``, or ``32-true`` where it asks for bf16 on a CPU without native bf16.
+
+    Emulated bf16 makes a CPU training step about 15x slower than fp32 (an AVX2-only CPU);
+    one warning says so. A GPU, or a CPU with native bf16, gets ``precision`` as it is.
+    """
+    from vemd.inference.device import cpu_bf16_native
+
+    if not precision.startswith("bf16"):
+        return precision
+    on_cpu = accelerator == "cpu" or (
+        accelerator == "auto" and not torch.cuda.is_available() and not _mps_available()
+    )
+    if not on_cpu or cpu_bf16_native():
+        return precision
+    log.warning(
+        "train.precision=%s: this CPU has no native bf16 (emulated bf16 is about 15x slower); "
+        "training in fp32 (32-true) instead",
+        precision,
+    )
+    return "32-true"
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return mps is not None and mps.is_available()
 
 
 def _interactive() -> bool:
