@@ -219,12 +219,104 @@ class TrainConfig:
     deterministic: bool = True
 
 
+AUDIO_ENCODERS = ("none", "mel_cnn", "wav2vec2", "whisper", "wav2vec2+whisper")
+FUSIONS = ("late", "afg", "late+afg", "cross_attention")
+MODALITIES = ("video", "audio", "text")
+MISSING_AUDIO = ("zeros", "skip")
+
+
+@dataclass
+class MelCNNAudioConfig:
+    """The EmotiW 2023 audio branch: log-Mel → 4 CNN blocks → transformer (sizes as released)."""
+
+    n_fft: int = 512
+    win_length: int = 400  # 25 ms at 16 kHz
+    hop_length: int = 160  # 10 ms
+    n_mels: int = 128
+    channels: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
+    convs_per_block: int = 3
+    dim: int = 1024
+    num_layers: int = 1
+    num_heads: int = 1
+    feedforward_dim: int = 2048
+    dropout: float = 0.2
+    num_tokens: int | None = 5  # the released code's 5 tokens per clip; null: one per time step
+
+
+@dataclass
+class AudioBranchConfig:
+    # none | mel_cnn (EmotiW'23, trained from scratch) | wav2vec2 | whisper | wav2vec2+whisper
+    # (frozen encoders of paper §7.1.1, both: bidirectional cross-attention)
+    encoder: str = "none"
+    wav2vec2: str = "facebook/wav2vec2-large-960h"  # hub name in the cache, or a local folder
+    whisper: str = "openai/whisper-medium"  # §7.1.1: Whisper medium
+    # build the encoders from these transformers config keys with random weights (tests, smoke runs)
+    random_wav2vec2: dict[str, Any] | None = None
+    random_whisper: dict[str, Any] | None = None
+    seconds: float = 5.0  # audio span per clip (a VGAF clip is 5 s): cut or padded to this
+    missing: str = "zeros"  # zeros: a clip without audio gets zeros and a mask; skip: left out
+    cross_dim: int = 512  # width A and C are projected to for their cross-attention
+    cross_heads: int = 8
+    embed_dim: int = 1024  # §7.1.3: audio features projected to 1024
+    mlp_hidden: int = 512
+    dropout: float = 0.1
+    mel_cnn: MelCNNAudioConfig = field(default_factory=MelCNNAudioConfig)
+
+
+@dataclass
+class TextBranchConfig:
+    enabled: bool = False
+    # per-clip embeddings (.npy + index, or .safetensors) keyed by clip id, e.g. the paper's
+    # 4096-d Mixtral-8x7B / Llama-2-7B sentence embeddings (§7.2)
+    embeddings: str | None = None
+    index: str | None = None  # clip ids of a .npy, one per line (default: <embeddings>.txt)
+    # or: a sentence-transformers model folder that embeds the records' transcripts
+    model: str | None = None
+    embed_dim: int = 1024  # §7.2: projected to 1024
+    mlp_hidden: int = 512
+    dropout: float = 0.1
+
+
+@dataclass
+class FusionConfig:
+    # late (§7.1.2) | afg | late+afg (AFG's audio-video vector as one token of the late fusion:
+    # Table 15's best VGAF row) | cross_attention (EmotiW'23: audio queries video frames)
+    kind: str = "late"
+    modalities: list[str] = field(default_factory=lambda: ["video", "audio"])
+    dim: int = 1024
+    num_heads: int = 8
+    gate_hidden: int = 256  # AFG's scoring MLP
+    mlp_hidden: int = 512
+    dropout: float = 0.1
+
+
+@dataclass
+class MultimodalConfig:
+    """Paper §7: frozen VE-MD + audio / text branches, each trained alone, then their fusion."""
+
+    enabled: bool = False
+    # the frozen VE-MD (a vemd fit model.pt); null: the model the vision stages of this run train
+    video_model: str | None = None
+    audio: AudioBranchConfig = field(default_factory=AudioBranchConfig)
+    text: TextBranchConfig = field(default_factory=TextBranchConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    # branch and fusion training (§7.1.3: Adam, cross-entropy; lr read as 1e-4)
+    optimizer: str = "adam"
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    branch_epochs: int = 20
+    fusion_epochs: int = 20
+    early_stopping_patience: int = 5
+
+
 @dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    multimodal: MultimodalConfig = field(default_factory=MultimodalConfig)
 
 
 def resolve_recipe(name_or_path: str | Path) -> Path:
@@ -333,7 +425,12 @@ def validate(cfg: Config) -> None:
     Backbone names other than vemd's own are looked up in timm's registry, which imports timm
     (and torch) the first time a config names one.
     """
-    for problem in (*_model_problems(cfg), *_data_problems(cfg.data), *_train_problems(cfg)):
+    for problem in (
+        *_model_problems(cfg),
+        *_data_problems(cfg.data),
+        *_train_problems(cfg),
+        *_multimodal_problems(cfg.multimodal),
+    ):
         raise ConfigError(problem)
 
 
@@ -446,6 +543,45 @@ def _train_problems(cfg: Config) -> list[str]:
                 f"train.{key}={value}: expected >= 1, or -1 (no epoch limit) with train.max_steps >= 1 "
                 "or train.max_time_minutes set"
             )
+    return problems
+
+
+def _multimodal_problems(mm: MultimodalConfig) -> list[str]:
+    if not mm.enabled:
+        return []
+    a, f = mm.audio, mm.fusion
+    problems = [
+        *_one_of("multimodal.audio.encoder", a.encoder, AUDIO_ENCODERS),
+        *_one_of("multimodal.audio.missing", a.missing, MISSING_AUDIO),
+        *_one_of("multimodal.fusion.kind", f.kind, FUSIONS),
+        *_one_of("multimodal.optimizer", mm.optimizer, OPTIMIZERS),
+        *_positive("multimodal.audio.seconds", a.seconds),
+        *_positive("multimodal.lr", mm.lr),
+        *_non_negative("multimodal.weight_decay", mm.weight_decay),
+        *_at_least("multimodal.batch_size", mm.batch_size, 1),
+        *_at_least("multimodal.branch_epochs", mm.branch_epochs, 1),
+        *_at_least("multimodal.fusion_epochs", mm.fusion_epochs, 1),
+        *_at_least("multimodal.early_stopping_patience", mm.early_stopping_patience, 1),
+    ]
+    unknown = [m for m in f.modalities if m not in MODALITIES]
+    if unknown or not f.modalities or len(set(f.modalities)) != len(f.modalities):
+        problems.append(
+            f"multimodal.fusion.modalities={f.modalities!r}: expected distinct names from {', '.join(MODALITIES)}"
+        )
+        return problems
+    if "audio" in f.modalities and a.encoder == "none":
+        problems.append("multimodal.fusion.modalities names audio, but multimodal.audio.encoder=none")
+    if "text" in f.modalities and not mm.text.enabled:
+        problems.append("multimodal.fusion.modalities names text, but multimodal.text.enabled=false")
+    if mm.text.enabled and (mm.text.embeddings is None) == (mm.text.model is None):
+        problems.append("multimodal.text: give exactly one of embeddings (a file) or model (a folder)")
+    pair = set(f.modalities) == {"video", "audio"}
+    if f.kind in ("afg", "cross_attention") and not pair:
+        problems.append(
+            f"multimodal.fusion.kind={f.kind} fuses audio with video: modalities must be [video, audio]"
+        )
+    if f.kind == "late+afg" and not {"video", "audio"} <= set(f.modalities):
+        problems.append("multimodal.fusion.kind=late+afg needs video and audio among the modalities")
     return problems
 
 

@@ -30,6 +30,7 @@ from vemd.models.vemd import STAGES
 from vemd.structure.annotations import atomic_write
 
 MODEL_FORMAT = "vemd-model"
+MULTIMODAL_FORMAT = "vemd-multimodal"  # a frozen VE-MD with audio / text branches and their fusion
 
 
 class CheckpointError(VemdError):
@@ -53,7 +54,7 @@ def weights_digest(module: torch.nn.Module) -> str:
     for name, tensor in sorted(module.state_dict().items()):
         digest.update(name.encode())
         digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -73,6 +74,10 @@ def _read(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: not a vemd model file")
     if data.get("format") == MODEL_FORMAT:
         return _upgrade(_checked(data, path), path)
+    if data.get("format") == MULTIMODAL_FORMAT:
+        if not isinstance(data.get("video"), dict):
+            raise CheckpointError(f"{path}: damaged multimodal model file (no video model)")
+        return _upgrade(_checked(data["video"], path), path)
     if isinstance(data.get("vemd"), dict) and isinstance(data.get("state_dict"), dict):
         meta = data["vemd"]  # a Lightning checkpoint of vemd fit
         prefix = "model."
@@ -198,3 +203,88 @@ def _first_line(err: Exception) -> str:
 def module_state(path: str | Path) -> dict:
     """Weights of a checkpoint keyed for :class:`vemd.train.module.VEMDModule` (``model.`` prefix)."""
     return {f"model.{k}": v for k, v in _read(path)["state_dict"].items()}
+
+
+def is_multimodal(path: str | Path) -> bool:
+    """Whether ``path`` holds a multimodal model (:func:`save_multimodal`); False for anything else."""
+    try:
+        data = load_weights_only(path, mmap=True)
+    except Exception:  # not a model file at all: load_model says what is wrong with it
+        return False
+    return isinstance(data, dict) and data.get("format") == MULTIMODAL_FORMAT
+
+
+def save_multimodal(
+    model, cfg: Config, class_names: list[str], out: str | Path, *, video_path: str | Path
+) -> Path:
+    """Write a multimodal model (atomic): the frozen VE-MD's model file inside, the trained branch
+    and fusion weights, and the identity of any frozen pretrained audio encoder (their weights
+    stay in their own files: :func:`load_multimodal` reads them from the same place)."""
+    from vemd.config import to_dict
+
+    video = _read(video_path)
+    audio = model.audio
+    trained = {
+        name: (part.trainable_state() if hasattr(part, "trainable_state") else part.state_dict())
+        for name, part in (("audio", audio), ("text", model.text), ("fusion", model.fusion))
+        if part is not None
+    }
+    encoders = (
+        {} if audio is None or audio.trains_encoder else {k: e.encoder_id for k, e in audio.encoders.items()}
+    )
+    payload = {
+        "format": MULTIMODAL_FORMAT,
+        "format_version": 1,
+        "vemd_version": __version__,
+        "config": to_dict(cfg),
+        "class_names": list(class_names),
+        "video": {key: video[key] for key in ("config", "class_names", "stage", "state_dict")},
+        "branches": {name: dict(state) for name, state in trained.items()},
+        "text_dim": None if model.text is None else model.text.text_dim,
+        "audio_encoders": encoders,
+    }
+    out = Path(out)
+    atomic_write(out, lambda handle: torch.save(payload, handle))
+    return out
+
+
+def load_multimodal(path: str | Path):
+    """(multimodal model in eval mode, config, class names) from a :func:`save_multimodal` file.
+
+    Frozen pretrained audio encoders are loaded from the names their config gives (the cache or
+    a folder); one whose weights differ from those the model was trained with is refused.
+    """
+    from vemd.models.multimodal import MultimodalVEMD
+
+    path = Path(path)
+    video, _, class_names = load_model(path)
+    data = load_weights_only(path)
+    try:
+        cfg: Config = from_dict(data["config"])
+    except Exception as err:
+        raise CheckpointError(f"{path}: bad config in model file: {_first_line(err)}") from err
+    model = MultimodalVEMD(cfg, video, text_dim=data.get("text_dim"))
+    branches = data.get("branches", {})
+    for name, part in (("audio", model.audio), ("text", model.text), ("fusion", model.fusion)):
+        if part is None:
+            continue
+        state = branches.get(name)
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{path}: damaged multimodal model file (no {name} weights)")
+        missing, unexpected = part.load_state_dict(state, strict=False)
+        if hasattr(part, "trainable_state"):
+            missing = [k for k in missing if not k.startswith("branch.encoders.")]
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{path}: {name} weights do not match the model its config describes "
+                f"({len(missing)} missing, {len(unexpected)} unexpected)"
+            )
+    for kind, expected in (data.get("audio_encoders") or {}).items():
+        found = model.audio.encoders[kind].encoder_id
+        if found != expected:
+            raise CheckpointError(
+                f"{path}: its {kind} audio encoder is not the one it was trained with "
+                f"({found} here, {expected} in the file); supply the same weights"
+            )
+    model.eval()
+    return model, cfg, class_names

@@ -141,16 +141,32 @@ class EmotionDecoder(nn.Module):
             parts.append(self.sr_gate[name] * embedding if name in self.sr_gate else embedding)
         return torch.cat(parts, dim=-1)
 
+    def encode(
+        self, latent: torch.Tensor, sr: dict[str, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latent (B, T, C, s, s), SR {modality: (B, T, raw)} → the transformer's frame tokens
+        (B, T, frame_dim) and their FAP-pooled clip embedding (B, frame_dim): what the heads read,
+        and what a multimodal fusion (paper §7.1.2) takes from a frozen VE-MD."""
+        x = self.frame_embeddings(latent, sr or {})
+        x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device).to(x.dtype)
+        tokens = self.transformer(x)
+        return tokens, self.pool(tokens)
+
     def decode(
         self, latent: torch.Tensor, sr: dict[str, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Latent (B, T, C, s, s), SR {modality: (B, T, raw)} → logits (B, num_classes) and
         valence (B,), None without a valence head."""
-        x = self.frame_embeddings(latent, sr or {})
-        x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device).to(x.dtype)
-        clip = self.pool(self.transformer(x))  # (B, frame_dim)
+        logits, valence, _, _ = self.decode_all(latent, sr)
+        return logits, valence
+
+    def decode_all(
+        self, latent: torch.Tensor, sr: dict[str, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """:meth:`decode`'s logits and valence, then :meth:`encode`'s frame tokens and clip embedding."""
+        tokens, clip = self.encode(latent, sr)
         valence = self.valence_head(clip).squeeze(-1) if self.valence_head is not None else None
-        return self.head(clip), valence
+        return self.head(clip), valence, tokens, clip
 
     def forward(self, latent: torch.Tensor, sr: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """Latent (B, T, C, s, s), SR {modality: (B, T, raw)} → logits (B, num_classes)."""

@@ -22,6 +22,9 @@ class VEMDOutput:
         latent: (B·T, 2·latent_dim, s, s) latent the decoders saw (a sample while training ve/vae).
         latent_mean, latent_logvar: (B·T, 2·latent_dim, s, s) Gaussian parameters (ve, vae).
         recon: (B·T, 3, H, W) reconstructed frames (vae).
+        frame_tokens: (B, T, D) the emotion decoder's frame tokens (stage 2), internal: never a
+            public output; a multimodal fusion reads them from a frozen VE-MD.
+        clip_embedding: (B, D) their FAP-pooled clip embedding, which the classifier reads.
     """
 
     logits: torch.Tensor
@@ -33,6 +36,8 @@ class VEMDOutput:
     latent_mean: torch.Tensor | None = None
     latent_logvar: torch.Tensor | None = None
     recon: torch.Tensor | None = None
+    frame_tokens: torch.Tensor | None = None
+    clip_embedding: torch.Tensor | None = None
 
     def structure(self, modality: str) -> dict | None:
         """The structural prediction of ``body`` or ``face``."""

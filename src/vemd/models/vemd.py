@@ -184,7 +184,9 @@ class VEMD(nn.Module):
         sr = {}
         if self.mode == "ve-md-sr":
             sr = {name: self.struct_decoders[name].sr_features(p).view(b, t, -1) for name, p in preds.items()}
-        logits, valence = self.emotion_decoder.decode(enc.latent.view(b, t, *enc.latent.shape[1:]), sr)
+        logits, valence, frame_tokens, clip = self.emotion_decoder.decode_all(
+            enc.latent.view(b, t, *enc.latent.shape[1:]), sr
+        )
         recon = self.recon_decoder(enc.latent) if self.recon_decoder is not None and aux else None
         return VEMDOutput(
             logits=logits,
@@ -196,6 +198,8 @@ class VEMD(nn.Module):
             latent_mean=enc.mean,
             latent_logvar=enc.logvar,
             recon=recon,
+            frame_tokens=frame_tokens,
+            clip_embedding=clip,
         )
 
     def inference_state_dict(self) -> dict[str, torch.Tensor]:

@@ -12,6 +12,7 @@ The best checkpoint is selected on the **validation** split only.
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import logging
@@ -351,7 +352,22 @@ def _feature_cache(cfg: Config, module, out_dir: Path, *, augmented: bool):
 
 
 def fit(cfg: Config, *, resume: bool = False) -> dict:
-    """Run the configured stages; returns the summary written to ``fit.json``."""
+    """Run the configured stages; returns the summary written to ``fit.json``.
+
+    With ``multimodal.enabled`` the VE-MD of ``multimodal.video_model`` (or, when that is not
+    given, the one the vision stages train into ``<out_dir>/video``) is frozen and the audio /
+    text branches and their fusion are trained over it (:mod:`vemd.train.multimodal`).
+    """
+    if cfg.multimodal.enabled:
+        from vemd.train.multimodal import fit_multimodal
+
+        video_model = cfg.multimodal.video_model
+        if video_model is None:
+            vision = copy.deepcopy(cfg)
+            vision.multimodal.enabled = False
+            vision.train.out_dir = str(Path(cfg.train.out_dir) / "video")
+            video_model = fit(vision, resume=resume)["model"]
+        return fit_multimodal(cfg, resume=resume, video_model=video_model)
     torch.manual_seed(cfg.train.seed)
     out_dir = Path(cfg.train.out_dir)
     stages = ["1", "2"] if cfg.train.stage == "both" else [cfg.train.stage]

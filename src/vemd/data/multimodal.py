@@ -1,0 +1,295 @@
+"""The inputs of a multimodal model (paper §7) for one split: frozen video features, audio, text.
+
+:func:`split_inputs` reads a split once: the frozen VE-MD's :class:`~vemd.models.multimodal.Features`
+of every clip (cached under ``<folder>/video-<split>.safetensors``, keyed by the video model's
+weights and the data; a stale or damaged file is recomputed), the audio of every clip (its
+record's ``audio`` file, relative to the dataset root; ``[0, multimodal.audio.seconds)``, mono
+16 kHz: :func:`vemd.data.audio.read_audio`) and its text embedding (a file keyed by clip id, or
+the records' transcripts embedded by a sentence-transformers model).
+
+Clips without audio (no ``audio`` in the record, no audio stream, silent or too short) follow
+``multimodal.audio.missing``: ``zeros`` keeps them with zeros and ``present`` False (the fusion
+leaves their audio out); ``skip`` leaves them out of the split. Either way they are counted and
+logged. A damaged audio file is a one-line DataError naming it, or with ``data.skip_bad`` a
+clip without audio (logged). Nothing here writes a frame or a sound to disk.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from vemd.config import Config
+from vemd.data.audio import SAMPLE_RATE
+from vemd.errors import DataError
+from vemd.models.multimodal import FEATURE_FIELDS, Features, video_features
+from vemd.structure.annotations import atomic_write
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SplitInputs:
+    """One split, aligned by row: clip ids, labels and each modality's inputs."""
+
+    clip_ids: list[str]
+    labels: torch.Tensor  # (N,)
+    video: Features
+    audio_paths: list[Path | None] = field(default_factory=list)
+    waveforms: torch.Tensor | None = None  # (N, L) float16, zeros without audio
+    audio_present: torch.Tensor | None = None  # (N,) bool
+    text: torch.Tensor | None = None  # (N, text_dim)
+    text_present: torch.Tensor | None = None  # (N,) bool
+    counts: dict = field(default_factory=dict)  # what was left out or missing, for logs and reports
+
+    def __len__(self) -> int:
+        return len(self.clip_ids)
+
+    def keep(self, rows: torch.Tensor) -> SplitInputs:
+        """The split restricted to ``rows`` (a bool mask or indices)."""
+        index = rows.nonzero().squeeze(1) if rows.dtype == torch.bool else rows
+        pick = index.tolist()
+
+        def sub(x):
+            return None if x is None else x[index]
+
+        return SplitInputs(
+            [self.clip_ids[i] for i in pick],
+            self.labels[index],
+            self.video.index(index),
+            [self.audio_paths[i] for i in pick] if self.audio_paths else [],
+            sub(self.waveforms),
+            sub(self.audio_present),
+            sub(self.text),
+            sub(self.text_present),
+            dict(self.counts),
+        )
+
+
+def video_data_config(video_cfg: Config, cfg: Config) -> Config:
+    """The video model's config reading ``cfg``'s data, batch size and workers (no augmentation)."""
+    out = copy.deepcopy(video_cfg)
+    out.data = copy.deepcopy(cfg.data)
+    out.data.augment = False
+    out.train.batch_size, out.train.num_workers = cfg.train.batch_size, cfg.train.num_workers
+    return out
+
+
+def split_inputs(
+    cfg: Config,
+    split: str,
+    video_model,
+    video_cfg: Config,
+    *,
+    folder: Path | None,
+    device: str | torch.device = "cpu",
+    text_source=None,
+) -> SplitInputs:
+    """Everything a multimodal model reads of ``split`` (module docstring); ``folder`` caches the
+    video features (None: not cached); ``text_source`` is a loaded
+    :class:`~vemd.models.text.TextEmbeddings` or a sentence-transformers folder."""
+    from vemd.data.build import build_dataset
+
+    vcfg = video_data_config(video_cfg, cfg)
+    dataset, index = build_dataset(vcfg, split, train=False, stage="1")  # no annotation needed
+    clip_ids = [r.clip_id for r in dataset.records]
+    video, labels = _video(vcfg, dataset, video_model, folder, split, torch.device(device))
+    inputs = SplitInputs(clip_ids, labels, video)
+    mm = cfg.multimodal
+    if mm.audio.encoder != "none":
+        _add_audio(inputs, cfg, dataset, index.root)
+    if mm.text.enabled:
+        _add_text(inputs, cfg, dataset.records, text_source)
+    if mm.audio.encoder != "none" and mm.audio.missing == "skip":
+        kept = inputs.audio_present
+        if not kept.all():
+            log.info(
+                "%s: %d clips without audio left out (multimodal.audio.missing=skip)",
+                split,
+                int((~kept).sum()),
+            )
+            counts = inputs.counts
+            inputs = inputs.keep(kept)
+            inputs.counts = {**counts, "skipped_without_audio": int((~kept).sum())}
+    return inputs
+
+
+# --------------------------------------------------------------------------------------- video
+
+
+def _video_key(video_model, vcfg: Config, split: str) -> str:
+    from vemd.models.checkpoint import weights_digest
+
+    setting = {
+        "weights": weights_digest(video_model),
+        "root": str(Path(vcfg.data.root).resolve()),
+        "name": vcfg.data.name,
+        "split": split,
+        "frames": vcfg.data.frames,
+        "sampling": vcfg.data.sampling,
+        "interval": vcfg.data.frame_interval,
+        "size": vcfg.model.image_size,
+    }
+    return hashlib.sha256(json.dumps(setting, sort_keys=True).encode()).hexdigest()
+
+
+@torch.no_grad()
+def _video(vcfg, dataset, video_model, folder, split, device) -> tuple[Features, torch.Tensor]:
+    from vemd.data.build import eval_loader
+    from vemd.data.dataset import usable
+
+    key = _video_key(video_model, vcfg, split)
+    path = None if folder is None else Path(folder) / f"video-{split}.safetensors"
+    if path is not None and (cached := _read_features(path, key, len(dataset))) is not None:
+        return cached
+    video_model.to(device).eval()
+    parts, labels, rows = [], [], []
+    for batch in eval_loader(vcfg, dataset):
+        batch = usable(batch)
+        if batch is None:
+            continue
+        parts.append(video_features(video_model, batch["frames"].to(device)).to(torch.device("cpu")))
+        labels.append(batch["label"])
+        rows.append(batch["index"])
+    if len(torch.cat(rows)) != len(dataset):
+        raise DataError(
+            f"{split}: {len(dataset) - len(torch.cat(rows))} clips could not be read; the multimodal "
+            "branches need every clip's video (fix or remove them)"
+        )
+    features, labels = Features.cat(parts), torch.cat(labels)
+    if path is not None:
+        tensors = {f: getattr(features, f).contiguous() for f in FEATURE_FIELDS} | {"labels": labels}
+        data = safetensors_bytes(tensors, metadata={"key": key})
+        atomic_write(path, lambda handle: handle.write(data))
+    return features, labels
+
+
+def _read_features(path: Path, key: str, n: int) -> tuple[Features, torch.Tensor] | None:
+    if not path.exists():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as entry:
+            if (entry.metadata() or {}).get("key") != key:
+                return None
+            tensors = {name: entry.get_tensor(name) for name in (*FEATURE_FIELDS, "labels")}
+    except Exception:  # safetensors raises several types for damaged or foreign files
+        log.warning("%s: unreadable video features, computing them again", path)
+        return None
+    if len(tensors["labels"]) != n:
+        return None
+    return Features(*(tensors[f] for f in FEATURE_FIELDS)), tensors["labels"]
+
+
+# --------------------------------------------------------------------------------------- audio
+
+
+class _AudioReads(torch.utils.data.Dataset):
+    def __init__(self, paths: list[Path | None], seconds: float, skip_bad: bool) -> None:
+        self.paths, self.seconds, self.skip_bad = paths, seconds, skip_bad
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        from vemd.data.audio import read_audio
+
+        length = round(self.seconds * SAMPLE_RATE)
+        path = self.paths[i]
+        if path is None:
+            return torch.zeros(length, dtype=torch.float16), False, "no audio file", ""
+        try:
+            clip = read_audio(path, start=0.0, end=self.seconds, missing="zeros")
+        except DataError as err:
+            if not self.skip_bad:
+                raise
+            return torch.zeros(length, dtype=torch.float16), False, "unreadable", str(err)
+        case = "" if clip.present else "no usable audio"
+        return torch.from_numpy(clip.samples).to(torch.float16), clip.present, case, ""
+
+
+def audio_path(record, root: Path) -> Path | None:
+    if not record.audio:
+        return None
+    path = Path(record.audio)
+    return path if path.is_absolute() else Path(root) / path
+
+
+def read_waveforms(
+    paths: list[Path | None], seconds: float, *, workers: int = 0, skip_bad: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """(N, L) float16 waveforms, (N,) has-audio mask and the counts of clips without audio."""
+    reads = _AudioReads(paths, seconds, skip_bad)
+    loader = torch.utils.data.DataLoader(reads, batch_size=64, num_workers=workers, collate_fn=list)
+    waves, present, counts = [], [], {}
+    for batch in loader:
+        for samples, has, case, problem in batch:
+            waves.append(samples)
+            present.append(bool(has))
+            if case:
+                counts[case] = counts.get(case, 0) + 1
+            if problem:
+                log.warning("skipping the audio of %s", problem)
+    return torch.stack(waves), torch.tensor(present, dtype=torch.bool), counts
+
+
+def _add_audio(inputs: SplitInputs, cfg: Config, dataset, root: Path) -> None:
+    paths = [audio_path(r, root) for r in dataset.records]
+    waves, present, counts = read_waveforms(
+        paths, cfg.multimodal.audio.seconds, workers=cfg.train.num_workers, skip_bad=cfg.data.skip_bad
+    )
+    inputs.audio_paths, inputs.waveforms, inputs.audio_present = paths, waves, present
+    inputs.counts = {**inputs.counts, **{f"audio: {k}": v for k, v in counts.items()}}
+    missing = int((~present).sum())
+    if missing:
+        log.info(
+            "%d of %d clips have no usable audio (%s): %s",
+            missing,
+            len(paths),
+            ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+            "kept with zeros and a mask" if cfg.multimodal.audio.missing == "zeros" else "left out",
+        )
+
+
+# ---------------------------------------------------------------------------------------- text
+
+
+def text_source(cfg: Config):
+    """The text embeddings file of ``multimodal.text`` (loaded), or its model folder (a str)."""
+    from vemd.models.text import TextEmbeddings
+
+    t = cfg.multimodal.text
+    if t.embeddings is not None:
+        return TextEmbeddings.load(t.embeddings, t.index)
+    return str(t.model)
+
+
+def text_dim(source) -> int:
+    if isinstance(source, str):
+        from vemd.models.text import encode_transcripts
+
+        return int(encode_transcripts(["dimension probe"], source).shape[1])
+    return source.dim
+
+
+def _add_text(inputs: SplitInputs, cfg: Config, records, source) -> None:
+    if isinstance(source, str):
+        from vemd.models.text import encode_transcripts
+
+        texts = [r.text or "" for r in records]
+        present = torch.tensor([bool(t.strip()) for t in texts], dtype=torch.bool)
+        inputs.text = torch.from_numpy(encode_transcripts(texts, source)).float()
+    else:
+        inputs.text, present = source.get(inputs.clip_ids, allow_missing=True)
+    inputs.text_present = present
+    missing = int((~present).sum())
+    if missing:
+        inputs.counts = {**inputs.counts, "text: missing": missing}
+        log.info("%d of %d clips have no text: kept with a mask", missing, len(records))

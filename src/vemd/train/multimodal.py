@@ -1,0 +1,332 @@
+"""``vemd fit`` with ``multimodal.enabled``: VE-MD frozen, its audio / text branches, their fusion (paper §7).
+
+Stages, in ``train.out_dir``::
+
+    video/                 the vision stages' run, when multimodal.video_model is not given
+    multimodal/features/   the frozen VE-MD's features of each split (safetensors)
+    multimodal/audio/      the audio branch trained alone (state.pt: resumable, best weights)
+    multimodal/text/       the text branch trained alone
+    multimodal/fusion/     the fusion trained on the frozen branches' outputs
+    model.pt               the multimodal model (the video model's weights inside)
+    fit.json               validation accuracy of each modality alone and fused
+
+Each branch and the fusion are trained with Adam and cross-entropy (§7.1.3) for at most
+``branch_epochs`` / ``fusion_epochs``, keeping the weights of the best validation accuracy
+(early stopping after ``early_stopping_patience`` epochs without a better one). A stage saves
+its state after every epoch (atomically); ``--resume`` goes on from it, and because each epoch's
+shuffle and dropout draw from a generator seeded by (seed, stage, epoch), a killed and resumed
+run ends with the weights of an uninterrupted one. Stages that are done are not trained again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vemd.config import Config, ConfigError, to_dict, to_yaml
+from vemd.data.multimodal import SplitInputs, split_inputs, text_dim, text_source
+from vemd.errors import VemdError
+from vemd.models.checkpoint import load_model, load_weights_only
+from vemd.models.multimodal import Features, MultimodalVEMD
+from vemd.structure import atomic_write_text
+from vemd.structure.annotations import atomic_write
+
+log = logging.getLogger(__name__)
+
+STAGE_IDS = {"audio": 1, "text": 2, "fusion": 3}
+
+
+def fit_multimodal(cfg: Config, *, resume: bool = False, video_model: str | Path | None = None) -> dict:
+    """Train the branches and their fusion over a frozen VE-MD; returns the ``fit.json`` summary."""
+    from vemd.models.checkpoint import save_multimodal
+
+    mm = cfg.multimodal
+    out_dir = Path(cfg.train.out_dir)
+    video_path = Path(video_model or mm.video_model)
+    video, video_cfg, class_names = load_model(video_path)
+    if video.stage != "2":
+        raise ConfigError(f"{video_path}: a stage-1 model; the multimodal branches need a stage-2 VE-MD")
+    if video_cfg.model.num_classes != cfg.model.num_classes:
+        raise ConfigError(
+            f"{video_path}: {video_cfg.model.num_classes} classes, but model.num_classes={cfg.model.num_classes}"
+        )
+    cfg.model = video_cfg.model  # the multimodal model is this VE-MD's: one model section
+    folder = out_dir / "multimodal"
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / "config.yaml", to_yaml(cfg))
+    torch.manual_seed(cfg.train.seed)
+    source = text_source(cfg) if mm.text.enabled else None
+    model = MultimodalVEMD(cfg, video, text_dim=text_dim(source) if source is not None else None)
+    splits = {
+        name: split_inputs(
+            cfg,
+            getattr(cfg.data, f"{name}_split"),
+            video,
+            video_cfg,
+            folder=folder / "features",
+            text_source=source,
+        )
+        for name in ("train", "val")
+    }
+    log.info("multimodal: %d training, %d validation clips", len(splits["train"]), len(splits["val"]))
+    scores = {"video": accuracy(splits["val"].video.logits, splits["val"].labels)}
+    features = {name: {"video": s.video} for name, s in splits.items()}
+    if model.audio is not None:
+        scores["audio"] = _train_branch("audio", model, splits, features, cfg, folder, resume)
+    if model.text is not None:
+        scores["text"] = _train_branch("text", model, splits, features, cfg, folder, resume)
+    scores["fused"] = _train_fusion(model, splits, features, cfg, folder, resume)
+    model_path = save_multimodal(model, cfg, class_names, out_dir / "model.pt", video_path=video_path)
+    summary = {
+        "model": str(model_path),
+        "video_model": str(video_path),
+        "monitor": "val/accuracy",
+        "val_accuracy": scores,
+        "best_val_score": scores["fused"],
+        "sizes": {name: len(s) for name, s in splits.items()},
+        "counts": {name: s.counts for name, s in splits.items()},
+    }
+    atomic_write_text(out_dir / "fit.json", json.dumps(summary, indent=2))
+    return summary
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    return float((logits.argmax(-1) == labels).float().mean()) if len(labels) else float("nan")
+
+
+# ------------------------------------------------------------------------------------ branches
+
+
+def branch_features(
+    model: MultimodalVEMD, name: str, inputs: SplitInputs, rows: torch.Tensor, *, tokens=None
+) -> Features:
+    """The audio or text branch on ``rows`` of a split (``tokens``: cached frozen audio tokens)."""
+    if name == "text":
+        return model.text(inputs.text[rows], inputs.text_present[rows])
+    present = inputs.audio_present[rows]
+    if tokens is not None:
+        return model.audio(None, present, tokens=_token_batch(tokens, rows))
+    return model.audio(inputs.waveforms[rows].float(), present)
+
+
+def _train_branch(
+    name: str, model: MultimodalVEMD, splits, features, cfg: Config, folder: Path, resume: bool
+) -> float:
+    branch = getattr(model, name)
+    tokens = None
+    if name == "audio" and not branch.trains_encoder:
+        tokens = {s: frozen_audio_tokens(model, splits[s], cfg, folder) for s in splits}
+    usable = {s: _has(name, splits[s]) for s in splits}
+
+    def logits(split: str, rows: torch.Tensor) -> torch.Tensor:
+        return branch_features(model, name, splits[split], rows, tokens=tokens and tokens[split]).logits
+
+    params = [p for p in branch.parameters() if p.requires_grad]
+    score = _train(
+        name, branch, params, logits, splits, usable, cfg, folder / name, cfg.multimodal.branch_epochs, resume
+    )
+    branch.eval()
+    with torch.no_grad():
+        for split, inputs in splits.items():
+            every = torch.arange(len(inputs))
+            parts = [
+                branch_features(model, name, inputs, rows, tokens=tokens and tokens[split])
+                for rows in every.split(cfg.multimodal.batch_size)
+            ]
+            features[split][name] = Features.cat(parts)
+    return score
+
+
+def _has(name: str, inputs: SplitInputs) -> torch.Tensor:
+    """Rows a branch trains and is scored on: clips that have its modality."""
+    return inputs.audio_present if name == "audio" else inputs.text_present
+
+
+def frozen_audio_tokens(model: MultimodalVEMD, inputs: SplitInputs, cfg: Config, folder: Path) -> dict:
+    """Per encoder, each clip's frozen tokens (a list of (S_i, D) float16), cached on disk."""
+    from vemd.data.audio_cache import AudioFeatureCache, AudioKey
+
+    seconds = cfg.multimodal.audio.seconds
+    out = {}
+    for encoder_name, encoder in model.audio.encoders.items():
+        cache = AudioFeatureCache(folder / "audio_cache", encoder.encoder_id, dim=encoder.dim)
+        entries: list[torch.Tensor] = []
+        for rows in torch.arange(len(inputs)).split(cfg.multimodal.batch_size):
+            keys = [
+                AudioKey.of(inputs.audio_paths[i], start=0.0, end=seconds)
+                if inputs.audio_present[i]
+                else None
+                for i in rows.tolist()
+            ]
+            tokens, valid = cache.get(keys, inputs.waveforms[rows].float(), encoder)
+            entries += [t[v].to(torch.float16) for t, v in zip(tokens, valid)]
+        log.info("audio tokens (%s): %d cached, %d computed", encoder_name, cache.hits, cache.misses)
+        out[encoder_name] = entries
+    return out
+
+
+def _token_batch(tokens: dict, rows: torch.Tensor) -> dict:
+    out = {}
+    for name, entries in tokens.items():
+        picked = [entries[i] for i in rows.tolist()]
+        length = max([1] + [len(t) for t in picked])
+        dim = picked[0].shape[-1]
+        batch = torch.zeros(len(picked), length, dim)
+        valid = torch.zeros(len(picked), length, dtype=torch.bool)
+        for i, t in enumerate(picked):
+            batch[i, : len(t)], valid[i, : len(t)] = t.float(), True
+        out[name] = (batch, valid)
+    return out
+
+
+# -------------------------------------------------------------------------------------- fusion
+
+
+def _train_fusion(model: MultimodalVEMD, splits, features, cfg: Config, folder: Path, resume: bool) -> float:
+    def logits(split: str, rows: torch.Tensor) -> torch.Tensor:
+        return model.fuse({m: f.index(rows) for m, f in features[split].items()})
+
+    usable = {s: torch.ones(len(splits[s]), dtype=torch.bool) for s in splits}
+    params = list(model.fusion.parameters())
+    return _train(
+        "fusion",
+        model.fusion,
+        params,
+        logits,
+        splits,
+        usable,
+        cfg,
+        folder / "fusion",
+        cfg.multimodal.fusion_epochs,
+        resume,
+    )
+
+
+# ------------------------------------------------------------------------------- training loop
+
+
+def _generator(cfg: Config, stage: str, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(cfg.train.seed * 1_000_003 + STAGE_IDS[stage] * 10_007 + epoch)
+
+
+def _train(
+    stage,
+    module: nn.Module,
+    params,
+    logits_of,
+    splits,
+    usable,
+    cfg: Config,
+    folder: Path,
+    epochs: int,
+    resume: bool,
+) -> float:
+    """Adam + cross-entropy on the usable training rows, the best validation accuracy kept
+    (module docstring); ``module`` ends with those weights. Returns that accuracy."""
+    mm = cfg.multimodal
+    folder.mkdir(parents=True, exist_ok=True)
+    optimizer = _optimizer(mm, params)
+    train_rows = usable["train"].nonzero().squeeze(1)
+    val_rows = usable["val"].nonzero().squeeze(1)
+    if not len(train_rows) or not len(val_rows):
+        raise VemdError(f"multimodal {stage}: no training or no validation clip has this modality")
+    labels_val = splits["val"].labels[val_rows]
+    state = _load_state(folder / "state.pt", cfg, stage) if resume else None
+    if state is not None:
+        module.load_state_dict(state["module"])
+        optimizer.load_state_dict(state["optimizer"])
+        log.info("multimodal %s: resuming after epoch %d", stage, state["epoch"])
+    epoch = state["epoch"] if state else 0
+    best, best_state, bad = (state["best"], state["best_state"], state["bad"]) if state else (-1.0, None, 0)
+    done = state.get("done", False) if state else False
+    while not done and epoch < epochs:
+        gen = _generator(cfg, stage, epoch)
+        torch.manual_seed(int(torch.randint(2**62, (1,), generator=gen)))  # dropout of this epoch
+        module.train()
+        order = train_rows[torch.randperm(len(train_rows), generator=gen)]
+        total = 0.0
+        for rows in order.split(mm.batch_size):
+            loss = nn.functional.cross_entropy(logits_of("train", rows), splits["train"].labels[rows])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(rows)
+        module.eval()
+        with torch.no_grad():
+            val_logits = torch.cat([logits_of("val", rows) for rows in val_rows.split(mm.batch_size)])
+        score = accuracy(val_logits, labels_val)
+        epoch += 1
+        if score > best:
+            best, best_state, bad = score, {k: v.detach().clone() for k, v in module.state_dict().items()}, 0
+        else:
+            bad += 1
+        done = bad >= mm.early_stopping_patience or epoch >= epochs
+        log.info(
+            "multimodal %s epoch %d: train loss %.4f, val accuracy %.4f (best %.4f)",
+            stage,
+            epoch,
+            total / len(train_rows),
+            score,
+            best,
+        )
+        _save_state(folder / "state.pt", cfg, stage, module, optimizer, epoch, best, best_state, bad, done)
+    module.load_state_dict(best_state)
+    module.eval()
+    return best
+
+
+def _optimizer(mm, params) -> torch.optim.Optimizer:
+    if mm.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=mm.lr, momentum=0.9, weight_decay=mm.weight_decay)
+    kind = torch.optim.AdamW if mm.optimizer == "adamw" else torch.optim.Adam
+    return kind(params, lr=mm.lr, weight_decay=mm.weight_decay)
+
+
+RESUMABLE = ("train.out_dir", "train.num_workers", "multimodal.video_model", "multimodal.text.embeddings")
+
+
+def _setting(cfg: Config, stage: str) -> str:
+    """What a stage's state depends on: the config but for settings that do not change training."""
+    tree = to_dict(cfg)
+    for key in RESUMABLE:
+        section, *rest = key.split(".")
+        node = tree[section]
+        for part in rest[:-1]:
+            node = node[part]
+        node.pop(rest[-1], None)
+    return json.dumps({"stage": stage, "config": tree}, sort_keys=True, default=str)
+
+
+def _save_state(path, cfg, stage, module, optimizer, epoch, best, best_state, bad, done) -> None:
+    payload = {
+        "setting": _setting(cfg, stage),
+        "module": module.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epoch": epoch,
+        "best": best,
+        "best_state": best_state,
+        "bad": bad,
+        "done": done,
+    }
+    atomic_write(path, lambda handle: torch.save(payload, handle))
+
+
+def _load_state(path: Path, cfg: Config, stage: str) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        state = load_weights_only(path)
+        setting = state["setting"]
+    except Exception as err:  # torch raises several types for damaged or crafted files
+        raise VemdError(
+            f"{path}: not a state vemd fit wrote ({type(err).__name__}); delete it to retrain"
+        ) from None
+    if setting != _setting(cfg, stage):
+        raise ConfigError(
+            f"{path}: trained with other settings; resume with the same settings or train into another train.out_dir"
+        )
+    return state
