@@ -29,7 +29,8 @@ __all__ = ["__version__", "load"]
 
 
 def load(checkpoint: str | Path, *, device: str = "cpu", **options) -> GroupEmotionPredictor:
-    """A predictor for the model in ``checkpoint`` (``model.pt`` of ``vemd fit``).
+    """A predictor for the model in ``checkpoint`` (``model.pt`` of ``vemd fit``; a multimodal
+    model also hears the audio track of a video).
 
     ``device``: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``; ``options``: ``window``,
     ``stride``, ``smoothing`` (seconds), ``batch_size``, ``precision``, ``notify``, as

@@ -19,6 +19,20 @@ one notice names the file and both counts. A video of which no frame decodes fai
 
 Live sources (an RTSP/HTTP/... URL or a camera) are read by :meth:`GroupEmotionPredictor.stream`,
 which yields one window at a time until the source ends or the caller stops.
+
+A multimodal model file (paper §7: a frozen VE-MD, an audio branch, their fusion) is predicted
+from a video's frames and its audio track, and a window's probabilities are the fused logits'
+softmax. A window's audio is the first ``multimodal.audio.seconds`` of its span, as training
+reads the first ``seconds`` of each clip: ``[start, min(end, start + seconds))`` of the track,
+mono 16 kHz (:func:`vemd.data.audio.read_audio`), zero-padded at its end to ``seconds`` when
+the window is shorter. A window without audio (no track, silent, too short) goes to the audio
+branch as zeros marked absent, which the fusion leaves out, as in training. An audio track that
+cannot be decoded from some point on is one notice; the windows from there on are predicted
+without audio. Images, frame folders, frames in memory and live sources have no audio track:
+their windows are predicted from their video with the audio absent (for the last two, one log
+line says so). A text branch is fed nothing (there is no transcript at prediction): the fusion
+sees text as absent. The result names the modalities used and each window says whether it had
+audio; the fusion has no valence head, so a multimodal result has no valence.
 """
 
 from __future__ import annotations
@@ -33,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vemd.data.audio import SAMPLE_RATE, read_audio
 from vemd.data.media import (
     SourceInfo,
     TruncatedVideo,
@@ -41,7 +56,7 @@ from vemd.data.media import (
     read_frames_at,
     sample_indices,
 )
-from vemd.errors import VemdError
+from vemd.errors import DataError, VemdError
 from vemd.inference.results import PUBLIC_KEYS, VALENCE_KEY, WINDOW_KEYS, GroupEmotion, WindowPrediction
 from vemd.inference.smoothing import smooth_windows
 from vemd.structure.transforms import ClipTransform
@@ -59,6 +74,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 OnWindow = Callable[[WindowPrediction], None]
+Heard = tuple[np.ndarray, bool]  # a window's waveform (L,) float32 at 16 kHz, and whether it has audio
 
 
 @dataclass
@@ -74,7 +90,8 @@ class GroupEmotionPredictor:
     """Loads a vemd model once and predicts group emotion (see :func:`vemd.load`).
 
     Args:
-        checkpoint: ``model.pt`` (or a fit checkpoint).
+        checkpoint: ``model.pt`` (or a fit checkpoint); a multimodal ``model.pt`` hears the
+            audio of videos (module docstring).
         window: seconds of video per prediction window, a finite number > 0; default: the
             training clip length (``frames × frame_interval`` for ``fps`` sampling, else 5 s).
         stride: seconds between window starts (default: ``window``, no overlap).
@@ -83,7 +100,8 @@ class GroupEmotionPredictor:
         device: where the model runs (``cpu``, ``cuda``, ``cuda:N``, ``mps``, ``auto``).
         precision: ``auto`` (bf16 on a GPU that has it, else fp16 on a GPU, fp32 elsewhere),
             ``fp32``, ``bf16`` or ``fp16`` (autocast; the weights stay fp32).
-        notify: called with the one-line notice of a truncated video (default: a logged warning).
+        notify: called with the one-line notice of a truncated video or of an audio track that
+            stops decoding (default: a logged warning).
     """
 
     def __init__(
@@ -99,7 +117,7 @@ class GroupEmotionPredictor:
         notify: Callable[[str], None] | None = None,
     ) -> None:
         from vemd.inference.device import autocast_dtype, resolve_device
-        from vemd.models.checkpoint import load_model
+        from vemd.models.checkpoint import is_multimodal, load_model, load_multimodal
 
         for value, name in ((window, "window"), (stride, "stride"), (smoothing, "smoothing")):
             if value is not None:
@@ -108,8 +126,18 @@ class GroupEmotionPredictor:
             raise ValueError(f"batch_size {batch_size!r}: expected an integer >= 1")
         self.device = resolve_device(device)
         self.dtype = autocast_dtype(precision, self.device)
-        self.model, self.cfg, self.class_names = load_model(checkpoint)
-        self.model.to(self.device)
+        self.multimodal = None  # the MultimodalVEMD of a multimodal model file
+        if is_multimodal(checkpoint):
+            self.multimodal, self.cfg, self.class_names = load_multimodal(checkpoint)
+            self.multimodal.to(self.device)
+            self.model = self.multimodal.video  # the frozen VE-MD: input size, preprocessing
+        else:
+            self.model, self.cfg, self.class_names = load_model(checkpoint)
+            self.model.to(self.device)
+        mm = self.multimodal
+        hears = mm is not None and mm.audio is not None and "audio" in mm.modalities  # the fusion reads audio
+        self.audio_seconds = self.cfg.multimodal.audio.seconds if hears else None
+        self._told_video_only = False
         d = self.cfg.data
         self.frames, self.sampling, self.interval = d.frames, d.sampling, d.frame_interval
         default_window = d.frames * d.frame_interval if d.sampling == "fps" else 5.0
@@ -152,6 +180,7 @@ class GroupEmotionPredictor:
         info = SourceInfo(len(frames), float(fps or 0.0), "video" if fps else "folder")
         windows, duration = self._windows(info)
         pairs = ((w, [self._shrink(frames[i]) for i in w.indices]) for w in windows)
+        self._video_only("frames in memory")
         timeline = [_emit(on_window, prediction) for _, prediction in self._run(pairs)]
         name = "<array>" if isinstance(source, np.ndarray) else "<frames>"
         return self._summary(name, self._smoothed(timeline, info.fps, duration), duration)
@@ -176,6 +205,7 @@ class GroupEmotionPredictor:
 
         held: deque = deque()  # (time, frame at the model's size) of the open windows
         k = 0
+        self._video_only("live sources")
         frames = iter_live_frames(source, format=format, options=options, transform=self._shrink)
         try:
             for frame in frames:
@@ -238,9 +268,10 @@ class GroupEmotionPredictor:
     def _predict_path(self, path: Path, on_window: OnWindow | None) -> GroupEmotion:
         info = probe(path)
         windows, duration = self._windows(info)
+        audio = self._track(path, info)
         done: dict[tuple, WindowPrediction] = {}  # by window: a truncated video keeps what it predicted
         try:
-            for window, prediction in self._run(self._window_frames(path, info, windows)):
+            for window, prediction in self._run(self._window_frames(path, info, windows), audio):
                 done[_key(window)] = _emit(on_window, prediction)
         except TruncatedVideo as err:  # predict over what decodes, never over frames not seen
             self.notify(
@@ -251,7 +282,7 @@ class GroupEmotionPredictor:
             windows, duration = self._windows(info)
             missing = [w for w in windows if _key(w) not in done]
             if missing:
-                for window, prediction in self._run(self._window_frames(path, info, missing)):
+                for window, prediction in self._run(self._window_frames(path, info, missing), audio):
                     done[_key(window)] = _emit(on_window, prediction)
         timeline = [done[_key(w)] for w in windows]
         return self._summary(str(path), self._smoothed(timeline, info.fps, duration), duration)
@@ -282,39 +313,79 @@ class GroupEmotionPredictor:
     # ---- the model --------------------------------------------------------------------------
 
     def _run(
-        self, pairs: Iterable[tuple[Window, list[np.ndarray]]]
+        self, pairs: Iterable[tuple[Window, list[np.ndarray]]], audio: WindowAudio | None = None
     ) -> Iterator[tuple[Window, WindowPrediction]]:
-        """Each window with its prediction, in order, ``batch_size`` windows per forward pass."""
+        """Each window with its prediction, in order, ``batch_size`` windows per forward pass;
+        ``audio`` reads the windows' audio for a model with an audio branch (None: no audio)."""
         batch: list[tuple[Window, list[np.ndarray]]] = []
         for pair in pairs:
             batch.append(pair)
             if len(batch) == self.batch_size:
-                yield from self._predict_batch(batch)
+                yield from self._predict_batch(batch, audio)
                 batch = []
         if batch:
-            yield from self._predict_batch(batch)
+            yield from self._predict_batch(batch, audio)
 
     def _predict_batch(
-        self, batch: list[tuple[Window, list[np.ndarray]]]
+        self, batch: list[tuple[Window, list[np.ndarray]]], audio: WindowAudio | None = None
     ) -> list[tuple[Window, WindowPrediction]]:
-        probs, valence = self._forward(np.stack([np.stack(frames) for _, frames in batch]))  # (B, T, S, S, 3)
+        heard = None
+        if self.audio_seconds is not None:
+            heard = [audio(w) if audio is not None else silence(self.audio_seconds) for w, _ in batch]
+        clips = np.stack([np.stack(frames) for _, frames in batch])  # (B, T, S, S, 3)
+        probs, valence = self._forward(clips, heard)
         out = []
         for b, (window, _) in enumerate(batch):
             v = None if valence is None else float(valence[b])
-            out.append((window, WindowPrediction(window.start, window.end, **self._labelled(probs[b], v))))
+            has_audio = None if heard is None else heard[b][1]
+            labelled = self._labelled(probs[b], v)
+            out.append(
+                (window, WindowPrediction(window.start, window.end, **labelled, audio_present=has_audio))
+            )
         return out
 
     @torch.no_grad()
-    def _forward(self, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """(B, T, S, S, 3) uint8 RGB → (B, num_classes) probabilities and (B,) valence or None."""
+    def _forward(
+        self, clips: np.ndarray, heard: list[Heard] | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(B, T, S, S, 3) uint8 RGB (and each clip's audio for an audio branch) →
+        (B, num_classes) probabilities and (B,) valence or None."""
         x = torch.from_numpy(clips).to(self.device).permute(0, 1, 4, 2, 3)  # (B, T, 3, S, S)
         from vemd.inference.device import autocast
 
         with autocast(self.device, self.dtype):
-            output = self.model.classify(self.model.preprocess(x))
-        probs = output.logits.float().softmax(-1).cpu().numpy()
-        valence = None if output.valence is None else output.valence.float().cpu().numpy()
+            if self.multimodal is None:
+                output = self.model.classify(self.model.preprocess(x))
+                logits, valence = output.logits, output.valence
+            else:
+                logits, valence = self._fused(x, heard), None
+        probs = logits.float().softmax(-1).cpu().numpy()
+        valence = None if valence is None else valence.float().cpu().numpy()
         return probs, valence
+
+    def _fused(self, x: torch.Tensor, heard: list[Heard] | None) -> torch.Tensor:
+        """The multimodal model's fused logits (B, num_classes) of frames (B, T, 3, S, S) and audio."""
+        inputs = {}
+        if heard is not None:
+            waveforms = torch.from_numpy(np.stack([samples for samples, _ in heard]))  # (B, L)
+            present = torch.tensor([has for _, has in heard], dtype=torch.bool)  # (B,)
+            inputs = {"waveforms": waveforms.to(self.device), "audio_present": present.to(self.device)}
+        return self.multimodal.fuse(self.multimodal.branch_features(x, **inputs))
+
+    # ---- audio ------------------------------------------------------------------------------
+
+    def _track(self, path: Path, info: SourceInfo) -> WindowAudio | None:
+        """The reader of a video's audio for a model with an audio branch, else None."""
+        if self.audio_seconds is None or info.kind != "video":
+            return None
+        return WindowAudio(path, self.audio_seconds, self.notify)
+
+    def _video_only(self, what: str) -> None:
+        if self.audio_seconds is not None and not self._told_video_only:
+            log.warning(
+                "a multimodal model hears no audio from %s: they are predicted from their video alone", what
+            )
+            self._told_video_only = True
 
     def _shrink(self, image: np.ndarray) -> np.ndarray:
         return self._resize(image, {})[0]
@@ -348,7 +419,12 @@ class GroupEmotionPredictor:
         if duration is None:
             duration = timeline[-1].end
         overall = self._labelled(mean, float(np.mean(valences)) if valences else None)
-        return GroupEmotion(input=source, duration=duration, windows=tuple(timeline), **overall)
+        modalities = None
+        if self.multimodal is not None:
+            modalities = ("video", "audio") if any(w.audio_present for w in timeline) else ("video",)
+        return GroupEmotion(
+            input=source, duration=duration, windows=tuple(timeline), modalities=modalities, **overall
+        )
 
     def _labelled(self, probs: np.ndarray, valence: float | None = None) -> dict:
         total = float(np.sum(probs))
@@ -358,6 +434,37 @@ class GroupEmotionPredictor:
             "valence": None if valence is None else round(valence, 6),
         }
         return out
+
+
+class WindowAudio:
+    """Each window's audio of one file (module docstring): the first ``seconds`` of its span.
+
+    Once the track cannot be decoded from a point on, one notice says so and the later
+    windows are read as without audio (decoding would stop at the same point again).
+    """
+
+    def __init__(self, path: Path, seconds: float, notify: Callable[[str], None]) -> None:
+        self.path, self.seconds, self.notify = path, seconds, notify
+        self.broken = False
+
+    def __call__(self, window: Window) -> Heard:
+        if self.broken or window.end <= window.start:
+            return silence(self.seconds)
+        end = min(window.end, window.start + self.seconds)
+        try:
+            clip = read_audio(self.path, start=window.start, end=end, missing="zeros")
+        except DataError as err:
+            self.notify(f"{err}; predicting the windows from {window.start:g} s without audio")
+            self.broken = True
+            return silence(self.seconds)
+        samples = silence(self.seconds)[0]
+        samples[: len(clip.samples)] = clip.samples[: len(samples)]
+        return samples, clip.present
+
+
+def silence(seconds: float) -> Heard:
+    """A window without audio: zeros of ``seconds`` at 16 kHz, absent."""
+    return np.zeros(round(seconds * SAMPLE_RATE), np.float32), False
 
 
 def _key(window: Window) -> tuple:

@@ -3,6 +3,8 @@
 A result holds a label, class probabilities, the valence of a model with a valence head,
 and for a video a timeline of windows with the same fields. There is no field for a box, a
 track, an identity, a per-person score or a structural map: nothing else can leave.
+A multimodal model's result (paper §7) also says which modalities it used, over the whole
+input and whether each window had audio: group-level facts about the input, not about a person.
 ``to_dict()`` gives the JSON objects ``vemd predict --json`` prints.
 """
 
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 PUBLIC_KEYS = frozenset({"input", "label", "probs", "windows", "duration"})
 WINDOW_KEYS = frozenset({"start", "end", "label", "probs"})
 VALENCE_KEY = "valence"  # in results and windows of a model with a valence head only
+MODALITIES_KEY = "modalities"  # in results of a multimodal model only
+AUDIO_PRESENT_KEY = "audio_present"  # in windows of a multimodal model with an audio branch only
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,8 @@ class WindowPrediction:
         label: the most probable class.
         probs: class name → probability, in the model's class order.
         valence: the window's valence (a model with a valence head), else None.
+        audio_present: whether the window's audio reached the fusion (a multimodal model with
+            an audio branch), else None.
     """
 
     start: float
@@ -31,11 +37,14 @@ class WindowPrediction:
     label: str
     probs: dict[str, float]
     valence: float | None = None
+    audio_present: bool | None = None
 
     def to_dict(self) -> dict:
         out = {"start": self.start, "end": self.end, "label": self.label, "probs": dict(self.probs)}
         if self.valence is not None:
             out[VALENCE_KEY] = self.valence
+        if self.audio_present is not None:
+            out[AUDIO_PRESENT_KEY] = self.audio_present
         return out
 
 
@@ -48,6 +57,8 @@ class GroupEmotion:
         label, probs, valence: as :class:`WindowPrediction`, over the whole input.
         duration: seconds of video read (0 for an image or an array without a frame rate).
         windows: the timeline, in order.
+        modalities: what a multimodal model used for this input (``["video", "audio"]`` when a
+            window had audio, else ``["video"]``); None for a video model.
     """
 
     input: str
@@ -56,6 +67,7 @@ class GroupEmotion:
     duration: float
     windows: tuple[WindowPrediction, ...]
     valence: float | None = None
+    modalities: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict:
         out = {
@@ -66,5 +78,7 @@ class GroupEmotion:
         }
         if self.valence is not None:
             out[VALENCE_KEY] = self.valence
+        if self.modalities is not None:
+            out[MODALITIES_KEY] = list(self.modalities)
         out["windows"] = [w.to_dict() for w in self.windows]
         return out

@@ -301,7 +301,7 @@ def _card_text(path: Path) -> str | None:
 
 
 def _truncated_notice(message: str) -> None:
-    log.warning("an uploaded video is truncated: predicted over the frames that decode")
+    log.warning("an uploaded video is truncated or its audio stops decoding: predicted over what decodes")
 
 
 def _error(status: int, message: object, headers: dict | None = None) -> JSONResponse:
