@@ -43,6 +43,16 @@ def run(args: argparse.Namespace) -> int:
         )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data_cfg = load_config(args.config, config_overrides(args)) if args.config else None
+    from vemd.models.checkpoint import is_multimodal
+
+    if is_multimodal(args.ckpt):
+        from vemd.eval.multimodal import evaluate_multimodal
+
+        result = evaluate_multimodal(
+            args.ckpt, split=args.split, out_dir=args.out, data_cfg=data_cfg, device=args.device
+        )
+        print(json.dumps(result, indent=2))
+        return 0
     metrics = evaluate(
         args.ckpt,
         split=args.split,
