@@ -48,6 +48,9 @@ def test_fit_then_test_reports_each_modality_and_fused(fitted, video_model_file,
     assert "| audio |" in table and "| fused |" in table
     saved = json.loads((tmp_path / "test" / "metrics.json").read_text())
     assert saved["modalities"]["fused"]["num_items"] == 12
+    card = (run / "MODEL_CARD.md").read_text()
+    assert "Multimodal (paper §7)" in card and "`mel_cnn`" in card and "speaker identity" in card
+    assert "| test (`vemd test`) | 12 |" in card
 
 
 def test_fused_logits_reproduce_from_the_model_file(fitted):

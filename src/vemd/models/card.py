@@ -113,6 +113,7 @@ def render(facts: dict) -> str:
         f"- Input: {facts['frames']} frame(s) of {facts['image_size']}×{facts['image_size']} RGB per clip"
         f" ({facts['sampling']} sampling); trained stage(s): {facts['stage']}.",
         "- Output: one group-level label and class probabilities per clip (and per window of a video).",
+        *_multimodal_lines(facts.get("multimodal")),
         "",
         "## Training data",
         "",
@@ -167,12 +168,32 @@ def render(facts: dict) -> str:
         "- Not guaranteed: that internal embeddings or the outputs carry no information about who is in the"
         " scene. Only a measurement (re-identification probes on the model's representations) can show how"
         " much they carry; none is recorded in this card.",
+        *(
+            [
+                "- The audio branch hears voices: speech embeddings are known to carry speaker identity,"
+                " and its clip embedding reaches the fusion; how much identity it carries is not measured here."
+            ]
+            if (facts.get("multimodal") or {}).get("audio_encoder", "none") != "none"
+            else []
+        ),
         "- The training data (frames, annotations) is not part of the model file.",
         "",
         f"<!-- vemd-card {json.dumps(facts, sort_keys=True)} -->",
         "",
     ]
     return "\n".join(lines)
+
+
+def _multimodal_lines(mm: dict | None) -> list[str]:
+    if not mm:
+        return []
+    scores = ", ".join(f"{name} {100 * value:.1f} %" for name, value in mm.get("val_accuracy", {}).items())
+    return [
+        f"- Multimodal (paper §7): the VE-MD above, frozen, with audio branch `{mm['audio_encoder']}`"
+        f"{' and a text branch' if mm.get('text') else ''}; `{mm['fusion']}` fusion over"
+        f" {', '.join(mm['modalities'])}. Validation accuracy of each alone and fused: {scores}.",
+        f"- Audio: the first {mm['audio_seconds']:g} s of each clip (of each window of a video), mono 16 kHz.",
+    ]
 
 
 def _pct(value) -> str:

@@ -91,7 +91,31 @@ def fit_multimodal(cfg: Config, *, resume: bool = False, video_model: str | Path
         "counts": {name: s.counts for name, s in splits.items()},
     }
     atomic_write_text(out_dir / "fit.json", json.dumps(summary, indent=2))
+    _write_card(cfg, model_path, class_names, summary)
     return summary
+
+
+def _write_card(cfg: Config, model_path: Path, class_names: list[str], summary: dict) -> None:
+    """``MODEL_CARD.md`` beside the multimodal ``model.pt``: the video card's facts, the branches,
+    and the fused validation score the fusion was selected on."""
+    from vemd.eval.metrics import wilson_interval
+    from vemd.models.card import fit_facts, write_model_card
+
+    n_val, score = summary["sizes"]["val"], summary["best_val_score"]
+    validation = {"monitor": "val/accuracy", "score": score, "checkpoint": str(model_path)}
+    validation["ci95"] = list(wilson_interval(round(score * n_val), n_val))
+    sizes = {cfg.data.train_split: summary["sizes"]["train"], cfg.data.val_split: n_val}
+    facts = fit_facts(cfg, class_names, sizes=sizes, validation=validation)
+    mm = cfg.multimodal
+    facts["multimodal"] = {
+        "audio_encoder": mm.audio.encoder,
+        "audio_seconds": mm.audio.seconds,
+        "text": mm.text.enabled,
+        "fusion": mm.fusion.kind,
+        "modalities": list(mm.fusion.modalities),
+        "val_accuracy": summary["val_accuracy"],
+    }
+    write_model_card(model_path, facts)
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -298,6 +322,9 @@ def _setting(cfg: Config, stage: str) -> str:
         for part in rest[:-1]:
             node = node[part]
         node.pop(rest[-1], None)
+    if stage != "fusion":  # a branch trains the same whatever fuses it afterwards
+        tree["multimodal"].pop("fusion")
+        tree["multimodal"].pop("fusion_epochs")
     return json.dumps({"stage": stage, "config": tree}, sort_keys=True, default=str)
 
 
