@@ -260,3 +260,27 @@ def test_vemd_output_carries_the_clip_embedding_the_classifier_reads():
         logits = model.emotion_decoder.head(out.clip_embedding)
     torch.testing.assert_close(logits, out.logits)
     assert out.frame_tokens.shape[:2] == (2, 2)
+
+
+def test_the_vision_stages_run_without_the_multimodal_settings(monkeypatch, tmp_path):
+    """Changing a fusion setting must not stop the VE-MD's own run from resuming."""
+    import vemd.train.fit as fit_module
+    from vemd.config import MultimodalConfig
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def record(cfg, stage, out_dir, **kwargs):
+        seen.append((cfg, out_dir))
+        raise Stop
+
+    monkeypatch.setattr(fit_module, "run_stage", record)
+    cfg = load_config(
+        "tiny", ["multimodal.enabled=true", "multimodal.audio.encoder=mel_cnn", f"train.out_dir={tmp_path}"]
+    )
+    with pytest.raises(Stop):
+        fit_module.fit(cfg)
+    ((vision, out_dir),) = seen
+    assert vision.multimodal == MultimodalConfig() and out_dir == tmp_path / "video"

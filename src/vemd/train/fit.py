@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from vemd.config import Config, ConfigError, to_dict, to_yaml
+from vemd.config import Config, ConfigError, MultimodalConfig, to_dict, to_yaml
 from vemd.data.build import build_dataset, eval_loader, loader_kwargs
 from vemd.data.dataset import ClipDataset
 from vemd.models.checkpoint import CheckpointError, load_weights_only, module_state, save_model
@@ -364,7 +364,7 @@ def fit(cfg: Config, *, resume: bool = False) -> dict:
         video_model = cfg.multimodal.video_model
         if video_model is None:
             vision = copy.deepcopy(cfg)
-            vision.multimodal.enabled = False
+            vision.multimodal = MultimodalConfig()  # the VE-MD's run knows nothing of its fusion
             vision.train.out_dir = str(Path(cfg.train.out_dir) / "video")
             video_model = fit(vision, resume=resume)["model"]
         return fit_multimodal(cfg, resume=resume, video_model=video_model)
