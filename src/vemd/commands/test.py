@@ -23,6 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--split", default=None, help="split to evaluate (default: the config's data.test_split)"
     )
     parser.add_argument("--out", default=None, help="report folder (default: <ckpt folder>/test-<split>)")
+    parser.add_argument(
+        "--group-sizes",
+        default=None,
+        metavar="EDGES",
+        help="accuracy by people per clip in buckets from these edges: 1,2,4,8 gives 1, 2-3, 4-7, 8+ "
+        "(default: 1,2,4,7,11; none: no group-size report)",
+    )
     add_device_arguments(parser)
 
 
@@ -33,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     from vemd.commands.common import refuse_file_as_folder
     from vemd.config import ConfigError, load_config
     from vemd.eval.evaluate import evaluate
+    from vemd.eval.group_size import DEFAULT_EDGES, parse_edges
 
+    group_sizes = DEFAULT_EDGES if args.group_sizes is None else parse_edges(args.group_sizes)
     if args.out is not None:
         refuse_file_as_folder(args.out)
     if not args.config and config_overrides(args):
@@ -60,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         data_cfg=data_cfg,
         device=args.device,
         precision=args.precision,
+        group_sizes=group_sizes,
     )
     keys = ("split", "accuracy", "accuracy_ci95", "f1_weighted", "f1_macro", "uar", "war", "num_items")
     keys += tuple(k for k in ("valence_mse", "valence_ccc", "mer_score") if k in metrics)

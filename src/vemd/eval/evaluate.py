@@ -1,8 +1,10 @@
 """``vemd test``: a trained model on one split, with the paper's statistics (SPEC §9).
 
 Writes into the output folder: ``metrics.json``, ``predictions.csv``, ``confusion.png``,
-the resolved ``config.yaml``, and for VE-MD-SR heatmap models ``sr_heatmaps.png``
-(predicted vs. target SR maps over a few frames, as the paper's Figure 8).
+``group_size.csv`` / ``group_size.png`` (accuracy by number of people, when they can be
+counted: :mod:`vemd.eval.group_size`), the resolved ``config.yaml``, and for VE-MD-SR
+heatmap models ``sr_heatmaps.png`` (predicted vs. target SR maps over a few frames, as the
+paper's Figure 8).
 
 A model with a valence head (``model.valence_head``) adds its valence to ``predictions.csv``;
 on a split with valence targets (MER2023) ``metrics.json`` gains ``valence_mse``,
@@ -13,6 +15,7 @@ on a split with valence targets (MER2023) ``metrics.json`` gains ``valence_mse``
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,7 @@ import torch
 from vemd.config import Config, to_yaml
 from vemd.data.dataset import usable
 from vemd.errors import DataError
+from vemd.eval.group_size import DEFAULT_EDGES, check_edges, group_size_report
 from vemd.eval.metrics import classification_metrics, mer_score, regression_metrics
 from vemd.eval.plots import plot_confusion, plot_sr_heatmaps
 from vemd.eval.report import write_metrics_json, write_predictions_csv
@@ -48,19 +52,23 @@ def evaluate(
     data_cfg: Config | None = None,
     device: str | torch.device = "cpu",
     precision: str = "auto",
+    group_sizes: Sequence[int] | None = DEFAULT_EDGES,
 ) -> dict:
     """Metrics of the model in ``checkpoint`` on ``split``; reports in ``out_dir``.
 
     ``split`` defaults to the recipe's ``data.test_split`` (``data_cfg``'s when given, else the
     one saved with the model), ``out_dir`` to ``<checkpoint folder>/test-<split>``; the model runs
     on ``device`` (``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``) in ``precision``
-    (:mod:`vemd.inference.device`: bf16 autocast on a GPU by default). The result
-    holds the metrics plus ``split`` and ``report`` (the output folder).
+    (:mod:`vemd.inference.device`: bf16 autocast on a GPU by default). ``group_sizes`` are the
+    bucket edges of the accuracy by number of people (:mod:`vemd.eval.group_size`; None: not
+    reported). The result holds the metrics plus ``split`` and ``report`` (the output folder).
     """
     from vemd.data.build import build_dataset, eval_loader
     from vemd.inference.device import autocast, autocast_dtype, resolve_device
     from vemd.models.checkpoint import load_model
 
+    if group_sizes is not None:
+        group_sizes = check_edges(group_sizes)
     device = resolve_device(device)
     dtype = autocast_dtype(precision, device)
     model, cfg, class_names = load_model(checkpoint)
@@ -110,6 +118,12 @@ def evaluate(
         class_names,
         valence=None if valence is None else (valence, valence_true),
     )
+    if group_sizes is not None:
+        by_size = group_size_report(
+            dataset, cfg.data, ids, y_true == y_pred, group_sizes, len(class_names), out
+        )
+        if by_size is not None:
+            metrics["group_size"] = by_size
     write_metrics_json(out / "metrics.json", metrics, {"split": split, "checkpoint": str(checkpoint)})
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
     plot_confusion(np.asarray(metrics["confusion"]), class_names, out / "confusion.png")
