@@ -284,3 +284,12 @@ def test_the_vision_stages_run_without_the_multimodal_settings(monkeypatch, tmp_
         fit_module.fit(cfg)
     ((vision, out_dir),) = seen
     assert vision.multimodal == MultimodalConfig() and out_dir == tmp_path / "video"
+
+
+def test_export_refuses_a_multimodal_model_with_one_line(fitted, tmp_path):
+    from vemd.errors import VemdError
+    from vemd.inference.export import export_model
+
+    with pytest.raises(VemdError, match="a multimodal model") as err:
+        export_model(fitted[0] / "model.pt", out=tmp_path / "m.onnx")
+    assert "\n" not in str(err.value) and not (tmp_path / "m.onnx").exists()

@@ -139,8 +139,13 @@ def export_model(
     file (:class:`~vemd.models.checkpoint.CheckpointError`), an export that fails or that does
     not reproduce the model.
     """
-    from vemd.models.checkpoint import load_model
+    from vemd.models.checkpoint import is_multimodal, load_model
 
+    if is_multimodal(ckpt):
+        raise VemdError(
+            f"{ckpt}: a multimodal model (video + audio fusion); vemd export writes the video model "
+            "only: export the VE-MD it was trained over (its fit.json names video_model)"
+        )
     if format not in FORMATS:
         raise VemdError(f"--format {format}: expected one of {', '.join(FORMATS)}")
     if opset is not None and format != "onnx":
