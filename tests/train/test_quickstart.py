@@ -48,3 +48,27 @@ def test_quickstart_runs_every_step_and_writes_its_report(tmp_path, capsys):
     again = json.loads((out / "summary.json").read_text())
     assert again["accuracy"] == summary["accuracy"] and again["test_accuracy"] == summary["test_accuracy"]
     assert (out / "run" / "stage2" / "logs" / "metrics.csv").read_text() == curves
+
+
+def test_multimodal_quickstart_reports_video_audio_and_fused(tmp_path):
+    out = tmp_path / "mm"
+    args = ["quickstart", "--multimodal", "--out", str(out), "--n-train", "24", "--n-val", "9", "--n-video", "24"]
+    tiny_audio = [
+        "multimodal.audio.mel_cnn.channels=[4,8,8,8]",
+        "multimodal.audio.mel_cnn.dim=16",
+        "multimodal.audio.mel_cnn.feedforward_dim=32",
+        "multimodal.fusion.dim=16",
+        "multimodal.branch_epochs=1",
+        "multimodal.fusion_epochs=1",
+    ]
+    for item in [*TINY_QUICKSTART, *tiny_audio]:
+        args += ["--set", item]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for split in ("val", "test"):
+        assert set(summary[split]) == {"video", "audio", "fused"}
+        assert all(m["num_items"] == 9 for m in summary[split].values())
+    report = (out / "report.md").read_text()
+    assert "| test | fused |" in report and "mel_cnn" in report
+    assert (out / "test" / "modalities.md").is_file()
+    assert (out / "run" / "video" / "model.pt").is_file()  # the frozen VE-MD it trained first
