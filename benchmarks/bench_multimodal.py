@@ -1,7 +1,7 @@
 """Built-in audio-video data: video alone, audio alone and three fusions, over seeds.
 
 Reads a multimodal quickstart folder (``vemd quickstart --multimodal --out DIR``: SynthGroups
-with audio in ``DIR/data`` and its frozen VE-MD in ``DIR/run/video/model.pt``). For each seed,
+with audio in ``DIR/data``, and the frozen VE-MD its ``run/fit.json`` names). For each seed,
 the quickstart's Mel-CNN-transformer audio branch is trained alone on the training split,
 then each fusion (late §7.1.2, AFG §7.1.2, the EmotiW 2023 audio→video cross-attention) is
 trained on the same frozen branches, each with the recipe's budget (``multimodal.*_epochs``,
@@ -46,7 +46,12 @@ def main() -> int:
     from vemd.train import multimodal as trainer
 
     run = Path(args.run)
-    video_path = run / "run" / "video" / "model.pt"
+    fitted = run / "run" / "fit.json"  # names the frozen VE-MD (trained by the quickstart, or given)
+    video_path = (
+        Path(json.loads(fitted.read_text())["video_model"])
+        if fitted.is_file()
+        else run / "run" / "video" / "model.pt"
+    )
     if not video_path.is_file():
         print(
             f"{video_path}: no such model; run `vemd quickstart --multimodal --out {run}` first",

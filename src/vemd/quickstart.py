@@ -294,11 +294,16 @@ def run_multimodal_quickstart(
         "model": str(model),
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
-    atomic_write_text(out / "report.md", _multimodal_report(cfg, summary))
+    source = (
+        f"`{video_model}`, given"
+        if video_model
+        else "trained on SynthGroups scenes without audio (`data_video/`)"
+    )
+    atomic_write_text(out / "report.md", _multimodal_report(cfg, summary, source))
     return summary
 
 
-def _multimodal_report(cfg, summary: dict) -> str:
+def _multimodal_report(cfg, summary: dict, video_source: str) -> str:
     def row(split: str, name: str) -> str:
         m = summary[split][name]
         lo, hi = (100 * v for v in m["accuracy_ci95"])
@@ -314,8 +319,7 @@ def _multimodal_report(cfg, summary: dict) -> str:
 
 SynthGroups with audio: half of the clips show their class in the drawn group only, half in
 the voices only (`vemd synth --audio`), so each modality alone can reach 2/3 at best and the
-fusion 8/9. Video: `{cfg.model.mode}`, trained on SynthGroups scenes without audio (`data_video/`)
-and frozen; audio:
+fusion 8/9. Video: `{cfg.model.mode}` VE-MD, {video_source}, frozen; audio:
 `{cfg.multimodal.audio.encoder}`; fusion: `{cfg.multimodal.fusion.kind}` (paper §7.1.2).
 Chance is 33.3 %.
 
