@@ -52,7 +52,18 @@ def test_quickstart_runs_every_step_and_writes_its_report(tmp_path, capsys):
 
 def test_multimodal_quickstart_reports_video_audio_and_fused(tmp_path):
     out = tmp_path / "mm"
-    args = ["quickstart", "--multimodal", "--out", str(out), "--n-train", "24", "--n-val", "9", "--n-video", "24"]
+    args = [
+        "quickstart",
+        "--multimodal",
+        "--out",
+        str(out),
+        "--n-train",
+        "24",
+        "--n-val",
+        "9",
+        "--n-video",
+        "24",
+    ]
     tiny_audio = [
         "multimodal.audio.mel_cnn.channels=[4,8,8,8]",
         "multimodal.audio.mel_cnn.dim=16",
