@@ -31,9 +31,9 @@ def test_windows_are_predicted_as_their_frames_decode(model_file, tmp_path, monk
 
     forward = predictor._forward
 
-    def spying(clips):
+    def spying(clips, *audio):
         seen.append((len(decoded), clips.shape[:2]))  # frames decoded when this batch runs
-        return forward(clips)
+        return forward(clips, *audio)
 
     monkeypatch.setattr(predictor_module, "iter_video_frames", counting)
     predictor._forward = spying
