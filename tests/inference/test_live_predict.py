@@ -74,10 +74,19 @@ def test_ctrl_c_ends_a_live_source_with_a_summary(model_file, capsys, monkeypatc
         window(self, source, prediction)
         printed_windows.append(prediction)
         if len(printed_windows) == 3:  # a real SIGINT, as Ctrl-C sends, while the stream runs
-            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+            threading.Timer(0.05, interrupt).start()
+
+    running = threading.Lock()
+
+    def interrupt():
+        # never after the command returned: a SIGINT there would hit the test runner itself
+        if running.acquire(blocking=False):
+            running.release()
+        else:
+            os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(command._Printer, "window", counting)
-    with serve_stream(seconds=None, fps=10, realtime=True) as url:
+    with serve_stream(seconds=None, fps=10, realtime=True) as url, running:
         code = main(["predict", url, "--ckpt", str(model_file), "--window", "0.5", "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
