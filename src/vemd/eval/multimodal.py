@@ -39,11 +39,10 @@ def evaluate_multimodal(
 ) -> dict:
     """Metrics of each modality and of the fusion on ``split``; reports in ``out_dir``."""
     from vemd.inference.device import resolve_device
-    from vemd.models.checkpoint import load_model, load_multimodal
+    from vemd.models.checkpoint import load_multimodal
 
     device = resolve_device(device)
     model, cfg, class_names = load_multimodal(checkpoint)
-    _, video_cfg, _ = load_model(checkpoint)
     if data_cfg is not None:
         cfg.data = data_cfg.data
         cfg.train.batch_size, cfg.train.num_workers = data_cfg.train.batch_size, data_cfg.train.num_workers
@@ -52,7 +51,8 @@ def evaluate_multimodal(
     log.info("evaluating %s on split %r of %s (each modality and fused)", checkpoint, split, cfg.data.root)
     model.to(device).eval()
     source = text_source(cfg) if model.text is not None else None
-    inputs = split_inputs(cfg, split, model.video, video_cfg, folder=None, device=device, text_source=source)
+    # a multimodal config's model section is its VE-MD's (vemd fit copies it), so it reads the frames
+    inputs = split_inputs(cfg, split, model.video, cfg, folder=None, device=device, text_source=source)
     logits: dict[str, list[torch.Tensor]] = {}
     for rows in torch.arange(len(inputs)).split(cfg.multimodal.batch_size):
         features = {"video": inputs.video.index(rows).to(device)}

@@ -59,6 +59,12 @@ def weights_digest(module: torch.nn.Module) -> str:
 
 
 def _read(path: str | Path) -> dict:
+    """The VE-MD part of a model file: its config, class names, stage and weights."""
+    return _vemd_part(_load_file(path), Path(path))
+
+
+def _load_file(path: str | Path) -> dict:
+    """The dict a model file holds, read weights-only; one-line CheckpointError otherwise."""
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"{path}: is a folder, not a model file (give its model.pt)")
@@ -72,6 +78,10 @@ def _read(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: not a readable vemd model ({type(err).__name__})") from err
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: not a vemd model file")
+    return data
+
+
+def _vemd_part(data: dict, path: Path) -> dict:
     if data.get("format") == MODEL_FORMAT:
         return _upgrade(_checked(data, path), path)
     if data.get("format") == MULTIMODAL_FORMAT:
@@ -157,9 +167,13 @@ def load_model(path: str | Path):
     The model stands alone: no pretrained weights are read (no ``model.*.weights`` file, no hub),
     whatever its saved config names, since every weight comes from the file.
     """
+    return _model_from(_read(path), Path(path))
+
+
+def _model_from(data: dict, path: Path):
+    """(model in eval mode, config, class names) of a VE-MD part read by :func:`_read`."""
     from vemd.models.build import build_model
 
-    data = _read(path)
     try:
         cfg: Config = from_dict(data["config"])
     except Exception as err:  # ConfigError for a key or value the schema refuses, others for odd types
@@ -257,8 +271,8 @@ def load_multimodal(path: str | Path):
     from vemd.models.multimodal import MultimodalVEMD
 
     path = Path(path)
-    video, _, class_names = load_model(path)
-    data = load_weights_only(path)
+    data = _load_file(path)  # read once: the VE-MD inside may be large
+    video, _, class_names = _model_from(_vemd_part(data, path), path)
     try:
         cfg: Config = from_dict(data["config"])
     except Exception as err:
