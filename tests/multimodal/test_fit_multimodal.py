@@ -77,9 +77,9 @@ def test_fused_logits_reproduce_from_the_model_file(fitted):
 def test_killed_fit_resumes_to_the_weights_of_an_uninterrupted_one(
     fitted, av_root, video_model_file, tmp_path, monkeypatch
 ):
-    import vemd.train.multimodal as trainer
+    import vemd.train.epochs as trainer
 
-    original = trainer._save_state
+    original = trainer.save_state
     calls = []
 
     def save_then_die(path, *args):
@@ -88,7 +88,7 @@ def test_killed_fit_resumes_to_the_weights_of_an_uninterrupted_one(
         if len(calls) == 3:  # audio epochs 1-2 saved, fusion epoch 1 saved: killed
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(trainer, "_save_state", save_then_die)
+    monkeypatch.setattr(trainer, "save_state", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         _fit(av_root, video_model_file, tmp_path / "killed")
     resumed_saves = []
@@ -97,7 +97,7 @@ def test_killed_fit_resumes_to_the_weights_of_an_uninterrupted_one(
         original(path, *args)
         resumed_saves.append(path.parent.name)
 
-    monkeypatch.setattr(trainer, "_save_state", count)
+    monkeypatch.setattr(trainer, "save_state", count)
     _fit(av_root, video_model_file, tmp_path / "killed", resume=True)
     assert resumed_saves == ["fusion"]  # only the epoch the kill lost is trained again
     whole, _, _ = load_multimodal(fitted[0] / "model.pt")

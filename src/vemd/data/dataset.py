@@ -9,8 +9,10 @@ A sample is a dict:
 
 * ``frames``: (T, 3, S, S) uint8 (normalisation belongs to the model's input stats)
 * ``label``: int, ``clip_id``: str, ``index``: int (position in the dataset)
-* ``valence``: float, the clip's valence target (``ClipRecord.valence``, MER2023), NaN where
-  it has none
+* ``valence``, ``arousal``: float, the clip's targets (``ClipRecord.valence``, MER2023,
+  SynthGroups), NaN where it has none
+* ``va``: (T, 2) float32 valence/arousal of each sampled frame (``ClipRecord.va_file``,
+  AffWild2 layout), NaN where a frame has none
 * ``target_mask``: (T,) bool, True where the frame has an annotation
 * ``heatmaps``: {modality: (T, L, 56, 56) float32} (heatmap decoder)
 * ``queries``: {modality: list of T dicts of limbs/limb_mask/adjacency} (PersonQuery)
@@ -29,6 +31,7 @@ from torch.utils.data import Dataset
 
 from vemd.data.manifest import ClipRecord, annotation_key
 from vemd.data.media import read_frames
+from vemd.data.va import frame_targets
 from vemd.errors import DataError
 from vemd.structure import AnnotationStore, FrameAnnotation, person_query_targets, render_limb_heatmaps
 from vemd.structure.skeleton import skeleton_for
@@ -104,8 +107,13 @@ class ClipDataset(Dataset):
             return Skipped(str(err))  # reported by the consumer, once per item (see ``usable``)
 
     def _load(self, index: int, record: ClipRecord) -> dict:
+        span = (
+            None
+            if record.start_frame is None and record.end_frame is None
+            else (record.start_frame, record.end_frame)
+        )
         images, source_indices = read_frames(
-            self.media_path(record), self.frames, sampling=self.sampling, interval=self.interval
+            self.media_path(record), self.frames, sampling=self.sampling, interval=self.interval, span=span
         )
         height, width = images[0].shape[:2]
         rng = np.random.default_rng((self.seed, self.epoch, index)) if self.augment else None
@@ -130,6 +138,8 @@ class ClipDataset(Dataset):
             "clip_id": record.clip_id,
             "index": index,
             "valence": math.nan if record.valence is None else float(record.valence),
+            "arousal": math.nan if record.arousal is None else float(record.arousal),
+            "va": torch.from_numpy(frame_targets(self._va_path(record), source_indices)),
             "target_mask": torch.tensor(mask, dtype=torch.bool),
         }
         if self.targets.modalities and self.targets.decoder == "heatmap":
@@ -137,6 +147,12 @@ class ClipDataset(Dataset):
         elif self.targets.modalities:
             sample["queries"] = queries
         return sample
+
+    def _va_path(self, record: ClipRecord) -> Path | None:
+        if record.va_file is None:
+            return None
+        path = Path(record.va_file)
+        return path if path.is_absolute() else self.root / path
 
     def _annotation(self, clip_id: str, source_index: int) -> FrameAnnotation | None:
         if self.annotations is None:
@@ -210,6 +226,8 @@ def collate(samples: list[dict | Skipped]) -> dict:
         "clip_id": [s["clip_id"] for s in samples],
         "index": torch.tensor([s["index"] for s in samples]),
         "valence": torch.tensor([s["valence"] for s in samples], dtype=torch.float32),  # (B,), NaN: none
+        "arousal": torch.tensor([s["arousal"] for s in samples], dtype=torch.float32),
+        "va": torch.stack([s["va"] for s in samples]),  # (B, T, 2), NaN: none
         "target_mask": torch.stack([s["target_mask"] for s in samples]),
     }
     if "heatmaps" in samples[0]:

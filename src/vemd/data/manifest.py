@@ -3,7 +3,7 @@
 ::
 
     ROOT/
-      manifest.csv     clip_id,split,label,path[,audio][,text]   (one row per clip or image)
+      manifest.csv     clip_id,split,label,path[,audio][,text][,valence,arousal,va_file,start_frame,end_frame]
       classes.json     {"class_names": [...], "task": "ger"}   (class order = label index)
       annotations/     optional AnnotationStore; keys "<clip_id>/<frame_index>"
       ...              the media: ``path`` (relative to ROOT) is an image file, a video
@@ -13,7 +13,11 @@ The optional columns are written only when some record has them, and read when p
 (an empty cell is None): ``audio`` names a file holding the clip's audio track, relative to
 ROOT like ``path`` (and, like it, not resolved here); ``text`` is a transcript and may hold
 commas, quotes and newlines (CSV quoting). The four base columns and ``audio`` hold no comma
-or newline.
+or newline. ``valence`` and ``arousal`` are the clip's continuous targets in [-1, 1];
+``va_file`` names a per-frame valence/arousal text file in the AffWild2 layout (a
+``valence,arousal`` header, then one line per source frame, -5 where a frame is not
+annotated; :mod:`vemd.data.va`); ``start_frame``/``end_frame`` (end exclusive) make the item
+a span of its source video, as the long AffWild2 videos are cut into windows.
 
 ``frame_index`` in an annotation key is the index of the frame in its source: the
 position in the sorted folder, the decoded frame number in a video, 0 for an image.
@@ -31,16 +35,19 @@ from vemd.errors import DataError
 from vemd.structure.annotations import atomic_write_text
 
 MANIFEST_COLUMNS = ("clip_id", "split", "label", "path")
-OPTIONAL_COLUMNS = ("audio", "text")
+OPTIONAL_COLUMNS = ("audio", "text", "valence", "arousal", "va_file", "start_frame", "end_frame")
+_NUMBER_COLUMNS = {"valence": float, "arousal": float, "start_frame": int, "end_frame": int}
 
 
 @dataclass(frozen=True)
 class ClipRecord:
     """One labelled item: its id, split, class name and media path (relative to root).
 
-    Dataset loaders may fill the optional fields: ``valence`` (regression target, e.g.
-    MER2023), ``audio`` (a file holding the audio track, often the video itself) and
-    ``text`` (a transcript) for the multimodal branches.
+    Dataset loaders may fill the optional fields: ``valence`` / ``arousal`` (regression
+    targets, e.g. MER2023's valence), ``va_file`` (per-frame valence/arousal, AffWild2 text
+    layout), ``start_frame`` / ``end_frame`` (the item is that span of its video), ``audio`` (a
+    file holding the audio track, often the video itself) and ``text`` (a transcript) for the
+    multimodal branches.
     """
 
     clip_id: str
@@ -50,6 +57,10 @@ class ClipRecord:
     valence: float | None = None
     audio: str | None = None
     text: str | None = None
+    arousal: float | None = None
+    va_file: str | None = None
+    start_frame: int | None = None
+    end_frame: int | None = None
 
 
 def annotation_key(clip_id: str, frame_index: int) -> str:
@@ -66,11 +77,11 @@ def write_manifest(root: str | Path, records: list[ClipRecord], class_names: lis
     writer.writerow([*MANIFEST_COLUMNS, *optional])
     for r in records:
         row = [r.clip_id, r.split, r.label, r.path]
-        if any(c in v for v in (*row, r.audio or "") for c in ",\r\n"):
+        if any(c in v for v in (*row, r.audio or "", r.va_file or "") for c in ",\r\n"):
             raise DataError(
                 f"{root / 'manifest.csv'}: a field of clip {r.clip_id!r} contains a comma or newline"
             )
-        writer.writerow([*row, *(getattr(r, c) or "" for c in optional)])
+        writer.writerow([*row, *("" if getattr(r, c) is None else getattr(r, c) for c in optional)])
     atomic_write_text(root / "manifest.csv", buffer.getvalue())
     atomic_write_text(
         root / "classes.json", json.dumps({"class_names": list(class_names), **extra}, indent=2)
@@ -107,15 +118,16 @@ def read_manifest(
         raise DataError(f"{manifest}: unreadable manifest, expected UTF-8 CSV text ({err})") from err
     records, seen = [], set()
     for line, row in rows:
-        record = ClipRecord(
-            *((row[c] or "").strip() for c in MANIFEST_COLUMNS),
-            **{c: (row.get(c) or "").strip() or None for c in OPTIONAL_COLUMNS},
-        )
+        optional = {c: (row.get(c) or "").strip() or None for c in OPTIONAL_COLUMNS}
+        numbers, bad = _numbers(optional)
+        record = ClipRecord(*((row[c] or "").strip() for c in MANIFEST_COLUMNS), **{**optional, **numbers})
         if split is not None and record.split and record.split != split:
             seen.add(record.clip_id)
             continue
         if any(not value for value in (record.clip_id, record.split, record.path)):
             fault = f"empty or missing field (row {list(row.values())})"
+        elif bad:
+            fault = bad
         elif record.label not in class_names:
             fault = f"label {record.label!r} is not one of {class_names}"
         elif record.clip_id in seen:
@@ -128,6 +140,22 @@ def read_manifest(
             raise DataError(f"{manifest}:{line}: {fault}")
         problems.append((f"{manifest}:{line}", fault))
     return records, class_names
+
+
+def _numbers(optional: dict) -> tuple[dict, str | None]:
+    """The numeric optional cells parsed; the first one that is not a number, as a fault."""
+    out = {}
+    for column, kind in _NUMBER_COLUMNS.items():
+        text = optional.get(column)
+        if text is None:
+            continue
+        try:
+            out[column] = kind(text)
+        except ValueError:
+            return {
+                column: None for column in _NUMBER_COLUMNS
+            }, f"{column} {text!r} is not {'an integer' if kind is int else 'a number'}"
+    return out, None
 
 
 def _read_class_names(path: Path) -> list[str]:

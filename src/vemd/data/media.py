@@ -354,14 +354,31 @@ def read_video_frames(path: str | Path, indices: list[int]) -> list[np.ndarray]:
 
 
 def read_frames(
-    path: str | Path, frames: int, *, sampling: str = "uniform", interval: float = 1.0
+    path: str | Path,
+    frames: int,
+    *,
+    sampling: str = "uniform",
+    interval: float = 1.0,
+    span: tuple[int | None, int | None] | None = None,
 ) -> tuple[list[np.ndarray], list[int]]:
-    """Sampled RGB frames of a source and their source frame indices."""
+    """Sampled RGB frames of a source and their source frame indices.
+
+    ``span``: (first, end) source frames (end exclusive, None: the source's end) that the
+    frames are sampled from, as if that span were the whole clip.
+    """
     path = Path(path)
     if is_image(path) and path.is_file():  # decoding is the check: one read
         return [read_image(path)] * frames, [0] * frames
     info = probe(path)
-    indices = clip_indices(info, frames, sampling=sampling, interval=interval)
+    if span is not None and info.kind != "image":
+        first = max(0, span[0] or 0)
+        end = min(info.num_frames, span[1] if span[1] is not None else info.num_frames)
+        if end <= first:
+            raise DataError(f"{path}: frames {first}:{end} lie outside its {info.num_frames} frames")
+        picked = sample_indices(end - first, frames, sampling=sampling, fps=info.fps, interval=interval)
+        indices = [first + i for i in picked]
+    else:
+        indices = clip_indices(info, frames, sampling=sampling, interval=interval)
     if info.kind == "folder":
         files = folder_frames(path)
         return [read_image(files[i]) for i in indices], indices

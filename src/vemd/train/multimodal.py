@@ -30,10 +30,10 @@ from torch import nn
 from vemd.config import Config, ConfigError, to_dict, to_yaml
 from vemd.data.multimodal import SplitInputs, split_inputs, text_dim, text_source
 from vemd.errors import VemdError
-from vemd.models.checkpoint import load_model, load_weights_only
+from vemd.models.checkpoint import load_model
 from vemd.models.multimodal import Features, MultimodalVEMD
 from vemd.structure import atomic_write_text
-from vemd.structure.annotations import atomic_write
+from vemd.train.epochs import EpochSettings, train_epochs
 
 log = logging.getLogger(__name__)
 
@@ -233,10 +233,6 @@ def _train_fusion(model: MultimodalVEMD, splits, features, cfg: Config, folder: 
 # ------------------------------------------------------------------------------- training loop
 
 
-def _generator(cfg: Config, stage: str, epoch: int) -> torch.Generator:
-    return torch.Generator().manual_seed(cfg.train.seed * 1_000_003 + STAGE_IDS[stage] * 10_007 + epoch)
-
-
 def _train(
     stage,
     module: nn.Module,
@@ -252,62 +248,42 @@ def _train(
     """Adam + cross-entropy on the usable training rows, the best validation accuracy kept
     (module docstring); ``module`` ends with those weights. Returns that accuracy."""
     mm = cfg.multimodal
-    folder.mkdir(parents=True, exist_ok=True)
-    optimizer = _optimizer(mm, params)
     train_rows = usable["train"].nonzero().squeeze(1)
     val_rows = usable["val"].nonzero().squeeze(1)
     if not len(train_rows) or not len(val_rows):
         raise VemdError(f"multimodal {stage}: no training or no validation clip has this modality")
     labels_val = splits["val"].labels[val_rows]
-    state = _load_state(folder / "state.pt", cfg, stage) if resume else None
-    if state is not None:
-        module.load_state_dict(state["module"])
-        optimizer.load_state_dict(state["optimizer"])
-        log.info("multimodal %s: resuming after epoch %d", stage, state["epoch"])
-    epoch = state["epoch"] if state else 0
-    best, best_state, bad = (state["best"], state["best_state"], state["bad"]) if state else (-1.0, None, 0)
-    done = state.get("done", False) if state else False
-    while not done and epoch < epochs:
-        gen = _generator(cfg, stage, epoch)
-        torch.manual_seed(int(torch.randint(2**62, (1,), generator=gen)))  # dropout of this epoch
-        module.train()
-        order = train_rows[torch.randperm(len(train_rows), generator=gen)]
-        total = 0.0
-        for rows in order.split(mm.batch_size):
-            loss = nn.functional.cross_entropy(logits_of("train", rows), splits["train"].labels[rows])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(rows)
-        module.eval()
-        with torch.no_grad():
-            val_logits = torch.cat([logits_of("val", rows) for rows in val_rows.split(mm.batch_size)])
-        score = accuracy(val_logits, labels_val)
-        epoch += 1
-        if score > best:
-            best, best_state, bad = score, {k: v.detach().clone() for k, v in module.state_dict().items()}, 0
-        else:
-            bad += 1
-        done = bad >= mm.early_stopping_patience or epoch >= epochs
-        log.info(
-            "multimodal %s epoch %d: train loss %.4f, val accuracy %.4f (best %.4f)",
-            stage,
-            epoch,
-            total / len(train_rows),
-            score,
-            best,
+
+    def loss_of(rows: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(logits_of("train", rows), splits["train"].labels[rows])
+
+    def score_of() -> float:
+        return accuracy(
+            torch.cat([logits_of("val", rows) for rows in val_rows.split(mm.batch_size)]), labels_val
         )
-        _save_state(folder / "state.pt", cfg, stage, module, optimizer, epoch, best, best_state, bad, done)
-    module.load_state_dict(best_state)
-    module.eval()
-    return best
 
-
-def _optimizer(mm, params) -> torch.optim.Optimizer:
-    if mm.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=mm.lr, momentum=0.9, weight_decay=mm.weight_decay)
-    kind = torch.optim.AdamW if mm.optimizer == "adamw" else torch.optim.Adam
-    return kind(params, lr=mm.lr, weight_decay=mm.weight_decay)
+    settings = EpochSettings(
+        mm.optimizer,
+        mm.lr,
+        mm.weight_decay,
+        mm.batch_size,
+        epochs,
+        mm.early_stopping_patience,
+        cfg.train.seed,
+    )
+    return train_epochs(
+        f"multimodal {stage}",
+        STAGE_IDS[stage],
+        module,
+        params,
+        loss_of=loss_of,
+        score_of=score_of,
+        train_rows=train_rows,
+        settings=settings,
+        folder=folder,
+        setting=_setting(cfg, stage),
+        resume=resume,
+    )
 
 
 RESUMABLE = ("train.out_dir", "train.num_workers", "multimodal.video_model", "multimodal.text.embeddings")
@@ -326,34 +302,3 @@ def _setting(cfg: Config, stage: str) -> str:
         tree["multimodal"].pop("fusion")
         tree["multimodal"].pop("fusion_epochs")
     return json.dumps({"stage": stage, "config": tree}, sort_keys=True, default=str)
-
-
-def _save_state(path, cfg, stage, module, optimizer, epoch, best, best_state, bad, done) -> None:
-    payload = {
-        "setting": _setting(cfg, stage),
-        "module": module.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "epoch": epoch,
-        "best": best,
-        "best_state": best_state,
-        "bad": bad,
-        "done": done,
-    }
-    atomic_write(path, lambda handle: torch.save(payload, handle))
-
-
-def _load_state(path: Path, cfg: Config, stage: str) -> dict | None:
-    if not path.exists():
-        return None
-    try:
-        state = load_weights_only(path)
-        setting = state["setting"]
-    except Exception as err:  # torch raises several types for damaged or crafted files
-        raise VemdError(
-            f"{path}: not a state vemd fit wrote ({type(err).__name__}); delete it to retrain"
-        ) from None
-    if setting != _setting(cfg, stage):
-        raise ConfigError(
-            f"{path}: trained with other settings; resume with the same settings or train into another train.out_dir"
-        )
-    return state

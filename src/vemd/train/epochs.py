@@ -1,0 +1,158 @@
+"""An epoch loop with exact resume, for the models vemd trains outside Lightning.
+
+The multimodal branches and fusion (paper §7) and the branches of the EmotiW 2020 and
+ABAW 2024 systems train on a few thousand items with one optimizer: :func:`train_epochs`
+runs their epochs, keeps the weights of the best validation score and stops early after
+``patience`` epochs without a better one. It saves its state after every epoch (atomically,
+read back weights-only); with ``resume`` it goes on from there. Each epoch's shuffle and
+dropout draw from a generator seeded by (seed, stage id, epoch), so a killed and resumed run
+ends with the weights of an uninterrupted one. A state written under other settings (the
+caller's ``setting`` string) is refused in one line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vemd.config import ConfigError
+from vemd.errors import VemdError
+from vemd.models.checkpoint import load_weights_only
+from vemd.structure.annotations import atomic_write
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EpochSettings:
+    """How a stage trains: optimizer (adam | adamw | sgd), learning rate, weight decay,
+    batch size, epochs at most, early-stopping patience and the seed."""
+
+    optimizer: str = "adam"
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    epochs: int = 20
+    patience: int = 5
+    seed: int = 0
+
+
+def epoch_generator(seed: int, stage_id: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + stage_id * 10_007 + epoch)
+
+
+def make_optimizer(kind: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    if kind == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW if kind == "adamw" else torch.optim.Adam
+    return optimizer(params, lr=lr, weight_decay=weight_decay)
+
+
+def train_epochs(
+    name: str,
+    stage_id: int,
+    module: nn.Module,
+    params,
+    *,
+    loss_of: Callable[[torch.Tensor], torch.Tensor],
+    score_of: Callable[[], float],
+    train_rows: torch.Tensor,
+    settings: EpochSettings,
+    folder: Path,
+    setting: str,
+    resume: bool,
+    on_epoch: Callable[[int], None] | None = None,
+) -> float:
+    """Train ``module`` (its ``params``) and leave it with its best weights; returns that score.
+
+    ``loss_of(rows)``: the training loss of a batch of ``train_rows``; ``score_of()``: the
+    validation score (higher is better) of the module as it is; ``on_epoch(epoch)``: called
+    before each epoch (e.g. to set a dataset's augmentation epoch).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    optimizer = make_optimizer(settings.optimizer, params, settings.lr, settings.weight_decay)
+    if not len(train_rows):
+        raise VemdError(f"{name}: no training item")
+    state = load_state(folder / "state.pt", setting) if resume else None
+    if state is not None:
+        module.load_state_dict(state["module"])
+        optimizer.load_state_dict(state["optimizer"])
+        log.info("%s: resuming after epoch %d", name, state["epoch"])
+    epoch = state["epoch"] if state else 0
+    best, best_state, bad = (
+        (state["best"], state["best_state"], state["bad"]) if state else (-float("inf"), None, 0)
+    )
+    done = state.get("done", False) if state else False
+    while not done and epoch < settings.epochs:
+        gen = epoch_generator(settings.seed, stage_id, epoch)
+        torch.manual_seed(int(torch.randint(2**62, (1,), generator=gen)))  # dropout of this epoch
+        if on_epoch is not None:
+            on_epoch(epoch)
+        module.train()
+        order = train_rows[torch.randperm(len(train_rows), generator=gen)]
+        total = 0.0
+        for rows in order.split(settings.batch_size):
+            loss = loss_of(rows)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(rows)
+        module.eval()
+        with torch.no_grad():
+            score = float(score_of())
+        epoch += 1
+        if score > best or best_state is None:
+            best, best_state, bad = score, {k: v.detach().clone() for k, v in module.state_dict().items()}, 0
+        else:
+            bad += 1
+        done = bad >= settings.patience or epoch >= settings.epochs
+        log.info(
+            "%s epoch %d: train loss %.4f, val %.4f (best %.4f)",
+            name,
+            epoch,
+            total / len(train_rows),
+            score,
+            best,
+        )
+        payload = {
+            "setting": setting,
+            "module": module.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "epoch": epoch,
+            "best": best,
+            "best_state": best_state,
+            "bad": bad,
+            "done": done,
+        }
+        save_state(folder / "state.pt", payload)
+    module.load_state_dict(best_state)
+    module.eval()
+    return best
+
+
+def save_state(path: Path, payload: dict) -> None:
+    """Write a stage's state atomically (a kill never leaves half a file)."""
+    atomic_write(path, lambda handle: torch.save(payload, handle))
+
+
+def load_state(path: Path, setting: str) -> dict | None:
+    """The saved state of a stage, None when there is none; one-line errors otherwise."""
+    if not path.exists():
+        return None
+    try:
+        state = load_weights_only(path)
+        saved = state["setting"]
+    except Exception as err:  # torch raises several types for damaged or crafted files
+        raise VemdError(
+            f"{path}: not a state vemd fit wrote ({type(err).__name__}); delete it to retrain"
+        ) from None
+    if saved != setting:
+        raise ConfigError(
+            f"{path}: trained with other settings; resume with the same settings or train into another train.out_dir"
+        )
+    return state
