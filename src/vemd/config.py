@@ -166,7 +166,7 @@ class LossConfig:
 
 @dataclass
 class DataConfig:
-    name: str = "synth"  # synth | folder | csv | gaf3 | vgaf | dfew | mer2023 | samsemo | engagenet
+    name: str = "synth"  # synth | folder | csv | gaf3 | vgaf | dfew | mer2023 | samsemo | engagenet | affwild2
     root: str = "data/synth"
     annotations: str | None = None  # annotation store; None → <root>/annotations if present
     frames: int = 5  # T frames per clip

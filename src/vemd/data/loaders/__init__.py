@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 LoaderFn = Callable[[DataConfig, str, Problems | None], tuple[list[ClipRecord], list[str]]]
 
-LOADER_MODULES = ("generic", "gaf3", "vgaf", "dfew", "mer2023", "samsemo", "engagenet")
+LOADER_MODULES = ("generic", "gaf3", "vgaf", "dfew", "mer2023", "samsemo", "engagenet", "affwild2")
 
 
 @dataclass
