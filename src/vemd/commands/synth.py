@@ -37,6 +37,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             " slow, breathy. Bayes accuracy: video 2/3, audio 2/3, both 8/9"
         ),
     )
+    parser.add_argument(
+        "--va",
+        action="store_true",
+        help=(
+            "also write va/<clip>.txt (valence,arousal of each frame, in [-1, 1]) and the clip means as the"
+            " manifest's valence/arousal columns: valence = the faces' expressed valence, arousal = mouth"
+            " opening plus head motion, averaged over the people weighted by visible face (vemd.synth.affect);"
+            " the frames are the same as without it"
+        ),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         annotation_noise=args.annotation_noise,
         image_size=args.image_size,
         audio=args.audio,
+        va=args.va,
         workers=args.workers,
         preview=args.preview,
     )

@@ -1,7 +1,8 @@
 """SynthGroups: procedural group scenes with drawn people, exact annotations and a group label.
 
 ``generate_dataset(out, n_train=..., n_val=..., frames=..., seed=...)`` writes a dataset in the
-generic layout (:mod:`vemd.data.manifest`); the group rule is in :mod:`vemd.synth.group`.
+generic layout (:mod:`vemd.data.manifest`); the group rule is in :mod:`vemd.synth.group`, the
+valence/arousal targets of ``va=True`` in :mod:`vemd.synth.affect`.
 """
 
 from vemd.synth.generate import SynthOptions, generate_dataset, make_clip

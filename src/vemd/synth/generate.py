@@ -6,9 +6,11 @@
       dataset.json            generation options and seed (written first, checked on resume)
       frames/<clip_id>/00.png one PNG per frame (T per clip), clip_id = "<split>-<index:06d>"
       audio/<clip_id>.wav     with ``audio``: AUDIO_SECONDS of 16 kHz mono 16-bit PCM for the clip
+      va/<clip_id>.txt        with ``va``: valence, arousal of each frame (:mod:`vemd.data.va` layout)
       annotations/            AnnotationStore, keys annotation_key(clip_id, t)
       manifest.csv            written last: its presence means the dataset is complete
-                              (with ``audio``, an ``audio`` column names each clip's WAV)
+                              (with ``audio``, an ``audio`` column names each clip's WAV; with
+                              ``va``, ``valence``, ``arousal`` (the clip means) and ``va_file``)
       classes.json            {"class_names": ["Negative", "Neutral", "Positive"], "task": ...}
 
 Determinism: clip (split, i) draws everything from ``SeedSequence([seed, split, i])`` and the
@@ -24,9 +26,17 @@ rule and the sound draw from their own children of the clip's seed, after the sc
 annotation noise's, so a dataset without audio is drawn exactly as before audio existed, and
 its ``dataset.json`` holds no ``audio`` key.
 
+Valence/arousal (``va=True``): continuous targets in [-1, 1] per frame and per clip, read off
+what is drawn (the people's expressions, mouths and head motion) by the rule of
+:mod:`vemd.synth.affect`. They take no random draw, so the frames, annotations and classes of a
+clip are the same with or without ``va``; a dataset without it holds no ``va`` key in its
+``dataset.json`` and no va columns in its manifest (which is why ``va`` is off by default).
+
 Resuming: a clip is done when all its frame keys are in the store (and, with audio, its WAV
-exists). Frames are written to a hidden ``frames/.partial-<clip_id>`` folder and the WAV to
-``audio/.partial-<clip_id>.wav``, then renamed, so a killed run leaves no half clip.
+exists; with va, its va file). Frames are written to a hidden ``frames/.partial-<clip_id>``
+folder, the WAV to ``audio/.partial-<clip_id>.wav`` and the va file to a hidden temporary file
+beside it, then renamed, so a killed run leaves no half clip. The manifest's clip values are
+read back from the va files, so a resumed run writes the same manifest.
 """
 
 from __future__ import annotations
@@ -42,11 +52,13 @@ import cv2
 import numpy as np
 
 from vemd.data.manifest import ClipRecord, annotation_key, write_manifest
+from vemd.data.va import read_va_file, write_va_file
 from vemd.errors import DataError
 from vemd.structure.annotations import AnnotationStore, FrameAnnotation, atomic_write_text
+from vemd.synth.affect import clip_affect, clip_means
 from vemd.synth.group import CLASS_NAMES, sample_audio_visual
 from vemd.synth.noise import add_annotation_noise
-from vemd.synth.render import render_scene
+from vemd.synth.render import render_frames
 from vemd.synth.scene import TASKS, SceneOptions, sample_scene
 
 SPLITS = ("train", "val", "test")
@@ -68,6 +80,7 @@ class SynthOptions:
     annotation_noise: float = 0.0
     image_size: int = 224
     audio: bool = False  # a WAV per clip, and the audio-visual label rule
+    va: bool = False  # per-frame valence/arousal files and their clip means in the manifest
 
     def __post_init__(self) -> None:
         """Refuse nonsense with one line naming the ``vemd synth`` option, its value and the range."""
@@ -110,6 +123,11 @@ def audio_path(split: str, index: int) -> str:
     return f"audio/{clip_id(split, index)}.wav"
 
 
+def va_path(split: str, index: int) -> str:
+    """A clip's per-frame valence/arousal file, relative to the dataset root."""
+    return f"va/{clip_id(split, index)}.txt"
+
+
 def _clip_seeds(options: SynthOptions, split: str, index: int) -> list[np.random.SeedSequence]:
     """The clip's seeds: scene, annotation noise, audio-visual rule, sound (children 0..3)."""
     return np.random.SeedSequence([options.seed, SPLITS.index(split), index]).spawn(4)
@@ -129,13 +147,30 @@ def make_clip(
     options: SynthOptions, split: str, index: int, label: int
 ) -> tuple[list, list[FrameAnnotation]]:
     """Frames (T × (S, S, 3) uint8 BGR) and annotations of one clip of class ``label``, from its own seed."""
+    frames, annotations, _ = _draw_clip(options, split, index, label)
+    return frames, annotations
+
+
+def make_va(options: SynthOptions, split: str, index: int, label: int) -> np.ndarray:
+    """(T, 2) valence, arousal of each frame of one clip of class ``label`` (:mod:`vemd.synth.affect`).
+
+    NaN in a frame that shows no face; the same whether or not ``options.va`` is set.
+    """
+    return _draw_clip(options, split, index, label)[2]
+
+
+def _draw_clip(
+    options: SynthOptions, split: str, index: int, label: int
+) -> tuple[list, list[FrameAnnotation], np.ndarray]:
+    """Frames, annotations and (T, 2) valence/arousal of one clip, from its own seed."""
     scene_seq, noise_seq = _clip_seeds(options, split, index)[:2]
     shown, _ = clip_carriers(options, split, index, label)
     scene = sample_scene(np.random.default_rng(scene_seq), shown, options.scene)
-    rendered = render_scene(scene)
+    rendered = render_frames(scene)
     noise_rng = np.random.default_rng(noise_seq)
-    annotations = [add_annotation_noise(a, noise_rng, options.annotation_noise) for _, a in rendered]
-    return [frame for frame, _ in rendered], annotations
+    annotations = [add_annotation_noise(a, noise_rng, options.annotation_noise) for _, a, _ in rendered]
+    va = clip_affect(scene, np.stack([shares for _, _, shares in rendered]))
+    return [frame for frame, _, _ in rendered], annotations, va
 
 
 def make_audio(options: SynthOptions, split: str, index: int, label: int) -> np.ndarray:
@@ -155,11 +190,16 @@ def _write_clip(
 ) -> tuple[str, list[FrameAnnotation]]:
     split, index, label = job
     name = clip_id(split, index)
-    frames, annotations = make_clip(options, split, index, label)
+    frames, annotations, va = _draw_clip(options, split, index, label)
     if options.audio:
         from vemd.synth.audio import write_wav
 
         write_wav(root / audio_path(split, index), make_audio(options, split, index, label))
+    if options.va:
+        path = root / va_path(split, index)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed write
+            stale.unlink()
+        write_va_file(path, va)
     final, partial = root / "frames" / name, root / "frames" / f".partial-{name}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -189,8 +229,9 @@ def _work(job: tuple[str, int, int]) -> tuple[str, list[FrameAnnotation]]:
 def _check_options(root: Path, options: SynthOptions) -> None:
     path = root / "dataset.json"
     recorded = asdict(options)
-    if not options.audio:
-        del recorded["audio"]  # as written before audio existed, so such datasets still resume
+    for flag in ("audio", "va"):
+        if not recorded[flag]:
+            del recorded[flag]  # as written before the option existed, so such datasets still resume
     record = {"format": FORMAT, "version": VERSION, "options": recorded}
     if path.exists():
         try:
@@ -209,7 +250,7 @@ def generate_dataset(
     """Write (or finish) a SynthGroups dataset in ``out`` and return its path.
 
     ``options`` are the fields of :class:`SynthOptions` (n_train, n_val, n_test, frames, seed,
-    max_people, task, annotation_noise, image_size, audio). Rerunning with the same options resumes.
+    max_people, task, annotation_noise, image_size, audio, va). Rerunning with the same options resumes.
     """
     opts = SynthOptions(**options)
     if workers < 1:
@@ -220,8 +261,9 @@ def generate_dataset(
     root.mkdir(parents=True, exist_ok=True)
     _check_options(root, opts)
     store = AnnotationStore(root / "annotations", create=True)
-    if opts.audio:
-        (root / "audio").mkdir(exist_ok=True)
+    for flag in ("audio", "va"):
+        if getattr(opts, flag):
+            (root / flag).mkdir(exist_ok=True)
     jobs = [(s, i, int(y)) for s in SPLITS for i, y in enumerate(split_labels(opts, s))]
     todo = [j for j in jobs if not _clip_done(root, store, opts, j[0], j[1])]
     with _progress(progress) as bar:
@@ -233,16 +275,7 @@ def generate_dataset(
                         store.add(annotation_key(name, t), annotation)
                 bar.advance(task)
     store.flush()
-    records = [
-        ClipRecord(
-            clip_id(s, i),
-            s,
-            CLASS_NAMES[y],
-            f"frames/{clip_id(s, i)}",
-            audio=audio_path(s, i) if opts.audio else None,
-        )
-        for s, i, y in jobs
-    ]
+    records = [_record(root, opts, s, i, y) for s, i, y in jobs]
     write_manifest(root, records, list(CLASS_NAMES), task=opts.task, source="synthgroups")
     if preview:
         from vemd.synth.preview import write_previews
@@ -251,9 +284,31 @@ def generate_dataset(
     return root
 
 
+def _record(root: Path, options: SynthOptions, split: str, index: int, label: int) -> ClipRecord:
+    """The manifest row of a written clip; with va, its clip means read back from its va file."""
+    name = clip_id(split, index)
+    audio = audio_path(split, index) if options.audio else None
+    if not options.va:
+        return ClipRecord(name, split, CLASS_NAMES[label], f"frames/{name}", audio=audio)
+    # unwrapped: the cache may hold this path's file from before this run rewrote it
+    valence, arousal = clip_means(read_va_file.__wrapped__(root / va_path(split, index)))
+    return ClipRecord(
+        name,
+        split,
+        CLASS_NAMES[label],
+        f"frames/{name}",
+        audio=audio,
+        valence=valence,
+        arousal=arousal,
+        va_file=va_path(split, index),
+    )
+
+
 def _clip_done(root: Path, store: AnnotationStore, options: SynthOptions, split: str, index: int) -> bool:
     name = clip_id(split, index)
     if options.audio and not (root / audio_path(split, index)).is_file():
+        return False
+    if options.va and not (root / va_path(split, index)).is_file():
         return False
     return all(annotation_key(name, t) in store for t in range(options.frames))
 

@@ -80,15 +80,40 @@ _TRUNK = np.array(
 _EARS = np.array([[0.45, -0.1], [-0.45, -0.1]])
 
 
-def pose_person(spec: PersonSpec, t: int) -> Pose:
-    """Keypoints of ``spec`` at frame ``t`` (sway, drift and the expression's on/off state)."""
+def expression_amount(spec: PersonSpec, t: int) -> float:
+    """How strongly the expression and posture show at frame ``t``: the intensity while active, else 0."""
+    return spec.intensity if spec.active[t] else 0.0
+
+
+def head_centre(spec: PersonSpec, t: int) -> tuple[float, float]:
+    """(x, y) canvas pixels of the head centre at frame ``t``: the position, swayed and drifted."""
     h = spec.size
-    amount = spec.intensity if spec.active[t] else 0.0
-    v = spec.valence if amount > 0 else 0
-    variant = spec.variant % 2
     phase, amplitude, drift = spec.sway
     head_x = spec.x + h * (amplitude * math.sin(phase + 1.3 * t) + drift * t)
     head_y = spec.y + h * 0.5 * amplitude * math.cos(phase + 1.1 * t)
+    return head_x, head_y
+
+
+def expression_at(spec: PersonSpec, t: int) -> Expression:
+    """The face parameters of ``spec`` at frame ``t`` (the valence's, scaled by :func:`expression_amount`)."""
+    amount = expression_amount(spec, t)
+    v = spec.valence if amount > 0 else 0
+    return Expression(
+        curve=0.95 * v * amount,
+        opening=spec.opening if amount > 0 else 0.15 * spec.opening,
+        brow=0.9 * v * amount,
+        eyes=1.0 - 0.45 * (v < 0) * amount - 0.15 * (v > 0) * amount,
+    )
+
+
+def pose_person(spec: PersonSpec, t: int) -> Pose:
+    """Keypoints of ``spec`` at frame ``t`` (sway, drift and the expression's on/off state)."""
+    h = spec.size
+    amount = expression_amount(spec, t)
+    v = spec.valence if amount > 0 else 0
+    variant = spec.variant % 2
+    phase, amplitude, _ = spec.sway
+    head_x, head_y = head_centre(spec, t)
     tilt = math.radians(40.0 * amplitude * math.sin(phase + 0.7 * t) + 8.0 * (v < 0) * variant)
     drop = _HEAD_DROP[spec.valence][variant] * amount
 
@@ -109,12 +134,7 @@ def pose_person(spec: PersonSpec, t: int) -> Pose:
             ey + 0.95 * h * math.cos(math.radians(fore)),
         )
 
-    e = Expression(
-        curve=0.95 * v * amount,
-        opening=spec.opening if amount > 0 else 0.15 * spec.opening,
-        brow=0.9 * v * amount,
-        eyes=1.0 - 0.45 * (v < 0) * amount - 0.15 * (v > 0) * amount,
-    )
+    e = expression_at(spec, t)
     cos, sin = math.cos(tilt) * h, math.sin(tilt) * h
     rot = np.array([[cos, sin], [-sin, cos]])
     face = face_landmarks(e) @ rot + (head_x, head_y)

@@ -5,7 +5,8 @@ camera (pan + zoom, interpolated over the clip) mapping canvas to frame. Annotat
 same mapping: body (17, 3) and face (68, 3) as (x, y, visibility) in frame pixels, with
 visibility 0 for points covered by a nearer person or outside the frame. A person with no
 visible face point gets no face; a person with nothing visible is left out (as an
-automatic annotator would).
+automatic annotator would). :func:`render_frames` also gives the share of each person's face
+points that is visible, the weight of the valence/arousal rule (:mod:`vemd.synth.affect`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,16 @@ def camera_matrix(scene: Scene, t: int) -> np.ndarray:
 
 def render_scene(scene: Scene) -> list[tuple[np.ndarray, FrameAnnotation]]:
     """T pairs of (frame (S, S, 3) uint8 BGR, exact annotation of that frame)."""
+    return [(frame, annotation) for frame, annotation, _ in render_frames(scene)]
+
+
+def render_frames(scene: Scene) -> list[tuple[np.ndarray, FrameAnnotation, np.ndarray]]:
+    """T triples of (frame, exact annotation, (N,) share of each person's 68 face points visible).
+
+    The share counts the points that are unoccluded and inside the frame, as the annotation's
+    face visibility does; it is kept for every person of the scene, in drawing order, also for
+    those the annotation leaves out (share 0).
+    """
     size, margin = scene.options.image_size, scene.options.margin
     background = draw_background(np.random.default_rng(scene.background_seed), scene.options.canvas_size)
     out = []
@@ -49,13 +60,14 @@ def render_scene(scene: Scene) -> list[tuple[np.ndarray, FrameAnnotation]]:
             frame = cv2.warpAffine(
                 canvas, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
             )
-        persons = []
+        persons, face_shares = [], np.zeros(len(poses))
         for i, pose in enumerate(poses, start=1):
             points = _annotate(np.concatenate([pose.body, pose.face]), ids, i, matrix, size)
             body, face = points[:17], points[17:]
+            face_shares[i - 1] = face[:, 2].mean()
             if body[:, 2].any():
                 persons.append(Person(body=body, face=face if face[:, 2].any() else None))
-        out.append((frame, FrameAnnotation(size, size, persons)))
+        out.append((frame, FrameAnnotation(size, size, persons), face_shares))
     return out
 
 
