@@ -166,7 +166,9 @@ class LossConfig:
 
 @dataclass
 class DataConfig:
-    name: str = "synth"  # synth | folder | csv | gaf3 | vgaf | dfew | mer2023 | samsemo | engagenet | affwild2
+    name: str = (
+        "synth"  # synth | folder | csv | gaf3 | vgaf | dfew | mer2023 | samsemo | engagenet | affwild2
+    )
     root: str = "data/synth"
     annotations: str | None = None  # annotation store; None → <root>/annotations if present
     frames: int = 5  # T frames per clip
@@ -310,6 +312,87 @@ class MultimodalConfig:
     early_stopping_patience: int = 5
 
 
+SYSTEMS = ("ve-md", "emotiw20", "abaw24")
+SVM_KERNELS = ("linear", "poly", "rbf", "sigmoid")
+KELM_KERNELS = ("rbf", "linear")
+REGRESSION_LOSSES = ("ccc", "logcosh", "mse")
+FUNCTIONALS = ("mean", "min", "max", "std")
+DECISION_FUSIONS = ("dirichlet", "random_forest", "none")
+
+
+@dataclass
+class StageTrainConfig:
+    """One trained part of a seed system: optimizer, learning rate, batch, epochs, patience."""
+
+    optimizer: str = "adam"  # adam | adamw | sgd
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    epochs: int = 20
+    patience: int = 5  # early stopping: epochs without a better validation score
+
+
+@dataclass
+class EmotiW20Config:
+    """The EmotiW 2020 audio-video system (seed 004): inflated 3D ResNet-50, Bi-LSTM, SVM."""
+
+    backbone: str = "resnet50"  # timm ResNet name, inflated to 3D (§II-B)
+    pretrained: bool = False  # timm ImageNet weights before inflation (needs the hub cache)
+    weights: str | None = None  # a 3D activity-recognition state dict (MMIT ResNet3D-50)
+    time_kernel: int | None = None  # null: ResNet3D-50's per-stage time kernels; else one odd t
+    downsample_time: bool = True
+    train_backbone: bool = False  # §II-D: only the new 3-way layer is trained over the 3D network
+    video_dropout: float = 0.0
+    video: StageTrainConfig = field(default_factory=lambda: StageTrainConfig("adam", 1e-5, 0.0, 32, 250, 15))
+    audio_seconds: float = 5.0  # a VGAF clip
+    audio_window_s: float = 0.025  # short-term windows of §II-C
+    audio_hop_s: float = 0.010
+    audio_hidden: int = 128
+    audio_frontend: list[int] = field(default_factory=lambda: [512, 512])
+    audio_dropout: float = 0.5
+    attention_window: int = 1
+    audio: StageTrainConfig = field(default_factory=lambda: StageTrainConfig("adam", 1e-2, 0.0, 128, 200, 15))
+    svm_C: float = 1.0
+    svm_kernel: str = "rbf"
+    svm_degree: int = 3
+    folds: int = 5  # out-of-fold training scores the SVM is fitted on
+
+
+@dataclass
+class ABAW24Config:
+    """The ABAW 2024 valence/arousal system (seed 003): static backbone, dynamic transformer,
+    functionals + KELM, decision fusion."""
+
+    backbone: str = "efficientnet_b1"  # any timm name: the per-frame (static) model
+    pretrained: bool = False
+    weights: str | None = None  # a timm state dict file for the backbone
+    static: StageTrainConfig = field(default_factory=lambda: StageTrainConfig("adamw", 5e-3, 0.0, 32, 20, 10))
+    loss: str = "ccc"  # ccc (1 - CCC) | logcosh | mse, per dimension, summed
+    dynamic_dim: int = 256
+    dynamic_layers: int = 2
+    dynamic_heads: int = 4
+    dynamic_dropout: float = 0.1
+    dynamic: StageTrainConfig = field(
+        default_factory=lambda: StageTrainConfig("adamw", 5e-3, 0.0, 32, 50, 10)
+    )
+    functionals: list[str] = field(default_factory=lambda: ["mean", "min", "max"])
+    functional_window_s: float = 2.0
+    kelm_kernel: str = "rbf"
+    kelm_C: list[float] = field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0, 100.0])  # chosen on val
+    fusion: str = "dirichlet"  # dirichlet | random_forest | none (dynamic model alone)
+    fusion_samples: int = 1000  # Dirichlet weight draws
+    smoothing_s: float = 0.5  # Hamming window of the timeline at the video's frame rate
+
+
+@dataclass
+class SystemConfig:
+    """Which system ``vemd fit`` trains: VE-MD (paper), or one of the seed systems."""
+
+    kind: str = "ve-md"  # ve-md | emotiw20 | abaw24
+    emotiw20: EmotiW20Config = field(default_factory=EmotiW20Config)
+    abaw24: ABAW24Config = field(default_factory=ABAW24Config)
+
+
 @dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -317,6 +400,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     multimodal: MultimodalConfig = field(default_factory=MultimodalConfig)
+    system: SystemConfig = field(default_factory=SystemConfig)
 
 
 def resolve_recipe(name_or_path: str | Path) -> Path:
@@ -430,6 +514,7 @@ def validate(cfg: Config) -> None:
         *_data_problems(cfg.data),
         *_train_problems(cfg),
         *_multimodal_problems(cfg.multimodal),
+        *_system_problems(cfg),
     ):
         raise ConfigError(problem)
 
@@ -582,6 +667,67 @@ def _multimodal_problems(mm: MultimodalConfig) -> list[str]:
         )
     if f.kind == "late+afg" and not {"video", "audio"} <= set(f.modalities):
         problems.append("multimodal.fusion.kind=late+afg needs video and audio among the modalities")
+    return problems
+
+
+def _stage_problems(key: str, stage: StageTrainConfig) -> list[str]:
+    return [
+        *_one_of(f"{key}.optimizer", stage.optimizer, OPTIMIZERS),
+        *_positive(f"{key}.lr", stage.lr),
+        *_non_negative(f"{key}.weight_decay", stage.weight_decay),
+        *_at_least(f"{key}.batch_size", stage.batch_size, 1),
+        *_at_least(f"{key}.epochs", stage.epochs, 1),
+        *_at_least(f"{key}.patience", stage.patience, 1),
+    ]
+
+
+def _system_problems(cfg: Config) -> list[str]:
+    system = cfg.system
+    problems = _one_of("system.kind", system.kind, SYSTEMS)
+    if system.kind != "ve-md" and cfg.multimodal.enabled:
+        problems.append(f"system.kind={system.kind} is a system of its own: set multimodal.enabled=false")
+    if system.kind == "emotiw20":
+        e = system.emotiw20
+        problems += [
+            *_stage_problems("system.emotiw20.video", e.video),
+            *_stage_problems("system.emotiw20.audio", e.audio),
+            *_one_of("system.emotiw20.svm_kernel", e.svm_kernel, SVM_KERNELS),
+            *_positive("system.emotiw20.svm_C", e.svm_C),
+            *_positive("system.emotiw20.audio_seconds", e.audio_seconds),
+            *_positive("system.emotiw20.audio_window_s", e.audio_window_s),
+            *_positive("system.emotiw20.audio_hop_s", e.audio_hop_s),
+            *_at_least("system.emotiw20.folds", e.folds, 2),
+            *_at_least("system.emotiw20.audio_hidden", e.audio_hidden, 1),
+        ]
+        if e.time_kernel is not None and (e.time_kernel < 1 or e.time_kernel % 2 == 0):
+            problems.append(
+                f"system.emotiw20.time_kernel={e.time_kernel}: expected an odd number >= 1 or null"
+            )
+        if not 0 <= e.video_dropout < 1 or not 0 <= e.audio_dropout < 1:
+            problems.append("system.emotiw20 dropouts must lie in [0, 1)")
+    if system.kind == "abaw24":
+        a = system.abaw24
+        problems += [
+            *_stage_problems("system.abaw24.static", a.static),
+            *_stage_problems("system.abaw24.dynamic", a.dynamic),
+            *_one_of("system.abaw24.loss", a.loss, REGRESSION_LOSSES),
+            *_one_of("system.abaw24.kelm_kernel", a.kelm_kernel, KELM_KERNELS),
+            *_one_of("system.abaw24.fusion", a.fusion, DECISION_FUSIONS),
+            *_positive("system.abaw24.functional_window_s", a.functional_window_s),
+            *_non_negative("system.abaw24.smoothing_s", a.smoothing_s),
+            *_at_least("system.abaw24.fusion_samples", a.fusion_samples, 1),
+            *_at_least("system.abaw24.dynamic_layers", a.dynamic_layers, 1),
+        ]
+        if not a.functionals or any(f not in FUNCTIONALS for f in a.functionals):
+            problems.append(
+                f"system.abaw24.functionals={a.functionals!r}: expected names from {', '.join(FUNCTIONALS)}"
+            )
+        if not a.kelm_C or any(c <= 0 for c in a.kelm_C):
+            problems.append(f"system.abaw24.kelm_C={a.kelm_C!r}: expected a list of numbers > 0")
+        if a.dynamic_dim % a.dynamic_heads:
+            problems.append("system.abaw24.dynamic_dim must be a multiple of dynamic_heads")
+        if not 0 <= a.dynamic_dropout < 1:
+            problems.append("system.abaw24.dynamic_dropout must lie in [0, 1)")
     return problems
 
 

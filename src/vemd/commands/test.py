@@ -53,7 +53,19 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data_cfg = load_config(args.config, config_overrides(args)) if args.config else None
     from vemd.models.checkpoint import is_multimodal
+    from vemd.systems import evaluate_system, is_system
 
+    if is_system(args.ckpt):
+        result = evaluate_system(
+            args.ckpt,
+            split=args.split,
+            out_dir=args.out,
+            data_cfg=data_cfg,
+            device=args.device,
+            group_sizes=group_sizes,
+        )
+        print(json.dumps(result, indent=2))
+        return 0
     if is_multimodal(args.ckpt):
         from vemd.eval.multimodal import evaluate_multimodal
 

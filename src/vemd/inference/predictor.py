@@ -126,8 +126,15 @@ class GroupEmotionPredictor:
             raise ValueError(f"batch_size {batch_size!r}: expected an integer >= 1")
         self.device = resolve_device(device)
         self.dtype = autocast_dtype(precision, self.device)
+        from vemd.systems import is_system, load_system
+
         self.multimodal = None  # the MultimodalVEMD of a multimodal model file
-        if is_multimodal(checkpoint):
+        self.system = None  # a seed system's model (vemd.systems)
+        if is_system(checkpoint):
+            self.system, self.cfg, self.class_names = load_system(checkpoint)
+            self.system.to(self.device)
+            self.model = self.system  # its input size
+        elif is_multimodal(checkpoint):
             self.multimodal, self.cfg, self.class_names = load_multimodal(checkpoint)
             self.multimodal.to(self.device)
             self.model = self.multimodal.video  # the frozen VE-MD: input size, preprocessing
@@ -137,6 +144,10 @@ class GroupEmotionPredictor:
         mm = self.multimodal
         hears = mm is not None and mm.audio is not None and "audio" in mm.modalities  # the fusion reads audio
         self.audio_seconds = self.cfg.multimodal.audio.seconds if hears else None
+        if self.system is not None:
+            self.audio_seconds = getattr(self.system, "audio_seconds", None)
+            if smoothing is None:  # a system's own timeline smoothing (ABAW 2024: 0.5-s Hamming)
+                smoothing = getattr(self.system, "smoothing_s", None) or None
         self._told_video_only = False
         d = self.cfg.data
         self.frames, self.sampling, self.interval = d.frames, d.sampling, d.frame_interval
@@ -333,12 +344,13 @@ class GroupEmotionPredictor:
         if self.audio_seconds is not None:
             heard = [audio(w) if audio is not None else silence(self.audio_seconds) for w, _ in batch]
         clips = np.stack([np.stack(frames) for _, frames in batch])  # (B, T, S, S, 3)
-        probs, valence = self._forward(clips, heard)
+        probs, valence, arousal = self._forward(clips, heard)
         out = []
         for b, (window, _) in enumerate(batch):
             v = None if valence is None else float(valence[b])
+            a = None if arousal is None else float(arousal[b])
             has_audio = None if heard is None else heard[b][1]
-            labelled = self._labelled(probs[b], v)
+            labelled = self._labelled(None if probs is None else probs[b], v, a)
             out.append(
                 (window, WindowPrediction(window.start, window.end, **labelled, audio_present=has_audio))
             )
@@ -347,12 +359,20 @@ class GroupEmotionPredictor:
     @torch.no_grad()
     def _forward(
         self, clips: np.ndarray, heard: list[Heard] | None = None
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
         """(B, T, S, S, 3) uint8 RGB (and each clip's audio for an audio branch) →
-        (B, num_classes) probabilities and (B,) valence or None."""
+        (B, num_classes) probabilities (None for a regression system), (B,) valence or None,
+        (B,) arousal or None."""
         x = torch.from_numpy(clips).to(self.device).permute(0, 1, 4, 2, 3)  # (B, T, 3, S, S)
         from vemd.inference.device import autocast
 
+        if self.system is not None:
+            waves = present = None
+            if heard is not None:
+                waves = np.stack([samples for samples, _ in heard])
+                present = np.array([has for _, has in heard])
+            out = self.system.predict_clips(x, waves, present)
+            return out.get("probs"), out.get("valence"), out.get("arousal")
         with autocast(self.device, self.dtype):
             if self.multimodal is None:
                 output = self.model.classify(self.model.preprocess(x))
@@ -361,7 +381,7 @@ class GroupEmotionPredictor:
                 logits, valence = self._fused(x, heard), None
         probs = logits.float().softmax(-1).cpu().numpy()
         valence = None if valence is None else valence.float().cpu().numpy()
-        return probs, valence
+        return probs, valence, None
 
     def _fused(self, x: torch.Tensor, heard: list[Heard] | None) -> torch.Tensor:
         """The multimodal model's fused logits (B, num_classes) of frames (B, T, 3, S, S) and audio."""
@@ -398,41 +418,62 @@ class GroupEmotionPredictor:
         if self.smoothing is None or len(timeline) < 2 or fps <= 0:
             return timeline
         centres = np.array([(w.start + w.end) / 2 for w in timeline])
-        values = np.array([[w.probs[c] for c in self.class_names] for w in timeline])
-        has_valence = timeline[0].valence is not None
-        if has_valence:
-            values = np.concatenate([values, [[w.valence] for w in timeline]], axis=1)
-        smooth = smooth_windows(centres, values, rate=fps, seconds=self.smoothing, duration=duration)
-        out = []
-        for w, row in zip(timeline, smooth):
-            valence = float(row[-1]) if has_valence else None
-            out.append(replace(w, **self._labelled(row[: len(self.class_names)], valence)))
-        return out
+        values = [self._row(w) for w in timeline]
+        smooth = smooth_windows(
+            centres, np.array(values), rate=fps, seconds=self.smoothing, duration=duration
+        )
+        return [replace(w, **self._unrow(w, row)) for w, row in zip(timeline, smooth)]
+
+    def _row(self, w: WindowPrediction) -> list[float]:
+        """A window's values as one row: its probabilities, valence and arousal (those it has)."""
+        row = [w.probs[c] for c in self.class_names] if w.probs is not None else []
+        return row + [x for x in (w.valence, w.arousal) if x is not None]
+
+    def _unrow(self, w: WindowPrediction, row: np.ndarray) -> dict:
+        k = len(self.class_names) if w.probs is not None else 0
+        rest = list(row[k:])
+        valence = float(rest.pop(0)) if w.valence is not None else None
+        arousal = float(rest.pop(0)) if w.arousal is not None else None
+        return self._labelled(row[:k] if w.probs is not None else None, valence, arousal)
 
     def _summary(
         self, source: str, timeline: list[WindowPrediction], duration: float | None = None
     ) -> GroupEmotion:
         if not timeline:
             raise VemdError(f"{source}: no window could be predicted (the source gave no frame)")
-        mean = np.mean([[w.probs[c] for c in self.class_names] for w in timeline], axis=0)
+        has_probs = timeline[0].probs is not None
+        mean = (
+            np.mean([[w.probs[c] for c in self.class_names] for w in timeline], axis=0) if has_probs else None
+        )
         valences = [w.valence for w in timeline if w.valence is not None]
+        arousals = [w.arousal for w in timeline if w.arousal is not None]
         if duration is None:
             duration = timeline[-1].end
-        overall = self._labelled(mean, float(np.mean(valences)) if valences else None)
+        overall = self._labelled(
+            mean,
+            float(np.mean(valences)) if valences else None,
+            float(np.mean(arousals)) if arousals else None,
+        )
         modalities = None
-        if self.multimodal is not None:
+        if self.multimodal is not None or self.audio_seconds is not None:
             modalities = ("video", "audio") if any(w.audio_present for w in timeline) else ("video",)
         return GroupEmotion(
             input=source, duration=duration, windows=tuple(timeline), modalities=modalities, **overall
         )
 
-    def _labelled(self, probs: np.ndarray, valence: float | None = None) -> dict:
-        total = float(np.sum(probs))
+    def _labelled(
+        self, probs: np.ndarray | None, valence: float | None = None, arousal: float | None = None
+    ) -> dict:
         out = {
-            "label": self.class_names[int(np.argmax(probs))],
-            "probs": {c: round(float(p) / total, 6) for c, p in zip(self.class_names, probs)},
+            "label": None,
+            "probs": None,
             "valence": None if valence is None else round(valence, 6),
+            "arousal": None if arousal is None else round(arousal, 6),
         }
+        if probs is not None:
+            total = float(np.sum(probs))
+            out["label"] = self.class_names[int(np.argmax(probs))]
+            out["probs"] = {c: round(float(p) / total, 6) for c, p in zip(self.class_names, probs)}
         return out
 
 

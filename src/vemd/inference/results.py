@@ -1,7 +1,8 @@
 """Typed results of group emotion inference: group level only, by construction.
 
-A result holds a label, class probabilities, the valence of a model with a valence head,
-and for a video a timeline of windows with the same fields. There is no field for a box, a
+A result holds a label and class probabilities (of a classifier), the valence of a model
+with a valence head, valence and arousal of a regression system (ABAW 2024: no label, no
+probabilities), and for a video a timeline of windows with the same fields. There is no field for a box, a
 track, an identity, a per-person score or a structural map: nothing else can leave.
 A multimodal model's result (paper §7) also says which modalities it used, over the whole
 input and whether each window had audio: group-level facts about the input, not about a person.
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 PUBLIC_KEYS = frozenset({"input", "label", "probs", "windows", "duration"})
 WINDOW_KEYS = frozenset({"start", "end", "label", "probs"})
 VALENCE_KEY = "valence"  # in results and windows of a model with a valence head only
+AROUSAL_KEY = "arousal"  # in results and windows of a valence/arousal regression system only
 MODALITIES_KEY = "modalities"  # in results of a multimodal model only
 AUDIO_PRESENT_KEY = "audio_present"  # in windows of a multimodal model with an audio branch only
 
@@ -25,24 +27,30 @@ class WindowPrediction:
 
     Attributes:
         start, end: the span in seconds (0, 0 for an image or an array without a frame rate).
-        label: the most probable class.
-        probs: class name → probability, in the model's class order.
+        label: the most probable class (None for a regression-only system: ABAW 2024).
+        probs: class name → probability, in the model's class order (None likewise).
         valence: the window's valence (a model with a valence head), else None.
+        arousal: the window's arousal (a valence/arousal system), else None.
         audio_present: whether the window's audio reached the fusion (a multimodal model with
             an audio branch), else None.
     """
 
     start: float
     end: float
-    label: str
-    probs: dict[str, float]
+    label: str | None
+    probs: dict[str, float] | None
     valence: float | None = None
     audio_present: bool | None = None
+    arousal: float | None = None
 
     def to_dict(self) -> dict:
-        out = {"start": self.start, "end": self.end, "label": self.label, "probs": dict(self.probs)}
+        out = {"start": self.start, "end": self.end}
+        if self.probs is not None:
+            out |= {"label": self.label, "probs": dict(self.probs)}
         if self.valence is not None:
             out[VALENCE_KEY] = self.valence
+        if self.arousal is not None:
+            out[AROUSAL_KEY] = self.arousal
         if self.audio_present is not None:
             out[AUDIO_PRESENT_KEY] = self.audio_present
         return out
@@ -62,22 +70,25 @@ class GroupEmotion:
     """
 
     input: str
-    label: str
-    probs: dict[str, float]
+    label: str | None
+    probs: dict[str, float] | None
     duration: float
     windows: tuple[WindowPrediction, ...]
     valence: float | None = None
     modalities: tuple[str, ...] | None = None
+    arousal: float | None = None
 
     def to_dict(self) -> dict:
         out = {
             "input": self.input,
             "duration": self.duration,
-            "label": self.label,
-            "probs": dict(self.probs),
         }
+        if self.probs is not None:
+            out |= {"label": self.label, "probs": dict(self.probs)}
         if self.valence is not None:
             out[VALENCE_KEY] = self.valence
+        if self.arousal is not None:
+            out[AROUSAL_KEY] = self.arousal
         if self.modalities is not None:
             out[MODALITIES_KEY] = list(self.modalities)
         out["windows"] = [w.to_dict() for w in self.windows]

@@ -356,8 +356,13 @@ def fit(cfg: Config, *, resume: bool = False) -> dict:
 
     With ``multimodal.enabled`` the VE-MD of ``multimodal.video_model`` (or, when that is not
     given, the one the vision stages train into ``<out_dir>/video``) is frozen and the audio /
-    text branches and their fusion are trained over it (:mod:`vemd.train.multimodal`).
+    text branches and their fusion are trained over it (:mod:`vemd.train.multimodal`). A seed
+    system (``system.kind`` emotiw20 or abaw24) trains as :mod:`vemd.systems` describes.
     """
+    if cfg.system.kind != "ve-md":
+        from vemd.systems import fit_system
+
+        return fit_system(cfg, resume=resume)
     if cfg.multimodal.enabled:
         from vemd.train.multimodal import fit_multimodal
 

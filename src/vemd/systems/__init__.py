@@ -1,0 +1,150 @@
+"""The seed systems vemd trains beside VE-MD, as configurations of its own machinery.
+
+``system.kind`` picks what ``vemd fit`` trains:
+
+* ``ve-md``: the paper's model (the default; :mod:`vemd.train.fit`);
+* ``emotiw20``: the EmotiW 2020 audio-video group emotion system: an inflated 3D ResNet-50
+  over the clip's frames, a Bi-LSTM with local attention over short-term audio features, and
+  an SVM on their out-of-fold class probabilities (:mod:`vemd.systems.emotiw20`);
+* ``abaw24``: the ABAW 2024 valence/arousal system: a per-frame (static) backbone, a temporal
+  transformer over its frozen embeddings, functionals + Kernel ELM over 2-s windows, and their
+  Dirichlet or random-forest decision fusion (:mod:`vemd.systems.abaw24`).
+
+Both read their splits through vemd's loaders and :class:`vemd.data.dataset.ClipDataset`,
+train with :func:`vemd.train.epochs.train_epochs` (resumable, exact after a kill), and write
+one ``model.pt`` that ``vemd test``, ``vemd predict``, :func:`vemd.load` and ``vemd serve``
+read: a weights-only file (tensors and plain containers: nothing in it runs when read) with
+the config, class names and weights. Fitted scikit-learn parts (the SVM, the random forest)
+are not pickled: the file holds the scores they were fitted on and they are refitted, the
+same way, when the file is read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from vemd import __version__
+from vemd.config import Config, from_dict, to_dict
+from vemd.structure.annotations import atomic_write
+
+SYSTEM_FORMAT = "vemd-system"
+RESUMABLE = ("train.out_dir", "train.num_workers")
+
+
+def is_system(path: str | Path) -> bool:
+    """Whether ``path`` holds a seed-system model file (:func:`save_system`)."""
+    from vemd.models.checkpoint import load_weights_only
+
+    try:
+        data = load_weights_only(path, mmap=True)
+    except Exception:
+        return False
+    return isinstance(data, dict) and data.get("format") == SYSTEM_FORMAT
+
+
+def save_system(model: torch.nn.Module, cfg: Config, class_names: list[str], out: str | Path) -> Path:
+    """Write a system's model file atomically: config, class names, weights and buffers."""
+    payload = {
+        "format": SYSTEM_FORMAT,
+        "format_version": 1,
+        "vemd_version": __version__,
+        "system": cfg.system.kind,
+        "config": to_dict(cfg),
+        "class_names": list(class_names),
+        "state_dict": model.state_dict(),
+    }
+    out = Path(out)
+    atomic_write(out, lambda handle: torch.save(payload, handle))
+    return out
+
+
+def load_system(path: str | Path):
+    """(system model in eval mode, config, class names) of a :func:`save_system` file."""
+    from vemd.models.checkpoint import CheckpointError, _first_line, _load_file
+
+    path = Path(path)
+    data = _load_file(path)
+    if data.get("format") != SYSTEM_FORMAT:
+        raise CheckpointError(f"{path}: not a vemd system model file")
+    try:
+        cfg: Config = from_dict(data["config"])
+        class_names = [str(c) for c in data["class_names"]]
+        state = data["state_dict"]
+    except Exception as err:
+        raise CheckpointError(f"{path}: bad system model file: {_first_line(err)}") from err
+    model = build_system(cfg, for_loading=True)
+    for name in getattr(model, "sized_by_training", ()):  # buffers whose size training decides
+        if isinstance(state.get(name), torch.Tensor):
+            setattr(model, name, torch.empty_like(state[name]))
+    try:
+        model.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"{path}: weights do not match the system its config describes ({_first_line(err)})"
+        ) from err
+    model.after_loading()
+    model.eval()
+    return model, cfg, class_names
+
+
+def build_system(cfg: Config, *, for_loading: bool = False) -> torch.nn.Module:
+    """The model of ``cfg.system.kind`` (``for_loading``: no pretrained weights are fetched)."""
+    if cfg.system.kind == "emotiw20":
+        from vemd.systems.emotiw20 import EmotiW20
+
+        return EmotiW20(cfg, for_loading=for_loading)
+    if cfg.system.kind == "abaw24":
+        from vemd.systems.abaw24 import ABAW24
+
+        return ABAW24(cfg, for_loading=for_loading)
+    raise ValueError(f"system.kind={cfg.system.kind!r} is not a seed system")
+
+
+def fit_system(cfg: Config, *, resume: bool = False) -> dict:
+    """``vemd fit`` of a seed system; returns its ``fit.json`` summary."""
+    if cfg.system.kind == "emotiw20":
+        from vemd.systems.emotiw20 import fit_emotiw20
+
+        return fit_emotiw20(cfg, resume=resume)
+    from vemd.systems.abaw24 import fit_abaw24
+
+    return fit_abaw24(cfg, resume=resume)
+
+
+def evaluate_system(checkpoint: str | Path, **kwargs) -> dict:
+    """``vemd test`` of a seed-system model file."""
+    from vemd.models.checkpoint import load_weights_only
+
+    kind = load_weights_only(checkpoint, mmap=True).get("system")
+    if kind == "emotiw20":
+        from vemd.systems.emotiw20 import evaluate_emotiw20
+
+        return evaluate_emotiw20(checkpoint, **kwargs)
+    from vemd.systems.abaw24 import evaluate_abaw24
+
+    return evaluate_abaw24(checkpoint, **kwargs)
+
+
+def stage_setting(cfg: Config, stage: str) -> str:
+    """What a trained stage depends on: the config but for settings that do not change training."""
+    tree = to_dict(cfg)
+    for key in RESUMABLE:
+        section, name = key.split(".")
+        tree[section].pop(name, None)
+    return json.dumps({"stage": stage, "config": tree}, sort_keys=True, default=str)
+
+
+def frames_of(dataset, rows: torch.Tensor) -> torch.Tensor:
+    """(B, T, 3, S, S) uint8 frames of ``rows`` of a ClipDataset."""
+    return torch.stack([dataset[int(i)]["frames"] for i in rows])
+
+
+def split_data(cfg: Config, split: str, *, train: bool):
+    """The ClipDataset of a split, without structural targets (the seed systems use none)."""
+    from vemd.data.build import build_dataset
+
+    dataset, index = build_dataset(cfg, split, train=train, stage="1")
+    return dataset, index
