@@ -105,6 +105,8 @@ def build_system(cfg: Config, *, for_loading: bool = False) -> torch.nn.Module:
 
 def fit_system(cfg: Config, *, resume: bool = False) -> dict:
     """``vemd fit`` of a seed system; returns its ``fit.json`` summary."""
+    if resume:
+        refuse_other_settings(cfg)
     if cfg.system.kind == "emotiw20":
         from vemd.systems.emotiw20 import fit_emotiw20
 
@@ -126,6 +128,16 @@ def evaluate_system(checkpoint: str | Path, **kwargs) -> dict:
     from vemd.systems.abaw24 import evaluate_abaw24
 
     return evaluate_abaw24(checkpoint, **kwargs)
+
+
+def refuse_other_settings(cfg: Config) -> None:
+    """Stop a resume whose saved stages were trained under other settings before anything of the
+    run is written (its config.yaml still describes its model.pt). Each stage's state lives in
+    ``<out_dir>/<system>/<stage>/state.pt``."""
+    from vemd.train.epochs import load_state
+
+    for state in sorted((Path(cfg.train.out_dir) / cfg.system.kind).glob("*/state.pt")):
+        load_state(state, stage_setting(cfg, state.parent.name))
 
 
 def stage_setting(cfg: Config, stage: str) -> str:
