@@ -363,11 +363,13 @@ class ABAW24Config:
     """The ABAW 2024 valence/arousal system (seed 003): static backbone, dynamic transformer,
     functionals + KELM, decision fusion."""
 
-    backbone: str = "efficientnet_b1"  # any timm name: the per-frame (static) model
+    backbone: str = "efficientnet_b1"  # any timm name, or plain (vemd's small VGG-style stack)
+    plain_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 96, 128])  # backbone: plain
     pretrained: bool = False
     weights: str | None = None  # a timm state dict file for the backbone
     static: StageTrainConfig = field(default_factory=lambda: StageTrainConfig("adamw", 5e-3, 0.0, 32, 20, 10))
-    loss: str = "ccc"  # ccc (1 - CCC) | logcosh | mse, per dimension, summed
+    static_loss: str = "logcosh"  # §5.2: the static models train on LogCosh
+    loss: str = "ccc"  # the dynamic model's: ccc (1 - CCC) | logcosh | mse, per dimension, summed
     dynamic_dim: int = 256
     dynamic_layers: int = 2
     dynamic_heads: int = 4
@@ -711,6 +713,7 @@ def _system_problems(cfg: Config) -> list[str]:
             *_stage_problems("system.abaw24.static", a.static),
             *_stage_problems("system.abaw24.dynamic", a.dynamic),
             *_one_of("system.abaw24.loss", a.loss, REGRESSION_LOSSES),
+            *_one_of("system.abaw24.static_loss", a.static_loss, REGRESSION_LOSSES),
             *_one_of("system.abaw24.kelm_kernel", a.kelm_kernel, KELM_KERNELS),
             *_one_of("system.abaw24.fusion", a.fusion, DECISION_FUSIONS),
             *_positive("system.abaw24.functional_window_s", a.functional_window_s),

@@ -228,14 +228,14 @@ def test_a_random_forest_fusion_is_refitted_on_loading_to_the_same_predictions(v
 # ---- per-frame targets and CCC, by hand ---------------------------------------------------------
 
 
-def test_frame_targets_fall_back_to_the_clip_values_where_a_frame_has_none():
+def test_frame_targets_fall_back_to_the_clip_values_only_for_items_without_per_frame_values():
     nan = math.nan
     batch = {
         "va": torch.tensor(
             [
                 [[0.1, 0.2], [nan, nan], [0.3, nan]],  # a frame unlabelled, a frame without arousal
                 [[nan, nan], [nan, nan], [nan, nan]],  # no per-frame file
-                [[nan, nan], [0.5, -0.5], [nan, nan]],  # no clip valence either
+                [[nan, nan], [0.5, -0.5], [nan, nan]],  # unlabelled frames stay unlabelled
             ]
         ),
         "valence": torch.tensor([-0.4, 0.6, nan]),
@@ -243,9 +243,9 @@ def test_frame_targets_fall_back_to_the_clip_values_where_a_frame_has_none():
     }
     expected = torch.tensor(
         [
-            [[0.1, 0.2], [-0.4, 0.7], [0.3, 0.7]],
+            [[0.1, 0.2], [nan, nan], [0.3, nan]],
             [[0.6, -0.2], [0.6, -0.2], [0.6, -0.2]],
-            [[nan, 0.9], [0.5, -0.5], [nan, 0.9]],
+            [[nan, nan], [0.5, -0.5], [nan, nan]],
         ]
     )
     before = batch["va"].clone()

@@ -3,7 +3,8 @@
 Per-frame valence and arousal in [-1, 1] (the ABAW 2024 VA paper, §3):
 
 * **static model** (§3.2): a per-frame timm backbone (EfficientNet-B1 by default; any timm
-  name) with a 2-output head, fine-tuned on single frames against their valence/arousal;
+  name, or vemd's small ``plain`` stack for drawn scenes) with a 2-output head, fine-tuned on
+  single frames against their valence/arousal with ``static_loss`` (LogCosh, §5.2);
 * **dynamic model** (§3.2, Fig. 1b): the static backbone frozen; its embeddings of a window's
   frames go through a temporal transformer encoder (learnt positions) that predicts every
   frame. The window is the item's ``data.frames`` frames ``data.frame_interval`` seconds apart:
@@ -20,11 +21,11 @@ Per-frame valence and arousal in [-1, 1] (the ABAW 2024 VA paper, §3):
   video's frame rate and smooths them with a ``smoothing_s`` Hamming window
   (:mod:`vemd.inference.smoothing`).
 
-Targets come from each item's per-frame ``va`` (AffWild2 files, SynthGroups ``--va``), or from
-its clip-level valence/arousal for every frame where it has no per-frame value; frames without
-either are left out of every loss and score (CCC, Eq. 2, per dimension; their mean is the
+Targets come from each item's per-frame ``va`` (AffWild2 files, SynthGroups ``--va``), or, for
+an item without any per-frame value, from its clip-level valence/arousal on every frame; frames
+without a target are left out of every loss and score (CCC, Eq. 2, per dimension; their mean is the
 challenge score). The static and dynamic models train with :func:`vemd.train.epochs.train_epochs`
-(``loss``: 1 − CCC, LogCosh or MSE, summed over the two dimensions; the best validation mean
+(the dynamic model's ``loss``: 1 − CCC, LogCosh or MSE, summed over the two dimensions; the best validation mean
 CCC kept; resumable, exact after a kill). The model file holds the KELM's training windows and
 β, the Dirichlet weights, and for a random forest the validation predictions it is refitted on
 when the file is read (no estimator is pickled).
@@ -92,9 +93,16 @@ class ABAW24(nn.Module):
         self.cfg = cfg
         self.image_size = cfg.model.image_size
         self.smoothing_s = a.smoothing_s
-        self.backbone = timm.create_model(
-            a.backbone, pretrained=a.pretrained and not for_loading, num_classes=0
-        )
+        if a.backbone == "plain":
+            from vemd.models.custom_encoder import PlainEncoder
+
+            encoder = PlainEncoder(a.plain_channels)
+            self.backbone = nn.Sequential(encoder, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            self.backbone.num_features = encoder.num_features
+        else:
+            self.backbone = timm.create_model(
+                a.backbone, pretrained=a.pretrained and not for_loading, num_classes=0
+            )
         if a.weights and not for_loading:
             from vemd.models.inflated import _read_state_dict
 
@@ -225,11 +233,13 @@ def functional_windows(
 
 
 def frame_targets(batch: dict) -> torch.Tensor:
-    """(B, T, 2) per-frame targets: the item's ``va``, else its clip valence/arousal; NaN: none."""
+    """(B, T, 2) per-frame targets: the item's ``va``; an item with no per-frame value at all
+    (no ``va_file``) takes its clip valence/arousal on every frame. NaN: no target (an
+    AffWild2 frame marked -5 stays unlabelled, as the challenge scores annotated frames only)."""
     per_frame = batch["va"].clone()
     clip = torch.stack([batch["valence"], batch["arousal"]], dim=1)[:, None, :].expand_as(per_frame)
-    missing = torch.isnan(per_frame)
-    per_frame[missing] = clip[missing]
+    without = torch.isnan(per_frame).flatten(1).all(1)  # (B,) items without per-frame values
+    per_frame[without] = clip[without]
     return per_frame
 
 
@@ -263,8 +273,8 @@ def _settings(stage, cfg: Config) -> EpochSettings:
     )
 
 
-def _loss(cfg: Config):
-    loss = regression_loss(cfg.system.abaw24.loss)
+def _loss(name: str):
+    loss = regression_loss(name)
 
     def total(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:  # (N, 2) each
         return sum(loss(pred[:, d], target[:, d]) for d in range(2))
@@ -296,7 +306,7 @@ def fit_abaw24(cfg: Config, *, resume: bool = False) -> dict:
     train, index = split_data(cfg, cfg.data.train_split, train=True)
     train_plain, _ = split_data(cfg, cfg.data.train_split, train=False)
     val, _ = split_data(cfg, cfg.data.val_split, train=False)
-    loss = _loss(cfg)
+    loss, static_loss_fn = _loss(a.loss), _loss(a.static_loss)
     log.info("abaw24: %d training, %d validation items", len(train), len(val))
 
     # static model: backbone + head on single frames
@@ -304,7 +314,9 @@ def fit_abaw24(cfg: Config, *, resume: bool = False) -> dict:
 
     def static_loss(rows):
         batch = collate([train[int(i)] for i in rows])
-        return loss(model.static(batch["frames"]).reshape(-1, 2), frame_targets(batch).reshape(-1, 2))
+        return static_loss_fn(
+            model.static(batch["frames"]).reshape(-1, 2), frame_targets(batch).reshape(-1, 2)
+        )
 
     def static_score():
         preds, targets = [], []
