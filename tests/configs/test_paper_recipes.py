@@ -17,11 +17,12 @@ from vemd.data.loaders import dataset_defaults
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 PAPER = CONFIG_DIR / "paper"
-# video-only recipes: the multimodal ones (paper §7) have tests/configs/test_multimodal_recipes.py
+# VE-MD video-only recipes: the multimodal ones (paper §7) have tests/configs/test_multimodal_recipes.py,
+# the seed systems tests/configs/test_system_recipes.py
 RECIPES = sorted(
     p
     for p in PAPER.rglob("*.yaml")
-    if not p.name.startswith("_") and p.relative_to(PAPER).parts[0] != "multimodal"
+    if not p.name.startswith("_") and p.relative_to(PAPER).parts[0] not in ("multimodal", "systems")
 )
 CLASSES = {"gaf3": 3, "vgaf": 3, "dfew": 7, "mer2023": 6, "samsemo": 5, "engagenet": 4}
 BATCH = {"gaf3": 32, "vgaf": 8, "dfew": 10, "mer2023": 10, "samsemo": 10, "engagenet": 10}  # released run.py
