@@ -721,6 +721,8 @@ def _system_problems(cfg: Config) -> list[str]:
             *_at_least("system.abaw24.fusion_samples", a.fusion_samples, 1),
             *_at_least("system.abaw24.dynamic_layers", a.dynamic_layers, 1),
         ]
+        if a.backbone == "vemd" and not a.weights:
+            problems.append("system.abaw24.backbone=vemd needs system.abaw24.weights: a VE-MD model.pt")
         if not a.functionals or any(f not in FUNCTIONALS for f in a.functionals):
             problems.append(
                 f"system.abaw24.functionals={a.functionals!r}: expected names from {', '.join(FUNCTIONALS)}"

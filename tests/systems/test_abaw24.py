@@ -13,11 +13,11 @@ import pytest
 import torch
 from tests.data import audio_media
 from tests.inference.helpers import printed_results
-from tests.systems.conftest import abaw24_config, fit_keeping_model, split_frames
+from tests.systems.conftest import ABAW24_RECIPE, abaw24_config, fit_keeping_model, split_frames
 
 import vemd
 from vemd.cli import main
-from vemd.config import ConfigError
+from vemd.config import ConfigError, load_config
 from vemd.models.checkpoint import weights_digest
 from vemd.systems import is_system, load_system
 from vemd.systems.abaw24 import ccc_scores, frame_targets
@@ -267,3 +267,65 @@ def test_ccc_scores_on_a_hand_computed_example():
     target[:, 1] = np.nan
     scores = ccc_scores(pred, target)
     assert math.isnan(scores["arousal_ccc"]) and scores["mean_ccc"] == pytest.approx(5 / 7)
+
+
+# ---- a trained VE-MD as the static backbone -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def vemd_backbone_file(tmp_path_factory):
+    """A stage-2 tiny VE-MD (random weights, 64-px frames) saved as vemd fit saves model.pt."""
+    from vemd.config import load_config as load
+    from vemd.config import to_dict
+    from vemd.models.build import build_model
+    from vemd.models.checkpoint import MODEL_FORMAT
+
+    cfg = load("tiny", ["model.mode=ve-md", "model.image_size=64", "model.vit.kwargs.img_size=64"])
+    torch.manual_seed(0)
+    model = build_model(cfg.model, inference=True, load_weights=False)
+    path = tmp_path_factory.mktemp("vemd_backbone") / "model.pt"
+    payload = {
+        "format": MODEL_FORMAT,
+        "format_version": 1,
+        "vemd_version": "0",
+        "config": to_dict(cfg),
+        "class_names": ["Negative", "Neutral", "Positive"],
+        "stage": "2",
+        "state_dict": model.inference_state_dict(),
+    }
+    torch.save(payload, path)
+    return path
+
+
+def test_a_vemd_backbone_stays_frozen_and_the_model_file_stands_alone(va_root, vemd_backbone_file, tmp_path):
+    from vemd.models.checkpoint import load_model, weights_digest
+
+    cfg = abaw24_config(
+        va_root,
+        tmp_path / "run",
+        "system.abaw24.backbone=vemd",
+        f"system.abaw24.weights={vemd_backbone_file}",
+    )
+    summary, model = fit_keeping_model(cfg)
+    video, _, _ = load_model(vemd_backbone_file)
+    assert weights_digest(model.backbone.video) == weights_digest(video)  # not trained
+    assert set(summary["val_mean_ccc"]) == {"static", "dynamic", "kelm", "fused"}
+    moved = tmp_path / "elsewhere.pt"
+    (tmp_path / "run" / "model.pt").rename(moved)
+    vemd_backbone_file.rename(vemd_backbone_file.with_suffix(".gone"))  # the file needs no VE-MD beside it
+    try:
+        loaded_model, _, _ = load_system(moved)
+    finally:
+        vemd_backbone_file.with_suffix(".gone").rename(vemd_backbone_file)
+    _, frames = split_frames(cfg, "test")
+    ours, theirs = model.all_predictions(frames[:4]), loaded_model.all_predictions(frames[:4])
+    for name in ours:
+        np.testing.assert_allclose(theirs[name], ours[name], atol=1e-6)
+    # each frame is embedded on its own: a frame's embedding does not depend on its neighbours
+    one = loaded_model.embed(frames[:1, :1])
+    np.testing.assert_allclose(loaded_model.embed(frames[:1])[:, :1].numpy(), one.numpy(), atol=1e-5)
+
+
+def test_a_vemd_backbone_needs_its_weights():
+    with pytest.raises(ConfigError, match="system.abaw24.weights"):
+        load_config(ABAW24_RECIPE, ["system.abaw24.backbone=vemd"])

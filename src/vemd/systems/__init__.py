@@ -55,6 +55,7 @@ def save_system(model: torch.nn.Module, cfg: Config, class_names: list[str], out
         "config": to_dict(cfg),
         "class_names": list(class_names),
         "state_dict": model.state_dict(),
+        "extra": model.extra_state_for_file() if hasattr(model, "extra_state_for_file") else {},
     }
     out = Path(out)
     atomic_write(out, lambda handle: torch.save(payload, handle))
@@ -75,7 +76,10 @@ def load_system(path: str | Path):
         state = data["state_dict"]
     except Exception as err:
         raise CheckpointError(f"{path}: bad system model file: {_first_line(err)}") from err
-    model = build_system(cfg, for_loading=True)
+    try:
+        model = build_system(cfg, for_loading=True, extra=data.get("extra") or {})
+    except (ValueError, KeyError, TypeError) as err:
+        raise CheckpointError(f"{path}: bad system model file: {_first_line(err)}") from err
     for name in getattr(model, "sized_by_training", ()):  # buffers whose size training decides
         if isinstance(state.get(name), torch.Tensor):
             setattr(model, name, torch.empty_like(state[name]))
@@ -90,7 +94,7 @@ def load_system(path: str | Path):
     return model, cfg, class_names
 
 
-def build_system(cfg: Config, *, for_loading: bool = False) -> torch.nn.Module:
+def build_system(cfg: Config, *, for_loading: bool = False, extra: dict | None = None) -> torch.nn.Module:
     """The model of ``cfg.system.kind`` (``for_loading``: no pretrained weights are fetched)."""
     if cfg.system.kind == "emotiw20":
         from vemd.systems.emotiw20 import EmotiW20
@@ -99,7 +103,7 @@ def build_system(cfg: Config, *, for_loading: bool = False) -> torch.nn.Module:
     if cfg.system.kind == "abaw24":
         from vemd.systems.abaw24 import ABAW24
 
-        return ABAW24(cfg, for_loading=for_loading)
+        return ABAW24(cfg, for_loading=for_loading, extra=extra)
     raise ValueError(f"system.kind={cfg.system.kind!r} is not a seed system")
 
 

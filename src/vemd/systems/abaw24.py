@@ -4,7 +4,10 @@ Per-frame valence and arousal in [-1, 1] (the ABAW 2024 VA paper, §3):
 
 * **static model** (§3.2): a per-frame timm backbone (EfficientNet-B1 by default; any timm
   name, or vemd's small ``plain`` stack for drawn scenes) with a 2-output head, fine-tuned on
-  single frames against their valence/arousal with ``static_loss`` (LogCosh, §5.2);
+  single frames against their valence/arousal with ``static_loss`` (LogCosh, §5.2). The paper's
+  backbone was first pretrained on emotion data; ``backbone: vemd`` with ``weights: model.pt``
+  uses a trained VE-MD that way (frozen: each frame's emotion-decoder token, the head alone
+  trained), which is how the built-in recipe gets a backbone that already reads drawn faces;
 * **dynamic model** (§3.2, Fig. 1b): the static backbone frozen; its embeddings of a window's
   frames go through a temporal transformer encoder (learnt positions) that predicts every
   frame. The window is the item's ``data.frames`` frames ``data.frame_interval`` seconds apart:
@@ -82,18 +85,48 @@ class TemporalTransformer(nn.Module):
         return torch.tanh(self.head(self.encoder(x)))
 
 
+class VEMDFrameEncoder(nn.Module):
+    """A trained VE-MD as the static backbone (``backbone: vemd``): each frame seen alone, as a
+    one-frame clip, and its emotion-decoder frame token as the embedding. It stays frozen and in
+    eval mode: only the static head trains over it (the built-in stand-in for the paper's
+    backbone pretrained on emotion data)."""
+
+    def __init__(self, video: nn.Module) -> None:
+        super().__init__()
+        self.video = video.eval()
+        for p in self.video.parameters():
+            p.requires_grad_(False)
+        with torch.no_grad():
+            probe = torch.zeros(1, 1, 3, video.image_size, video.image_size, dtype=torch.uint8)
+            self.num_features = int(self.embed_frames(probe).shape[-1])
+
+    def train(self, mode: bool = True):  # never leaves eval mode (dropout, batch norm statistics)
+        return super().train(False)
+
+    @torch.no_grad()
+    def embed_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (B, T, 3, S, S) → (B, T, D)."""
+        b, t = frames.shape[:2]
+        single = frames.reshape(b * t, 1, *frames.shape[2:])
+        out = self.video.classify(self.video.preprocess(single), stage="2")
+        return out.frame_tokens.reshape(b, t, -1).float()
+
+
 class ABAW24(nn.Module):
     """Static backbone + head, dynamic transformer, KELM and fusion weights (module docstring)."""
 
     sized_by_training = ("kelm_x", "kelm_beta", "rf_preds", "rf_targets")
 
-    def __init__(self, cfg: Config, *, for_loading: bool = False) -> None:
+    def __init__(self, cfg: Config, *, for_loading: bool = False, extra: dict | None = None) -> None:
         super().__init__()
         a = cfg.system.abaw24
+        self.vemd_part: dict | None = None  # the VE-MD backbone's config, kept in the model file
         self.cfg = cfg
         self.image_size = cfg.model.image_size
         self.smoothing_s = a.smoothing_s
-        if a.backbone == "plain":
+        if a.backbone == "vemd":
+            self.backbone = VEMDFrameEncoder(self._vemd_backbone(cfg, for_loading, extra))
+        elif a.backbone == "plain":
             from vemd.models.custom_encoder import PlainEncoder
 
             encoder = PlainEncoder(a.plain_channels)
@@ -103,7 +136,7 @@ class ABAW24(nn.Module):
             self.backbone = timm.create_model(
                 a.backbone, pretrained=a.pretrained and not for_loading, num_classes=0
             )
-        if a.weights and not for_loading:
+        if a.weights and not for_loading and a.backbone != "vemd":
             from vemd.models.inflated import _read_state_dict
 
             state = _read_state_dict(Path(a.weights))
@@ -129,10 +162,47 @@ class ABAW24(nn.Module):
         self.kelm: KELM | None = None
         self.forest: RandomForestFusion | None = None
 
+    def _vemd_backbone(self, cfg: Config, for_loading: bool, extra: dict | None) -> nn.Module:
+        """The VE-MD of ``weights`` (fitting), or one of the architecture the model file keeps
+        (loading: its weights are among this model's own)."""
+        from vemd.config import ConfigError, from_dict, to_dict
+        from vemd.models.build import build_model
+        from vemd.models.checkpoint import load_model
+
+        if for_loading:
+            part = (extra or {}).get("vemd_backbone")
+            if not isinstance(part, dict):
+                raise ValueError("the model file keeps no VE-MD backbone config")
+            video = build_model(from_dict(part["config"]).model, inference=True, load_weights=False)
+            video.stage = "2"
+            self.vemd_part = part
+            return video
+        path = cfg.system.abaw24.weights
+        if not path:
+            raise ConfigError("system.abaw24.backbone=vemd needs system.abaw24.weights: a VE-MD model.pt")
+        video, video_cfg, _ = load_model(path)
+        if video.stage != "2":
+            raise ConfigError(f"{path}: a stage-1 model; the backbone must be a stage-2 VE-MD")
+        if video.image_size != cfg.model.image_size:
+            raise ConfigError(
+                f"{path}: a VE-MD of {video.image_size}-px frames, but model.image_size={cfg.model.image_size}"
+            )
+        self.vemd_part = {"config": to_dict(video_cfg)}
+        return video
+
+    def extra_state_for_file(self) -> dict:
+        return {"vemd_backbone": self.vemd_part} if self.vemd_part is not None else {}
+
     # ---- parts ------------------------------------------------------------------------------
+
+    @property
+    def frozen_backbone(self) -> bool:
+        return isinstance(self.backbone, VEMDFrameEncoder)
 
     def embed(self, frames: torch.Tensor) -> torch.Tensor:
         """uint8 frames (B, T, 3, S, S) → per-frame embeddings (B, T, D)."""
+        if self.frozen_backbone:
+            return self.backbone.embed_frames(frames)
         b, t = frames.shape[:2]
         x = frames.reshape(b * t, *frames.shape[2:]).float() / 255.0
         return self.backbone((x - self.pixel_mean) / self.pixel_std).reshape(b, t, -1)
@@ -309,16 +379,33 @@ def fit_abaw24(cfg: Config, *, resume: bool = False) -> dict:
     loss, static_loss_fn = _loss(a.loss), _loss(a.static_loss)
     log.info("abaw24: %d training, %d validation items", len(train), len(val))
 
-    # static model: backbone + head on single frames
+    # static model: backbone + head on single frames (a frozen VE-MD backbone: the head alone,
+    # on embeddings computed once)
     static = nn.ModuleDict({"backbone": model.backbone, "head": model.static_head})
+    emb = None
+    if model.frozen_backbone:
+        emb = {
+            "train": embeddings_of(model, train_plain, a.static.batch_size),
+            "val": embeddings_of(model, val, a.static.batch_size),
+        }
+
+    def head(split: str, rows) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.tanh(model.static_head(emb[split][0][rows])).reshape(-1, 2), emb[split][1][rows].reshape(
+            -1, 2
+        )
 
     def static_loss(rows):
+        if emb is not None:
+            return static_loss_fn(*head("train", rows))
         batch = collate([train[int(i)] for i in rows])
         return static_loss_fn(
             model.static(batch["frames"]).reshape(-1, 2), frame_targets(batch).reshape(-1, 2)
         )
 
     def static_score():
+        if emb is not None:
+            pred, target = head("val", torch.arange(len(val)))
+            return ccc_scores(pred.numpy(), target.numpy())["mean_ccc"]
         preds, targets = [], []
         for _, batch in _batches(val, torch.arange(len(val)), a.static.batch_size):
             preds.append(model.static(batch["frames"]).reshape(-1, 2))
@@ -330,7 +417,7 @@ def fit_abaw24(cfg: Config, *, resume: bool = False) -> dict:
         "abaw24 static",
         1,
         static,
-        list(static.parameters()),
+        [p for p in static.parameters() if p.requires_grad],
         loss_of=static_loss,
         score_of=static_score,
         train_rows=torch.arange(len(train)),
@@ -344,10 +431,11 @@ def fit_abaw24(cfg: Config, *, resume: bool = False) -> dict:
         p.requires_grad_(False)
 
     # frozen embeddings → dynamic model
-    emb = {
-        "train": embeddings_of(model, train_plain, a.dynamic.batch_size),
-        "val": embeddings_of(model, val, a.dynamic.batch_size),
-    }
+    if emb is None:
+        emb = {
+            "train": embeddings_of(model, train_plain, a.dynamic.batch_size),
+            "val": embeddings_of(model, val, a.dynamic.batch_size),
+        }
 
     def dynamic_loss(rows):
         return loss(model.dynamic(emb["train"][0][rows]).reshape(-1, 2), emb["train"][1][rows].reshape(-1, 2))
