@@ -175,6 +175,28 @@ def test_predict_gives_valence_and_arousal_and_no_class(
         assert all("label" not in w and "probs" not in w and "arousal" in w for w in r["windows"])
 
 
+def test_predict_out_writes_valence_and_arousal_timelines(fitted, tmp_path, capsys):
+    import csv
+
+    video = audio_media.video(tmp_path, "scene.mp4", seconds=2.0, audio=False)
+    out = tmp_path / "report"
+    model_file = str(fitted[0] / "model.pt")
+    assert main(["predict", str(video), "--ckpt", model_file, "--window", "0.5", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "valence" in printed and "arousal" in printed
+    rows = list(csv.reader((out / "timeline.csv").open()))
+    assert rows[0] == ["input", "start", "end", "valence", "arousal"]
+    assert len(rows) == 1 + 4
+    entries = json.loads((out / "predictions.json").read_text())
+    assert [float(r[3]) for r in rows[1:]] == [w["valence"] for w in entries[0]["windows"]]
+    assert len(list(out.glob("timeline-*.png"))) == 1
+    # a classifier's predictions cannot be mixed into this folder, nor these into a classifier's
+    from vemd.inference.report import check_out
+
+    with pytest.raises(Exception, match="predicts"):
+        check_out(out, ["Negative", "Neutral", "Positive"])
+
+
 def test_a_killed_fit_resumes_to_the_model_of_an_uninterrupted_one(fitted, va_root, tmp_path, monkeypatch):
     import vemd.train.epochs as trainer
 

@@ -6,7 +6,7 @@ import argparse
 
 from vemd.commands.common import add_config_arguments, config_overrides
 
-HELP = "Train VE-MD (stage 1, stage 2 or both) with Lightning on any device."
+HELP = "Train VE-MD (stage 1, stage 2 or both) with Lightning on any device, or a seed system (system.kind)."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

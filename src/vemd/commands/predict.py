@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     from vemd.commands.common import refuse_file_as_folder
     from vemd.errors import USER_ERRORS, DataError, VemdError
     from vemd.inference.predictor import GroupEmotionPredictor
-    from vemd.inference.report import check_out, write_prediction_report
+    from vemd.inference.report import check_out, output_names, write_prediction_report
 
     _checked_args(args)
     out = Path(args.out) if args.out else None
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
     )
     if out is not None:
-        check_out(out, predictor.class_names)
+        check_out(out, output_names(predictor))
     printer = _Printer(args.json)
     results, failed = [], len(empty)
     for source in paths:
@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         results.append(result)
         printer.result(result)
     if out is not None and results:
-        write_prediction_report(results, predictor.class_names, out)
+        write_prediction_report(results, output_names(predictor), out)
     return 1 if failed else 0
 
 
@@ -189,7 +189,9 @@ class _Printer:
 
 def _readable(item) -> str:
     """``label  (class p  class p …; valence v)`` of a window or a result (object or dict)."""
-    get = item.get if isinstance(item, dict) else lambda key: getattr(item, key)
+    get = item.get if isinstance(item, dict) else lambda key: getattr(item, key, None)
+    if get("probs") is None:  # a regression system: valence and arousal only
+        return f"valence {get('valence'):.2f}, arousal {get('arousal'):.2f}"
     probs = "  ".join(f"{c} {p:.2f}" for c, p in get("probs").items())
     valence = f"; valence {get('valence'):.2f}" if get("valence") is not None else ""
     return f"{get('label')}  ({probs}{valence})"

@@ -121,6 +121,25 @@ def plot_sr_heatmaps(
     return _save(figure, path)
 
 
+def plot_va_timeline(windows: list[dict], path: str | Path) -> Path:
+    """Valence and arousal over a video's windows (``{"start", "end", "valence", "arousal"}``),
+    as two lines at the window centres on the [-1, 1] scale."""
+    windows = sorted(windows, key=lambda w: (w["start"], w["end"]))
+    centres = np.array([(w["start"] + w["end"]) / 2 for w in windows], dtype=np.float64)
+    figure = Figure(figsize=(9, 3.2), layout="constrained")
+    ax = figure.subplots()
+    for key, color in (("valence", "#1b7837"), ("arousal", "#b2182b")):
+        ax.plot(centres, [w[key] for w in windows], marker="o", markersize=3, color=color, label=key)
+    ax.axhline(0, color="0.6", linewidth=0.8)
+    ax.set_ylim(-1, 1)
+    ax.set_xlim(windows[0]["start"], windows[-1]["end"])
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("value")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.set_title("Group valence and arousal over time")
+    return _save(figure, path)
+
+
 def plot_timeline(windows: list[dict], class_names: list[str], path: str | Path) -> Path:
     """Class probabilities over a video's windows, stacked, above a band of the predicted label.
 

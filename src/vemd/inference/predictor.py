@@ -144,6 +144,7 @@ class GroupEmotionPredictor:
         mm = self.multimodal
         hears = mm is not None and mm.audio is not None and "audio" in mm.modalities  # the fusion reads audio
         self.audio_seconds = self.cfg.multimodal.audio.seconds if hears else None
+        self.regression = self.system is not None and getattr(self.system, "regression", False)
         if self.system is not None:
             self.audio_seconds = getattr(self.system, "audio_seconds", None)
             if smoothing is None:  # a system's own timeline smoothing (ABAW 2024: 0.5-s Hamming)

@@ -24,11 +24,23 @@ from pathlib import Path
 
 from vemd.errors import DataError
 from vemd.inference.predictor import VALENCE_KEY
+from vemd.inference.results import AROUSAL_KEY
 from vemd.structure import atomic_write_text
 
 RESULTS = "predictions.json"
 TIMELINE = "timeline.csv"
 LOCK = ".predictions.lock"
+# the outputs of a regression system (ABAW 2024), which has no class: they stand for its classes
+REGRESSION_OUTPUTS = [VALENCE_KEY, AROUSAL_KEY]
+
+
+def output_names(predictor) -> list[str]:
+    """What a predictor's results are over: its class names, or valence and arousal."""
+    return REGRESSION_OUTPUTS if getattr(predictor, "regression", False) else list(predictor.class_names)
+
+
+def _outputs(entry: dict) -> list[str]:
+    return list(entry["probs"]) if isinstance(entry.get("probs"), dict) else REGRESSION_OUTPUTS
 
 
 def check_out(out: Path, class_names: list[str]) -> None:
@@ -40,7 +52,9 @@ def check_out(out: Path, class_names: list[str]) -> None:
 def write_prediction_report(results: list[dict], class_names: list[str], out: Path) -> None:
     """Merge ``results`` into ``out``: ``predictions.json``, ``timeline.csv``, PNGs of videos.
 
-    ``timeline.csv`` ends with a ``valence`` column when an entry has a valence.
+    ``timeline.csv`` ends with a ``valence`` column when an entry has a valence;
+    ``class_names`` :data:`REGRESSION_OUTPUTS` (a regression system's results) gives
+    valence and arousal columns and plots instead of classes.
     """
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -68,18 +82,30 @@ def plot_name(input_path: str | Path) -> str:
 
 
 def _plot(entry: dict, class_names: list[str], path: Path) -> None:
-    from vemd.eval.plots import plot_timeline
+    from vemd.eval.plots import plot_timeline, plot_va_timeline
 
-    if len(entry["windows"]) > 1:
+    if (
+        len(entry["windows"]) <= 1
+    ):  # one window now: a plot from an earlier run of the same input is out of date
+        path.unlink(missing_ok=True)
+    elif class_names == REGRESSION_OUTPUTS:
+        plot_va_timeline(entry["windows"], path)
+    else:
         windows = [{**w, "probs": [w["probs"][c] for c in class_names]} for w in entry["windows"]]
         plot_timeline(windows, class_names, path)
-    else:  # one window now: a plot from an earlier run of the same input is out of date
-        path.unlink(missing_ok=True)
 
 
 def _timeline_csv(entries: list[dict], class_names: list[str]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    if class_names == REGRESSION_OUTPUTS:
+        writer.writerow(["input", "start", "end", *REGRESSION_OUTPUTS])
+        for entry in entries:
+            for w in entry["windows"]:
+                writer.writerow(
+                    [entry["input"], f"{w['start']:.3f}", f"{w['end']:.3f}", w[VALENCE_KEY], w[AROUSAL_KEY]]
+                )
+        return buffer.getvalue()
     valence = any(VALENCE_KEY in e for e in entries)
     header = ["input", "start", "end", "label", *[f"prob_{c}" for c in class_names]]
     writer.writerow(header + ([VALENCE_KEY] if valence else []))
@@ -104,7 +130,7 @@ def _read_results(path: Path) -> list[dict]:
     if not isinstance(entries, list) or not all(
         isinstance(e, dict)
         and isinstance(e.get("input"), str)
-        and isinstance(e.get("probs"), dict)
+        and (isinstance(e.get("probs"), dict) or isinstance(e.get(AROUSAL_KEY), int | float))
         and isinstance(e.get("windows"), list)
         for e in entries
     ):
@@ -114,9 +140,9 @@ def _read_results(path: Path) -> list[dict]:
 
 def _check_classes(entries: list[dict], class_names: list[str], path: Path) -> None:
     for entry in entries:
-        if list(entry["probs"]) != list(class_names):
+        if _outputs(entry) != list(class_names):
             raise DataError(
-                f"{path}: holds predictions over classes {list(entry['probs'])}, this model predicts "
+                f"{path}: holds predictions over {_outputs(entry)}, this model predicts "
                 f"{list(class_names)}; use another --out"
             )
 

@@ -116,6 +116,7 @@ class ABAW24(nn.Module):
     """Static backbone + head, dynamic transformer, KELM and fusion weights (module docstring)."""
 
     sized_by_training = ("kelm_x", "kelm_beta", "rf_preds", "rf_targets")
+    regression = True  # valence/arousal only: results carry no class
 
     def __init__(self, cfg: Config, *, for_loading: bool = False, extra: dict | None = None) -> None:
         super().__init__()
