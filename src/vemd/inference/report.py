@@ -142,9 +142,13 @@ def _check_classes(entries: list[dict], class_names: list[str], path: Path) -> N
     for entry in entries:
         if _outputs(entry) != list(class_names):
             raise DataError(
-                f"{path}: holds predictions over {_outputs(entry)}, this model predicts "
-                f"{list(class_names)}; use another --out"
+                f"{path}: holds predictions over {_what(_outputs(entry))}, this model predicts "
+                f"{_what(list(class_names))}; use another --out"
             )
+
+
+def _what(names: list[str]) -> str:
+    return "valence and arousal" if names == REGRESSION_OUTPUTS else f"classes {names}"
 
 
 @contextmanager
