@@ -1,7 +1,9 @@
 """ABAW 2024 system on built-in valence/arousal data, and the KELM's fit time against its size.
 
 Generates SynthGroups with per-frame valence/arousal (``vemd synth --va``) unless ``--data``
-already holds it, trains the system with the built-in recipe (``systems/abaw24_synth``) and
+already holds it, trains the system with a built-in recipe (``systems/abaw24_synth_vemd``: the
+quickstart VE-MD of ``make demo`` as frozen backbone; ``systems/abaw24_synth``: a small CNN
+trained from scratch) and
 prints the test split's frame-wise CCC (valence, arousal, mean) of the static model, the dynamic
 model, functionals + KELM and their Dirichlet fusion. Then fits a KELM (RBF kernel, C = 1) on
 N random windows of 384 features (the recipe's 128-d embeddings × mean/min/max) for growing N
@@ -36,9 +38,14 @@ def kelm_times(sizes: list[int], features: int = 384, seed: int = 0) -> list[tup
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--recipe",
+        default="systems/abaw24_synth_vemd",
+        help="systems/abaw24_synth_vemd (after make demo: the quickstart VE-MD as backbone) or systems/abaw24_synth",
+    )
     parser.add_argument("--data", default="runs/bench_abaw24/data")
     parser.add_argument("--out", default="runs/bench_abaw24/run")
-    parser.add_argument("--n-train", type=int, default=4000)
+    parser.add_argument("--n-train", type=int, default=2000)
     parser.add_argument("--n-val", type=int, default=300)
     parser.add_argument("--n-test", type=int, default=600)
     parser.add_argument("--kelm-sizes", type=int, nargs="+", default=[500, 1000, 2000, 4000, 8000])
