@@ -351,3 +351,22 @@ def test_a_vemd_backbone_stays_frozen_and_the_model_file_stands_alone(va_root, v
 def test_a_vemd_backbone_needs_its_weights():
     with pytest.raises(ConfigError, match="system.abaw24.weights"):
         load_config(ABAW24_RECIPE, ["system.abaw24.backbone=vemd"])
+
+
+def test_the_service_answers_valence_and_arousal(fitted, tmp_path):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+    from tests.data import bad_media
+
+    from vemd.serve.app import create_app
+
+    client = TestClient(create_app(fitted[0] / "model.pt"))
+    info = client.get("/v1/model").json()
+    assert info["class_names"] == [] and info["system"] == "abaw24" and info["arousal"] is True
+    image = bad_media.good_png(tmp_path)
+    with image.open("rb") as handle:
+        answer = client.post("/v1/predict", files={"file": ("scene.png", handle, "image/png")})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert set(body) == {"input", "duration", "valence", "arousal", "windows"}
+    assert -1 <= body["valence"] <= 1 and -1 <= body["arousal"] <= 1

@@ -278,15 +278,18 @@ def _windowed(predictor: GroupEmotionPredictor, window: float | None, stride: fl
 
 def _model_info(predictor: GroupEmotionPredictor) -> dict:
     cfg = predictor.cfg
+    regression = getattr(predictor, "regression", False)
     return {
-        "class_names": list(predictor.class_names),
-        "mode": cfg.model.mode,
+        "class_names": [] if regression else list(predictor.class_names),  # a regression system has none
+        "system": cfg.system.kind,
+        "mode": cfg.model.mode if cfg.system.kind == "ve-md" else None,
         "image_size": predictor.model.image_size,
         "frames": cfg.data.frames,
         "sampling": cfg.data.sampling,
         "window": predictor.window,
         "stride": predictor.stride,
-        "valence": bool(cfg.model.valence_head),
+        "valence": bool(cfg.model.valence_head) or regression,
+        "arousal": regression,
         "vemd_version": __version__,
     }
 

@@ -52,8 +52,8 @@ async function loadModel() {
     const classNames = info.class_names || [];
     box.textContent = "";
     const parts = [
-      ["Classes", classNames.join(", ")],
-      ["Mode", info.mode],
+      info.arousal ? ["Outputs", "valence, arousal"] : ["Classes", classNames.join(", ")],
+      info.mode ? ["Mode", info.mode] : ["System", info.system],
       ["Input", info.image_size + " px"],
       ["vemd", info.vemd_version],
     ];
@@ -138,6 +138,7 @@ function failed(controller, message) {
 // ---- result --------------------------------------------------------------------------------
 
 function showResult(result) {
+  if (!result.probs) return showValenceArousal(result); // a regression system: no class
   const names = Object.keys(result.probs);
   $("input-name").textContent = "for " + result.input;
   $("label").textContent = result.label;
@@ -152,6 +153,33 @@ function showResult(result) {
     drawTimeline($("timeline"), names, windows, result.duration);
     shown = { names, windows, duration: result.duration };
   }
+}
+
+function showValenceArousal(result) {
+  $("input-name").textContent = "for " + result.input;
+  $("label").textContent = "valence " + signed(result.valence) + " · arousal " + signed(result.arousal);
+  $("result").hidden = false;
+  const windows = result.windows || [];
+  if (windows.length < 2) return;
+  const table = element("table", { class: "windows" });
+  table.append(element("caption", {}, "Windows"));
+  const head = element("tr");
+  for (const title of ["Start (s)", "End (s)", "Valence", "Arousal"]) head.append(element("th", { scope: "col", class: "num" }, title));
+  const thead = element("thead");
+  thead.append(head);
+  table.append(thead);
+  const body = element("tbody");
+  for (const w of windows) {
+    const row = element("tr");
+    for (const value of [w.start.toFixed(1), w.end.toFixed(1), signed(w.valence), signed(w.arousal)]) {
+      row.append(element("td", { class: "num" }, value));
+    }
+    body.append(row);
+  }
+  table.append(body);
+  const wrap = element("div", { class: "table-wrap" });
+  wrap.append(table);
+  $("timeline").append(wrap);
 }
 
 function drawBars(box, names, probs, label) {
