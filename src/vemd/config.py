@@ -157,7 +157,8 @@ class LossConfig:
     recon: float = 1.0  # VAE variant
     limb: float = 1.0  # β_limb (PersonQuery)
     adj: float = 0.5  # β_adj (PersonQuery)
-    valence: float = 1.0  # MSE of the valence head (model.valence_head), items with a target only
+    valence: float = 1.0  # weight of the valence head's loss (model.valence_head), items with a target only
+    valence_loss: str = "mse"  # mse (MER2023's measure) | ccc (1 - CCC, Eq. 2 of ABAW 2024) | logcosh
 
     def struct_weight(self, modality: str, decoder: str) -> float:
         value = getattr(self, modality)
@@ -543,6 +544,7 @@ def _model_problems(cfg: Config) -> list[str]:
         *_one_of("model.mode", m.mode, ("ve-sd", "ve-md", "ve-md-sr")),
         *_one_of("model.variational", m.variational, ("ve", "vae", "vanilla")),
         *_one_of("model.decoder", m.decoder, ("heatmap", "personquery")),
+        *_one_of("loss.valence_loss", cfg.loss.valence_loss, REGRESSION_LOSSES),
         *_one_of("model.sr.norm", m.sr.norm, SR_NORMS),
         *_at_least("model.image_size", m.image_size, 1),
         *_at_least("model.latent_dim", m.latent_dim, 1),

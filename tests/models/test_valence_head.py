@@ -80,3 +80,28 @@ def test_loss_valence_is_the_mse_over_items_with_a_target_and_is_weighted_once()
     criterion = build_criterion(cfg.loss, plain, cfg.model.decoder)
     assert "loss_valence" not in criterion.weight_dict
     assert "loss_valence" not in criterion(plain.eval()(frames(cfg)), labels, valence=torch.ones(2))[0]
+
+
+def test_loss_valence_can_be_one_minus_ccc_over_the_items_with_a_target():
+    from dataclasses import replace
+
+    from vemd.models import build_criterion
+
+    cfg, model = tiny_model("model.mode=ve-sd", "model.valence_head=true")
+    x = torch.cat([frames(cfg), frames(cfg)])  # four clips
+    out = model.eval()(x)
+    criterion = build_criterion(replace(cfg.loss, valence_loss="ccc"), model, cfg.model.decoder)
+    target = torch.tensor([0.5, -0.5, float("nan"), 0.25])
+    torch.manual_seed(0)
+    losses, _ = criterion(out, torch.tensor([0, 1, 2, 0]), valence=target)
+    p, t = out.valence[[0, 1, 3]].double(), target[[0, 1, 3]].double()
+    ccc = (
+        2
+        * ((p - p.mean()) * (t - t.mean())).mean()
+        / (p.var(unbiased=False) + t.var(unbiased=False) + (p.mean() - t.mean()) ** 2)
+    )
+    assert losses["loss_valence"].item() == pytest.approx(1 - ccc.item(), abs=1e-5)
+    with pytest.raises(Exception, match="loss.valence_loss"):
+        from vemd.config import load_config
+
+        load_config("tiny", ["loss.valence_loss=huber"])

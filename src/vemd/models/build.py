@@ -256,4 +256,5 @@ def build_criterion(loss: LossConfig, model: VEMD, decoder: str) -> VEMDCriterio
         struct_weight_dicts={m: struct_weight_dict(loss, d) for m, d in model.struct_decoders.items()},
         variational=model.encoder.variational,
         mmd_bandwidths=tuple(loss.mmd_bandwidths),
+        valence_loss=loss.valence_loss,
     )

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from vemd.models.mmd import mmd_to_prior
 from vemd.models.outputs import VEMDOutput
+from vemd.models.regression import regression_loss
 
 
 def select_frames(pred: dict, keep: torch.Tensor) -> dict:
@@ -56,7 +57,9 @@ class VEMDCriterion:
         struct_weight_dicts: dict[str, dict[str, float]],
         variational: str,
         mmd_bandwidths: tuple[float, ...] = (0.5, 1.0, 2.0),
+        valence_loss: str = "mse",
     ) -> None:
+        self.valence_loss = valence_loss  # mse (MER2023's measure), ccc (1 - CCC) or logcosh
         self.struct_losses = struct_losses
         self.weight_dict = weight_dict
         self.struct_weight_dicts = struct_weight_dicts
@@ -127,7 +130,11 @@ class VEMDCriterion:
         if output.recon is not None and frames is not None:
             losses["loss_recon"] = F.mse_loss(output.recon.float(), frames.flatten(0, 1).float())
         if output.valence is not None and valence is not None:
-            losses["loss_valence"] = valence_mse(output.valence, valence)
+            losses["loss_valence"] = (
+                valence_mse(output.valence, valence)
+                if self.valence_loss == "mse"
+                else regression_loss(self.valence_loss)(output.valence.float(), valence.float())
+            )
         losses["loss"] = weighted_sum(losses, self.weight_dict)
         return losses, diagnostics
 
