@@ -60,9 +60,7 @@ def main() -> int:
     from vemd.train.fit import fit
 
     start = time.perf_counter()
-    cfg = load_config(
-        "systems/abaw24_synth", [f"data.root={args.data}", f"train.out_dir={args.out}", *args.set]
-    )
+    cfg = load_config(args.recipe, [f"data.root={args.data}", f"train.out_dir={args.out}", *args.set])
     generate_dataset(
         args.data,
         n_train=args.n_train,
