@@ -153,6 +153,21 @@ def stage_setting(cfg: Config, stage: str) -> str:
     return json.dumps({"stage": stage, "config": tree}, sort_keys=True, default=str)
 
 
+def open_for_test(checkpoint, split: str | None, out_dir, data_cfg: Config | None, device):
+    """What ``vemd test`` of a system starts from: (model on ``device``, config, class names,
+    split, report folder, the split's ClipDataset); ``data_cfg`` replaces the data section."""
+    from vemd.inference.device import resolve_device
+
+    model, cfg, class_names = load_system(checkpoint)
+    model.to(resolve_device(device))
+    if data_cfg is not None:
+        cfg.data = data_cfg.data
+    split = split or cfg.data.test_split
+    out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent / f"test-{split}"
+    dataset, _ = split_data(cfg, split, train=False)
+    return model, cfg, class_names, split, out, dataset
+
+
 def frames_of(dataset, rows: torch.Tensor) -> torch.Tensor:
     """(B, T, 3, S, S) uint8 frames of ``rows`` of a ClipDataset."""
     return torch.stack([dataset[int(i)]["frames"] for i in rows])

@@ -568,19 +568,14 @@ def evaluate_abaw24(
     Writes ``metrics.json``, ``va.md`` (the table) and ``predictions.csv`` (one row per item:
     its mean fused valence/arousal and targets) into ``out_dir``.
     """
-    from vemd.systems import load_system
+    from vemd.systems import open_for_test
     from vemd.systems.card import add_system_evaluation
 
-    model, cfg, _ = load_system(checkpoint)
-    if data_cfg is not None:
-        cfg.data = data_cfg.data
-    split = split or cfg.data.test_split
-    out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent / f"test-{split}"
-    dataset, _ = split_data(cfg, split, train=False)
+    model, cfg, class_names, split, out, dataset = open_for_test(checkpoint, split, out_dir, data_cfg, device)
     preds: dict[str, list[np.ndarray]] = {}
     targets, ids = [], []
     for _, batch in _batches(dataset, torch.arange(len(dataset)), cfg.system.abaw24.dynamic.batch_size):
-        for name, value in model.all_predictions(batch["frames"]).items():
+        for name, value in model.all_predictions(batch["frames"].to(model.pixel_mean.device)).items():
             preds.setdefault(name, []).append(value)
         targets.append(frame_targets(batch).double().numpy())
         ids += batch["clip_id"]

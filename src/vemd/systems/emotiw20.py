@@ -162,7 +162,7 @@ class EmotiW20(nn.Module):
 
     @torch.no_grad()
     def branch_probs(self, frames: torch.Tensor, waveforms) -> tuple[np.ndarray, np.ndarray]:
-        video = self.video(frames).float().softmax(-1).cpu().numpy()
+        video = self.video(frames.to(self.feature_mean.device)).float().softmax(-1).cpu().numpy()
         features, mask = self.audio_features(waveforms)
         device = self.feature_mean.device
         audio = (
@@ -430,15 +430,10 @@ def evaluate_emotiw20(
     from vemd.eval.metrics import classification_metrics
     from vemd.eval.plots import plot_confusion
     from vemd.eval.report import write_metrics_json, write_predictions_csv
-    from vemd.systems import load_system
+    from vemd.systems import open_for_test
     from vemd.systems.card import add_system_evaluation
 
-    model, cfg, class_names = load_system(checkpoint)
-    if data_cfg is not None:
-        cfg.data = data_cfg.data
-    split = split or cfg.data.test_split
-    out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent / f"test-{split}"
-    dataset, _ = split_data(cfg, split, train=False)
+    model, cfg, class_names, split, out, dataset = open_for_test(checkpoint, split, out_dir, data_cfg, device)
     e = cfg.system.emotiw20
     paths = [audio_path(r, dataset.root) for r in dataset.records]
     waves, present, _ = read_waveforms(
