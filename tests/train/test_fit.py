@@ -301,3 +301,17 @@ def test_fit_writes_a_model_card_that_vemd_test_completes(trained, tmp_path):
     assert "val" in read_facts(tmp_path / "model.pt")["evaluations"]
     _write_card(cfg, tmp_path / "model.pt", StageResult(**{**summary["stages"][-1], "best_score": 0.0}))
     assert not read_facts(tmp_path / "model.pt").get("evaluations")
+
+
+def test_a_setting_newer_than_the_checkpoint_is_not_a_change_while_at_its_default():
+    from vemd.config import load_config, to_dict
+    from vemd.train.fit import _changed_settings
+
+    current = to_dict(load_config("tiny"))
+    saved = to_dict(load_config("tiny"))
+    del saved["loss"]["valence_loss"], saved["system"]  # a checkpoint of a vemd without them
+    assert _changed_settings(saved, current) == []
+    changed = to_dict(load_config("tiny", ["loss.valence_loss=ccc"]))
+    assert _changed_settings(saved, changed) == [("loss.valence_loss", None, "ccc")]
+    saved["loss"]["mmd"] = 0.5  # a setting both have, changed, is still refused
+    assert ("loss.mmd", 0.5, current["loss"]["mmd"]) in _changed_settings(saved, current)

@@ -254,7 +254,9 @@ def _resume_point(path: Path, cfg: Config) -> tuple[int, dict | None]:
 
 def _changed_settings(saved: dict | None, current: dict) -> list[tuple[str, object, object]]:
     """(dotted key, saved value, current value) of every setting outside ``RESUMABLE_CHANGES``
-    that differs; a checkpoint without a saved config has nothing to compare."""
+    that differs; a checkpoint without a saved config has nothing to compare. A setting the
+    saved config lacks (written by a vemd that did not have it) is not a change while it holds
+    its default: new settings default to the behaviour that came before them."""
     if not isinstance(saved, dict):
         return []
 
@@ -265,9 +267,13 @@ def _changed_settings(saved: dict | None, current: dict) -> list[tuple[str, obje
             out |= flat(value, f"{name}.") if isinstance(value, dict) and value else {name: value}
         return out
 
-    old, new = flat(saved), flat(current)
+    old, new, default = flat(saved), flat(current), flat(to_dict(Config()))
     keys = sorted((old.keys() | new.keys()) - RESUMABLE_CHANGES)
-    return [(k, old.get(k), new.get(k)) for k in keys if old.get(k) != new.get(k)]
+    return [
+        (k, old.get(k), new.get(k))
+        for k in keys
+        if old.get(k) != new.get(k) and not (k not in old and k in default and new.get(k) == default[k])
+    ]
 
 
 CSV_LOG = Path("logs") / "metrics.csv"

@@ -298,6 +298,12 @@ def _setting(cfg: Config, stage: str) -> str:
         for part in rest[:-1]:
             node = node[part]
         node.pop(rest[-1], None)
+    # settings added after multimodal states were first written: left out at their default, so
+    # a run started by an earlier vemd still resumes
+    if tree.get("system") == to_dict(Config())["system"]:
+        tree.pop("system")
+    if tree["loss"].get("valence_loss") == "mse":
+        tree["loss"].pop("valence_loss")
     if stage != "fusion":  # a branch trains the same whatever fuses it afterwards
         tree["multimodal"].pop("fusion")
         tree["multimodal"].pop("fusion_epochs")
