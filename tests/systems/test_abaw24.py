@@ -297,25 +297,17 @@ def test_ccc_scores_on_a_hand_computed_example():
 @pytest.fixture(scope="module")
 def vemd_backbone_file(tmp_path_factory):
     """A stage-2 tiny VE-MD (random weights, 64-px frames) saved as vemd fit saves model.pt."""
+    from tests.models.helpers import write_model_file
+
     from vemd.config import load_config as load
     from vemd.config import to_dict
     from vemd.models.build import build_model
-    from vemd.models.checkpoint import MODEL_FORMAT
 
     cfg = load("tiny", ["model.mode=ve-md", "model.image_size=64", "model.vit.kwargs.img_size=64"])
     torch.manual_seed(0)
     model = build_model(cfg.model, inference=True, load_weights=False)
     path = tmp_path_factory.mktemp("vemd_backbone") / "model.pt"
-    payload = {
-        "format": MODEL_FORMAT,
-        "format_version": 1,
-        "vemd_version": "0",
-        "config": to_dict(cfg),
-        "class_names": ["Negative", "Neutral", "Positive"],
-        "stage": "2",
-        "state_dict": model.inference_state_dict(),
-    }
-    torch.save(payload, path)
+    write_model_file(path, to_dict(cfg), model.inference_state_dict())
     return path
 
 

@@ -333,18 +333,6 @@ def _batches(dataset, rows: torch.Tensor, size: int):
 # ------------------------------------------------------------------------------------ training
 
 
-def _settings(stage, cfg: Config) -> EpochSettings:
-    return EpochSettings(
-        stage.optimizer,
-        stage.lr,
-        stage.weight_decay,
-        stage.batch_size,
-        stage.epochs,
-        stage.patience,
-        cfg.train.seed,
-    )
-
-
 def _loss(name: str):
     loss = regression_loss(name)
 
@@ -423,7 +411,7 @@ def fit_abaw24(cfg: Config, *, resume: bool = False) -> dict:
         loss_of=static_loss,
         score_of=static_score,
         train_rows=torch.arange(len(train)),
-        settings=_settings(a.static, cfg),
+        settings=EpochSettings.of(a.static, cfg.train.seed),
         folder=folder / "static",
         setting=stage_setting(cfg, "static"),
         resume=resume,
@@ -454,7 +442,7 @@ def fit_abaw24(cfg: Config, *, resume: bool = False) -> dict:
         loss_of=dynamic_loss,
         score_of=dynamic_score,
         train_rows=torch.arange(len(train)),
-        settings=_settings(a.dynamic, cfg),
+        settings=EpochSettings.of(a.dynamic, cfg.train.seed),
         folder=folder / "dynamic",
         setting=stage_setting(cfg, "dynamic"),
         resume=resume,

@@ -184,18 +184,6 @@ class EmotiW20(nn.Module):
 # ------------------------------------------------------------------------------------ training
 
 
-def _settings(stage, cfg: Config) -> EpochSettings:
-    return EpochSettings(
-        stage.optimizer,
-        stage.lr,
-        stage.weight_decay,
-        stage.batch_size,
-        stage.epochs,
-        stage.patience,
-        cfg.train.seed,
-    )
-
-
 class _Splits:
     """The clips of the training and validation splits: frames (lazily) and audio features."""
 
@@ -261,7 +249,7 @@ def _train_video(
         loss_of=loss_of,
         score_of=score_of,
         train_rows=torch.arange(len(rows)),
-        settings=_settings(e.video, cfg),
+        settings=EpochSettings.of(e.video, cfg.train.seed),
         folder=folder / stage,
         setting=stage_setting(cfg, stage),
         resume=resume,
@@ -306,7 +294,7 @@ def _train_audio(
         loss_of=loss_of,
         score_of=score_of,
         train_rows=torch.arange(len(rows)),
-        settings=_settings(e.audio, cfg),
+        settings=EpochSettings.of(e.audio, cfg.train.seed),
         folder=folder / stage,
         setting=stage_setting(cfg, stage),
         resume=resume,

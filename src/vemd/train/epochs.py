@@ -41,6 +41,19 @@ class EpochSettings:
     patience: int = 5
     seed: int = 0
 
+    @classmethod
+    def of(cls, stage, seed: int) -> EpochSettings:
+        """The settings of a config's stage section (``StageTrainConfig``) with the run's seed."""
+        return cls(
+            stage.optimizer,
+            stage.lr,
+            stage.weight_decay,
+            stage.batch_size,
+            stage.epochs,
+            stage.patience,
+            seed,
+        )
+
 
 def epoch_generator(seed: int, stage_id: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + stage_id * 10_007 + epoch)
