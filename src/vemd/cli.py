@@ -19,6 +19,7 @@ COMMANDS = (
     "predict",
     "serve",
     "export",
+    "audit",
     "quickstart",
     "annotate",
     "data",

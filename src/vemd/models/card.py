@@ -69,6 +69,44 @@ def add_evaluation(model_path: str | Path, split: str, metrics: dict, report: st
     return write_model_card(model_path, facts)
 
 
+def audit_facts(result: dict, report: str | Path) -> dict:
+    """The headline figures of a ``vemd audit`` result (:mod:`vemd.privacy.audit`) for the card."""
+    ceiling = result.get("ceiling")
+    reps = {
+        name: {
+            kind: {"accuracy": entry[kind]["accuracy"], "leakage": entry[kind].get("leakage")}
+            for kind in ("knn", "logreg")
+        }
+        for name, entry in result["representations"].items()
+    }
+    presence = result.get("presence") or {}
+    return {
+        "media": result["media"],
+        "identities": result["identities"]["root"],
+        "num_identities": result["identities"]["num_identities"],
+        "num_items": result["identities"]["num_items"],
+        "chance": result["chance"],
+        "ceiling": None
+        if not ceiling
+        else {"name": ceiling["name"], **{k: ceiling[k]["accuracy"] for k in ("knn", "logreg")}},
+        "representations": reps,
+        "presence_auc": {
+            name: entry["logreg"]["auc"] for name, entry in (presence.get("representations") or {}).items()
+        },
+        "presence_ceiling_auc": ((presence.get("ceiling") or {}).get("prototype") or {}).get("auc"),
+        "report": str(report),
+    }
+
+
+def add_audit(model_path: str | Path, result: dict, report: str | Path) -> Path | None:
+    """Record the last audit of ``model_path`` in its card (if it has one), keyed by media kind."""
+    facts = read_facts(model_path)
+    if facts is None:
+        return None
+    facts.setdefault("audits", {})[result["media"]] = audit_facts(result, report)
+    return write_model_card(model_path, facts)
+
+
 def fit_facts(cfg, class_names: list[str], *, sizes: dict[str, int], validation: dict) -> dict:
     """The facts ``vemd fit`` knows: model, data (items per split), and ``validation``: the score it
     selected on (``monitor``, ``score``, ``ci95`` for accuracy)."""
@@ -166,22 +204,70 @@ def render(facts: dict) -> str:
         " score or structural map leaves the model; no frame is written to disk unless asked for.",
         "- In VE-MD mode the structural decoders are not in `model.pt`; in VE-MD-SR mode their maps stay inside.",
         "- Not guaranteed: that internal embeddings or the outputs carry no information about who is in the"
-        " scene. Only a measurement (re-identification probes on the model's representations) can show how"
-        " much they carry; none is recorded in this card.",
+        " scene. Only a measurement (re-identification probes on the model's representations, `vemd audit`)"
+        " can show how much they carry"
+        + (
+            "; none is recorded in this card."
+            if not facts.get("audits")
+            else ": see Measured identity leakage."
+        ),
         *(
             [
                 "- The audio branch hears voices: speech embeddings are known to carry speaker identity,"
-                " and its clip embedding reaches the fusion; how much identity it carries is not measured here."
+                " and its clip embedding reaches the fusion"
+                + (
+                    "; how much identity it carries is not measured here."
+                    if "audio" not in facts.get("audits", {})
+                    else " (its speaker leakage is measured below)."
+                )
             ]
             if (facts.get("multimodal") or {}).get("audio_encoder", "none") != "none"
             else []
         ),
         "- The training data (frames, annotations) is not part of the model file.",
+        *_audit_lines(facts.get("audits") or {}),
         "",
         f"<!-- vemd-card {json.dumps(facts, sort_keys=True)} -->",
         "",
     ]
     return "\n".join(lines)
+
+
+def _audit_lines(audits: dict) -> list[str]:
+    """The "Measured identity leakage" section: the last ``vemd audit`` of each media kind."""
+    if not audits:
+        return []
+    lines = ["", "## Measured identity leakage", ""]
+    for media, a in sorted(audits.items()):
+        ceiling = a.get("ceiling")
+        top = (
+            f"; ceiling `{ceiling['name']}` 1-NN {_pct(ceiling['knn'])}, logreg {_pct(ceiling['logreg'])}"
+            if ceiling
+            else "; no ceiling"
+        )
+        lines += [
+            f"`vemd audit` on {a['num_items']} {media} items of {a['num_identities']} identities (`{a['identities']}`):"
+            f" re-identification of held-out items, chance {_pct(a['chance'])}{top}. Leakage = (accuracy − chance) /"
+            f" (ceiling − chance). Report: `{a['report']}`.",
+            "",
+            "| representation | 1-NN | leakage | logreg | leakage | presence AUC |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, r in a["representations"].items():
+            auc = a.get("presence_auc", {}).get(name)
+            lines.append(
+                f"| `{name}` | {_pct(r['knn']['accuracy'])} | {_ratio(r['knn']['leakage'])} "
+                f"| {_pct(r['logreg']['accuracy'])} | {_ratio(r['logreg']['leakage'])} "
+                f"| {'' if auc is None else f'{auc:.2f}'} |"
+            )
+        if a.get("presence_ceiling_auc") is not None:
+            lines.append(f"| face recognition (ceiling) | | | | | {a['presence_ceiling_auc']:.2f} |")
+        lines.append("")
+    return lines[:-1]
+
+
+def _ratio(value) -> str:
+    return "–" if value is None else f"{value:.2f}"
 
 
 def _multimodal_lines(mm: dict | None) -> list[str]:
