@@ -9,8 +9,7 @@ Representations of a VE-MD (paper Figure 1; names as in ``audit.json``):
 * ``sr_body`` / ``sr_face``: VE-MD-SR's structural representations, averaged over the frames (§3.2).
 
 A multimodal model's audio branch (paper §7.1.1) on audio items: ``audio_probs`` (the branch's
-own classifier), ``audio_embedding`` (its clip embedding, what the fusion reads) and
-``audio_tokens`` (its valid tokens, averaged).
+own classifier) and ``audio_embedding`` (its clip embedding, what the fusion reads).
 
 Ceilings, real recognisers run on the same items: ``face_recognition`` is dlib's
 face-recognition ResNet (128-D, ``dlib_face_recognition_resnet_model_v1.dat`` of
@@ -41,7 +40,6 @@ DESCRIPTIONS = {
     "sr_face": "face SR (VE-MD-SR), averaged over frames",
     "audio_probs": "audio branch: its own class probabilities",
     "audio_embedding": "audio branch: clip embedding (what the fusion reads)",
-    "audio_tokens": "audio branch: its tokens, averaged",
     "face_recognition": "ceiling: dlib face-recognition ResNet (128-D)",
     "voice_mfcc": "ceiling: MFCC mean/std speaker statistics",
 }
@@ -147,11 +145,9 @@ def audio_representations(
         waveforms = torch.from_numpy(np.stack([s for s, _ in heard])).to(model.device)  # (B, L)
         present = torch.tensor([p for _, p in heard], dtype=torch.bool, device=model.device)  # (B,)
         features = mm.audio(waveforms, present)
-        mask = features.token_mask[..., None].float()  # (B, S, 1)
         parts = {
             "audio_probs": features.logits.float().softmax(-1),
             "audio_embedding": features.clip,
-            "audio_tokens": (features.tokens * mask).sum(1) / mask.sum(1).clamp(min=1.0),
         }
         for name, value in parts.items():
             out.setdefault(name, []).append(value.float().cpu().numpy())

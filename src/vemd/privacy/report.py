@@ -55,7 +55,7 @@ def render_markdown(result: dict) -> str:
         f"Model `{result['model']}` ({result['mode']}, stage {result['stage']}"
         f"{', multimodal' if result['multimodal'] else ''}); {ids['num_items']} {result['media']} items of"
         f" {ids['num_identities']} identities from `{ids['root']}` ({_span(ids['items_per_identity'])}"
-        " per identity); vemd {result['vemd_version']}, {result['seconds']:g} s.",
+        f" per identity); vemd {result['vemd_version']}, {result['seconds']:g} s.",
         "",
         "## Re-identification",
         "",
@@ -74,9 +74,10 @@ def render_markdown(result: dict) -> str:
         entry["knn"] = dict(ceiling["knn"], leakage=1.0)
         entry["logreg"] = dict(ceiling["logreg"], leakage=1.0)
         lines.append(_row(f"{ceiling['name']} (ceiling)", entry))
+        found = "a face" if ceiling["name"] == "face_recognition" else "audio"
         lines += [
             "",
-            f"The ceiling found a face (a voice) in {_pct(ceiling['coverage'])} of the items; the others count as errors.",
+            f"The ceiling found {found} in {_pct(ceiling['coverage'])} of the items; the others count as errors.",
         ]
     else:
         lines += ["", "No ceiling was computed (`--no-ceiling`): leakage ratios are not defined."]
