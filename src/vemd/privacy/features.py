@@ -174,7 +174,12 @@ class FaceRecogniser:
     dim = 128
 
     def __init__(self) -> None:
-        import dlib
+        try:
+            import dlib
+        except ImportError as err:
+            raise VemdError(
+                "the face-recognition ceiling needs dlib: pip install 'vemd[annotate]' (or pass --no-ceiling)"
+            ) from err
 
         from vemd.annotate.backends.offline_faces import OfflineFaceDetector
 
@@ -225,7 +230,12 @@ def face_ceiling(paths: list[Path], *, progress=None) -> np.ndarray:
 
 def voice_ceiling(paths: list[Path], *, progress=None) -> np.ndarray:
     """(N, 80) MFCC statistics: mean and std of 20 MFCCs and of their deltas."""
-    import librosa
+    try:
+        import librosa
+    except ImportError as err:
+        raise VemdError(
+            "the voice ceiling needs librosa: pip install 'vemd[audio]' (or pass --no-ceiling)"
+        ) from err
 
     rows = []
     for path in paths:
