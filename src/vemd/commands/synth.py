@@ -16,7 +16,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-people", type=int, default=12, help="people per scene are drawn in 1..max")
     parser.add_argument(
-        "--task", choices=("ger", "ier"), default="ger", help="group label, or one dominant person's"
+        "--task",
+        choices=("ger", "ier", "identity"),
+        default="ger",
+        help=(
+            "ger: the group's label; ier: one dominant person's; identity (needs --identities): one person"
+            " per scene and the class is who (p000, p001, ...; balanced per split), a dataset to train a model"
+            " to read identity on purpose, the control of a privacy audit"
+        ),
     )
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument(
@@ -47,6 +54,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             " the frames are the same as without it"
         ),
     )
+    parser.add_argument(
+        "--identities",
+        type=int,
+        default=0,
+        metavar="K",
+        help=(
+            "K >= 2 recurring people p000.. with a fixed look, face geometry and body proportions: every person"
+            " of every scene is one of them (distinct within a scene, at most K per scene), and the audit"
+            " folders identities/<name>/<NNN>.png (each alone) and groups/<NNNNNN>.png with"
+            " groups/members.csv (file,identities,label) are written for vemd audit; MP4s when --frames > 1"
+        ),
+    )
+    parser.add_argument(
+        "--per-identity",
+        type=int,
+        default=8,
+        metavar="N",
+        help="with --identities: items of each identity alone",
+    )
+    parser.add_argument(
+        "--n-groups", type=int, default=120, metavar="M", help="with --identities: group scenes in groups/"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
         image_size=args.image_size,
         audio=args.audio,
         va=args.va,
+        identities=args.identities,
+        per_identity=args.per_identity,
+        n_groups=args.n_groups,
         workers=args.workers,
         preview=args.preview,
     )

@@ -5,11 +5,20 @@ image right, y down) in iBUG order: 0-16 jaw (image left to right), 17-21 / 22-2
 27-30 nose bridge, 31-35 lower nose, 36-41 / 42-47 eyes, 48-59 outer lips, 60-67 inner
 lips. The expression lives only in the geometry: mouth curve and opening, brow raise or
 frown, eye opening. Exaggerated on purpose so that it stays legible on ~20 px faces.
+
+A person's own face (``vemd synth --identities``) is a :class:`FaceShape`: an affine map per
+feature (jaw width, eye spacing and size, nose length, mouth width, brow height) applied to
+the expressed geometry. Being affine, it maps the neutral face to the person's neutral face
+and each expression's displacement to the same displacement at the person's scale (a wide
+mouth smiles wide), so every expression reads the same on every face. The neutral shape
+leaves the landmarks untouched.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -101,9 +110,53 @@ _FIELDS = np.stack(
 _FIELDS[2] *= -1
 
 
-def face_landmarks(e: Expression) -> np.ndarray:
-    """(68, 2) landmarks of one frontal face in face units (the geometry is affine in :func:`_features`)."""
-    return _BASE + (_features(e) @ _FIELDS).reshape(68, 2)
+@dataclass(frozen=True)
+class FaceShape:
+    """A person's face geometry: multipliers (1 = the common face) and one offset (0 = none)."""
+
+    jaw: float = 1.0  # jaw width (and the head's)
+    eye_spacing: float = 1.0  # distance between the eye centres
+    eye_size: float = 1.0  # eye width and opening
+    nose: float = 1.0  # nose length, from the top of the bridge
+    mouth: float = 1.0  # mouth width
+    brow: float = 0.0  # brow height above the common one, face units
+
+
+NEUTRAL_FACE = FaceShape()
+_EYE_CENTRE = np.array([(_EYE_X.max() + _EYE_X.min()) / 2, -0.17])  # image-left eye
+_NOSE_TOP = _NOSE[0, 1]
+
+
+@lru_cache(maxsize=4096)
+def _shape_map(shape: FaceShape) -> tuple[np.ndarray, np.ndarray]:
+    """(68, 2) scale and (68, 2) offset of the affine map of ``shape`` (landmark · scale + offset)."""
+    scale, offset = np.ones((68, 2)), np.zeros((68, 2))
+    scale[0:17, 0] = shape.jaw
+    scale[31:36, 0] = math.sqrt(shape.nose)  # a longer nose is a little wider too
+    scale[27:36, 1] = shape.nose
+    offset[27:36, 1] = _NOSE_TOP * (1.0 - shape.nose)
+    scale[48:68, 0] = shape.mouth
+    # eyes: scaled about their centres (cx, cy), the centres moved to (cx · eye_spacing, cy)
+    cx = np.repeat([_EYE_CENTRE[0], -_EYE_CENTRE[0]], 6)
+    scale[36:48] = shape.eye_size
+    offset[36:48, 0] = cx * (shape.eye_spacing - shape.eye_size)
+    offset[36:48, 1] = _EYE_CENTRE[1] * (1.0 - shape.eye_size)
+    # brows: moved with their eye, raised by ``brow``
+    offset[17:27, 0] = np.repeat([_EYE_CENTRE[0], -_EYE_CENTRE[0]], 5) * (shape.eye_spacing - 1.0)
+    offset[17:27, 1] = -shape.brow
+    return scale, offset
+
+
+def face_landmarks(e: Expression, shape: FaceShape = NEUTRAL_FACE) -> np.ndarray:
+    """(68, 2) landmarks of one frontal face in face units (the geometry is affine in :func:`_features`).
+
+    ``shape`` (a person's own face) maps the expressed landmarks; the neutral shape returns them as they are.
+    """
+    points = _BASE + (_features(e) @ _FIELDS).reshape(68, 2)
+    if shape == NEUTRAL_FACE:
+        return points
+    scale, offset = _shape_map(shape)
+    return points * scale + offset
 
 
 @dataclass(frozen=True)

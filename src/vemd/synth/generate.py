@@ -12,6 +12,7 @@
                               (with ``audio``, an ``audio`` column names each clip's WAV; with
                               ``va``, ``valence``, ``arousal`` (the clip means) and ``va_file``)
       classes.json            {"class_names": ["Negative", "Neutral", "Positive"], "task": ...}
+      identities/, groups/    with ``identities``: the audit folders (:mod:`vemd.synth.identity_sets`)
 
 Determinism: clip (split, i) draws everything from ``SeedSequence([seed, split, i])`` and the
 labels of a split are a seeded permutation of exactly balanced classes, so the frames,
@@ -31,6 +32,14 @@ what is drawn (the people's expressions, mouths and head motion) by the rule of
 :mod:`vemd.synth.affect`. They take no random draw, so the frames, annotations and classes of a
 clip are the same with or without ``va``; a dataset without it holds no ``va`` key in its
 ``dataset.json`` and no va columns in its manifest (which is why ``va`` is off by default).
+
+Recurring people (``identities=K``, :mod:`vemd.synth.identity`): every person of every clip is
+one of K identities with fixed looks and shapes (distinct within a clip, at most K per clip),
+and the audit folders ``identities/`` and ``groups/`` are written after the splits. Task
+``identity`` shows one of them alone per clip, the class being its name (the K names are the
+classes, balanced per split): a dataset to train a model to read identity on purpose, the
+control of a privacy audit. ``dataset.json`` holds the three identity keys only when set, so a
+dataset without identities is drawn, and recorded, exactly as before they existed.
 
 Resuming: a clip is done when all its frame keys are in the store (and, with audio, its WAV
 exists; with va, its va file). Frames are written to a hidden ``frames/.partial-<clip_id>``
@@ -57,6 +66,8 @@ from vemd.errors import DataError
 from vemd.structure.annotations import AnnotationStore, FrameAnnotation, atomic_write_text
 from vemd.synth.affect import clip_affect, clip_means
 from vemd.synth.group import CLASS_NAMES, sample_audio_visual
+from vemd.synth.identity import dataset_identities
+from vemd.synth.identity_sets import audit_jobs, item_done, write_item, write_members
 from vemd.synth.noise import add_annotation_noise
 from vemd.synth.render import render_frames
 from vemd.synth.scene import TASKS, SceneOptions, sample_scene
@@ -64,6 +75,8 @@ from vemd.synth.scene import TASKS, SceneOptions, sample_scene
 SPLITS = ("train", "val", "test")
 FORMAT = "vemd-synthgroups"
 VERSION = 1
+MAX_IDENTITIES = 1000  # names p000..p999
+_IDENTITY_FIELDS = ("identities", "per_identity", "n_groups")
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,9 @@ class SynthOptions:
     image_size: int = 224
     audio: bool = False  # a WAV per clip, and the audio-visual label rule
     va: bool = False  # per-frame valence/arousal files and their clip means in the manifest
+    identities: int = 0  # recurring people (0: everyone new), and the audit folders of them
+    per_identity: int = 8  # with identities: items of each identity alone in identities/<name>/
+    n_groups: int = 120  # with identities: group scenes in groups/
 
     def __post_init__(self) -> None:
         """Refuse nonsense with one line naming the ``vemd synth`` option, its value and the range."""
@@ -93,15 +109,77 @@ class SynthOptions:
             ("image-size", self.image_size, self.image_size >= 32, "an integer >= 32 (pixels)"),
             ("annotation-noise", self.annotation_noise, 0.0 <= self.annotation_noise <= 1.0, "in [0, 1]"),
             ("task", self.task, self.task in TASKS, f"one of {', '.join(TASKS)}"),
+            (
+                "identities",
+                self.identities,
+                self.identities == 0 or 2 <= self.identities <= MAX_IDENTITIES,
+                f"an integer in 2..{MAX_IDENTITIES} (the number of recurring people)",
+            ),
+            ("per-identity", self.per_identity, self.per_identity >= 0, "an integer >= 0"),
+            ("n-groups", self.n_groups, self.n_groups >= 0, "an integer >= 0"),
         )
         for option, value, ok, allowed in checks:
             if not ok:
                 shown = f"{value:g}" if isinstance(value, float) else value
                 raise DataError(f"synth: --{option} {shown}: expected {allowed}")
+        self._check_identity_options()
+
+    def _check_identity_options(self) -> None:
+        """What --identities, --per-identity, --n-groups and --task identity need of each other."""
+        with_identities = self.identities > 0
+        needs = (
+            (
+                "task",
+                self.task,
+                self.task != "identity" or with_identities,
+                "needs --identities K (its classes)",
+            ),
+            (
+                "task",
+                self.task,
+                self.task != "identity" or not self.audio,
+                "not with --audio (a 3-class rule)",
+            ),
+            (
+                "max-people",
+                self.max_people,
+                not with_identities or self.n_groups == 0 or self.max_people >= 2,
+                "expected >= 2 with --identities (the scenes of groups/ hold 2 or more people)",
+            ),
+            (
+                "image-size",
+                self.image_size,
+                not with_identities or self.frames == 1 or self.image_size % 2 == 0,
+                "expected an even size with --identities and --frames > 1 (the audit items are yuv420p MP4s)",
+            ),
+            (
+                "per-identity",
+                self.per_identity,
+                with_identities or self.per_identity == SynthOptions.per_identity,
+                "needs --identities K",
+            ),
+            (
+                "n-groups",
+                self.n_groups,
+                with_identities or self.n_groups == SynthOptions.n_groups,
+                "needs --identities K",
+            ),
+        )
+        for option, value, ok, why in needs:
+            if not ok:
+                raise DataError(f"synth: --{option} {value}: {why}")
 
     @property
     def scene(self) -> SceneOptions:
-        return SceneOptions(self.image_size, self.frames, self.max_people, self.task)
+        people = dataset_identities(self.seed, self.identities) if self.identities else ()
+        return SceneOptions(self.image_size, self.frames, self.max_people, self.task, identities=people)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The classes of the manifest: the identities' names for task identity, else CLASS_NAMES."""
+        if self.task == "identity":
+            return tuple(person.name for person in self.scene.identities)
+        return CLASS_NAMES
 
     def split_size(self, split: str) -> int:
         return {"train": self.n_train, "val": self.n_val, "test": self.n_test}[split]
@@ -111,7 +189,7 @@ def split_labels(options: SynthOptions, split: str) -> np.ndarray:
     """(n,) class indices of a split: exactly balanced (counts differ by at most 1), seeded order."""
     n = options.split_size(split)
     rng = np.random.default_rng([options.seed, SPLITS.index(split), 1 << 20])
-    return rng.permutation(np.arange(n) % len(CLASS_NAMES))
+    return rng.permutation(np.arange(n) % len(options.class_names))
 
 
 def clip_id(split: str, index: int) -> str:
@@ -226,12 +304,19 @@ def _work(job: tuple[str, int, int]) -> tuple[str, list[FrameAnnotation]]:
     return _write_clip(_WORKER["root"], _WORKER["options"], job)
 
 
+def _work_audit(job: tuple[str, int, int]) -> None:
+    write_item(_WORKER["root"], _WORKER["options"], job)
+
+
 def _check_options(root: Path, options: SynthOptions) -> None:
     path = root / "dataset.json"
     recorded = asdict(options)
     for flag in ("audio", "va"):
         if not recorded[flag]:
             del recorded[flag]  # as written before the option existed, so such datasets still resume
+    if not options.identities:
+        for key in _IDENTITY_FIELDS:
+            del recorded[key]
     record = {"format": FORMAT, "version": VERSION, "options": recorded}
     if path.exists():
         try:
@@ -250,7 +335,8 @@ def generate_dataset(
     """Write (or finish) a SynthGroups dataset in ``out`` and return its path.
 
     ``options`` are the fields of :class:`SynthOptions` (n_train, n_val, n_test, frames, seed,
-    max_people, task, annotation_noise, image_size, audio, va). Rerunning with the same options resumes.
+    max_people, task, annotation_noise, image_size, audio, va, identities, per_identity, n_groups).
+    Rerunning with the same options resumes.
     """
     opts = SynthOptions(**options)
     if workers < 1:
@@ -266,6 +352,8 @@ def generate_dataset(
             (root / flag).mkdir(exist_ok=True)
     jobs = [(s, i, int(y)) for s in SPLITS for i, y in enumerate(split_labels(opts, s))]
     todo = [j for j in jobs if not _clip_done(root, store, opts, j[0], j[1])]
+    audit = audit_jobs(opts) if opts.identities else []
+    audit_todo = [j for j in audit if not item_done(root, opts, j)]
     with _progress(progress) as bar:
         task = bar.add_task("synth", total=len(jobs), completed=len(jobs) - len(todo))
         with _pool(root, opts, workers) as pool:
@@ -274,9 +362,15 @@ def generate_dataset(
                     if annotation_key(name, t) not in store:
                         store.add(annotation_key(name, t), annotation)
                 bar.advance(task)
-    store.flush()
+            store.flush()
+            if audit:
+                task = bar.add_task("identities", total=len(audit), completed=len(audit) - len(audit_todo))
+                for _ in pool.imap(_work_audit, audit_todo, chunksize=4):
+                    bar.advance(task)
+    if audit:
+        write_members(root, opts)
     records = [_record(root, opts, s, i, y) for s, i, y in jobs]
-    write_manifest(root, records, list(CLASS_NAMES), task=opts.task, source="synthgroups")
+    write_manifest(root, records, list(opts.class_names), task=opts.task, source="synthgroups")
     if preview:
         from vemd.synth.preview import write_previews
 
@@ -287,15 +381,16 @@ def generate_dataset(
 def _record(root: Path, options: SynthOptions, split: str, index: int, label: int) -> ClipRecord:
     """The manifest row of a written clip; with va, its clip means read back from its va file."""
     name = clip_id(split, index)
+    label_name = options.class_names[label]
     audio = audio_path(split, index) if options.audio else None
     if not options.va:
-        return ClipRecord(name, split, CLASS_NAMES[label], f"frames/{name}", audio=audio)
+        return ClipRecord(name, split, label_name, f"frames/{name}", audio=audio)
     # unwrapped: the cache may hold this path's file from before this run rewrote it
     valence, arousal = clip_means(read_va_file.__wrapped__(root / va_path(split, index)))
     return ClipRecord(
         name,
         split,
-        CLASS_NAMES[label],
+        label_name,
         f"frames/{name}",
         audio=audio,
         valence=valence,

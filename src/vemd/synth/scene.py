@@ -6,6 +6,12 @@ distributions, then the individual valences conditioned on the class
 (:mod:`vemd.synth.group`). People are kept in drawing order, back (small) to front
 (large); the last one is the largest (the dominant person for task ``ier``).
 
+With recurring people (:attr:`SceneOptions.identities`, ``vemd synth --identities``) the
+looks are not drawn: the people are distinct identities drawn without replacement (their
+number capped at how many there are), each with its own look and shapes; positions, sizes,
+valences, motion, background and camera stay random. Task ``identity`` shows one of them
+alone, the class being which one. Without identities no draw differs from before they existed.
+
 Coordinates are canvas pixels: the canvas is the frame plus a margin on each side, so
 that the camera can pan and zoom without showing a border.
 """
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,7 +29,10 @@ from vemd.synth.group import sample_group_valences, sample_individual_valences
 from vemd.synth.occlusion import draw_silhouettes, unoccluded
 from vemd.synth.person import Look, PersonSpec, Pose, pose_person
 
-TASKS = ("ger", "ier")
+if TYPE_CHECKING:
+    from vemd.synth.identity import Identity
+
+TASKS = ("ger", "ier", "identity")
 _LIGHT_SKIN, _DARK_SKIN = np.array([175, 200, 240]), np.array([45, 70, 120])
 _MIN_VISIBLE = 0.45  # share of face + arm points of each person left unoccluded at frame 0
 _ATTEMPTS = 16  # layouts tried before keeping the least occluded one
@@ -36,6 +46,8 @@ class SceneOptions:
     frames: int = 5
     max_people: int = 12
     task: str = "ger"
+    identities: tuple[Identity, ...] = ()  # the recurring people, if any (needed by task identity)
+    min_people: int = 1
 
     @property
     def margin(self) -> int:
@@ -58,21 +70,35 @@ class Scene:
 
 
 def sample_scene(rng: np.random.Generator, label: int, options: SceneOptions) -> Scene:
-    """Draw a clip of class ``label`` (0 Negative, 1 Neutral, 2 Positive)."""
+    """Draw a clip of class ``label`` (0 Negative, 1 Neutral, 2 Positive; task identity: the person's index)."""
     if options.task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {options.task!r}")
+    cast = options.identities
+    if options.task == "identity" and not 0 <= label < len(cast):
+        raise ValueError(f"task identity shows one of {len(cast)} identities, got label {label}")
     s = options.image_size
-    n = int(rng.integers(1, options.max_people + 1))
+    if options.task == "identity":
+        n = 1
+    else:
+        most = min(options.max_people, len(cast)) if cast else options.max_people
+        n = int(rng.integers(options.min_people, most + 1))
     sizes = _sizes(rng, n, options.task) * (s / 224)
     if options.task == "ger":
         valences = sample_group_valences(rng, label, n, largest=n - 1)
-    else:
+    elif options.task == "ier":
         valences = sample_individual_valences(rng, label, n, dominant=n - 1)
-    looks = [_look(rng) for _ in range(n)]
+    else:
+        valences = rng.integers(-1, 2, size=1)
+    if not cast:
+        looks, traits = [sample_look(rng) for _ in range(n)], [{}] * n
+    else:
+        chosen = [label] if options.task == "identity" else rng.choice(len(cast), n, replace=False).tolist()
+        looks = [cast[j].look for j in chosen]
+        traits = [cast[j].traits() for j in chosen]
     motion = [_motion(rng, int(v), options.frames) for v in valences]
     people = [
-        PersonSpec(x=0.0, y=0.0, size=float(h), valence=int(v), look=look, **m)
-        for h, v, look, m in zip(sizes, valences, looks, motion)
+        PersonSpec(x=0.0, y=0.0, size=float(h), valence=int(v), look=look, **m, **t)
+        for h, v, look, m, t in zip(sizes, valences, looks, motion, traits)
     ]
     poses = [pose_person(p, 0) for p in people]
     best, best_xy = -1.0, None
@@ -97,6 +123,8 @@ def sample_scene(rng: np.random.Generator, label: int, options: SceneOptions) ->
 
 def _sizes(rng: np.random.Generator, n: int, task: str) -> np.ndarray:
     """Face heights (n,) in pixels at 224, ascending; the last is the largest."""
+    if task == "identity":
+        return np.array([rng.uniform(24, 56)])
     if task == "ier":
         dominant = rng.uniform(34, 60)
         others = np.exp(rng.uniform(np.log(8), np.log(0.6 * dominant), n - 1))
@@ -111,6 +139,9 @@ def _positions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Head centres (n,), (n,): spread across the frame, larger (nearer) people lower."""
     s, n = options.image_size, len(sizes)
+    if options.task == "identity":  # one person, head and shoulders in view
+        xs, ys = rng.uniform(0.25, 0.75, 1) * s, rng.uniform(0.22, 0.38, 1) * s
+        return xs + options.margin, ys + options.margin
     slots = rng.permutation(n) + rng.uniform(0.15, 0.85, n)
     xs = (0.08 + 0.84 * slots / n) * s
     span = np.log(sizes[-1] / sizes[0]) if n > 1 else 1.0
@@ -125,7 +156,7 @@ def _positions(
     return xs + options.margin, ys + options.margin
 
 
-def _look(rng: np.random.Generator) -> Look:
+def sample_look(rng: np.random.Generator) -> Look:
     """Colours from one batch of uniform draws (fast), all label-free."""
     u = rng.random(22)
     skin = (
