@@ -6,7 +6,10 @@
 3. Evaluate it on the validation split (on which the checkpoint was selected) and on a held-out
    test split of the same size (metrics, confusion matrix, SR heatmaps).
 4. Predict the group emotion of a generated video whose mood changes over time.
-5. Write ``report.md`` with the numbers and the plots.
+5. Audit its privacy (``vemd audit``): re-identification of recurring built-in people
+   (``vemd synth --identities``) from the model's outputs and embeddings, against chance and
+   dlib's face recogniser, and their presence in group scenes; the model card records it.
+6. Write ``report.md`` with the numbers and the plots.
 
 Every step resumes: rerunning after an interruption continues where it stopped.
 """
@@ -26,6 +29,8 @@ log = logging.getLogger(__name__)
 RECIPE = "quickstart"
 MULTIMODAL_RECIPE = "quickstart_multimodal"
 DEMO_LABELS = ("Negative", "Neutral", "Positive")
+AUDIT_PER_IDENTITY = 8  # items of each built-in identity alone
+AUDIT_GROUPS_PER_IDENTITY = 12  # group scenes per identity for the presence test
 
 
 def _demo_video(out: Path, seed: int, seconds_per_clip: int = 5, fps: int = 5) -> tuple[Path, list[str]]:
@@ -63,7 +68,35 @@ def _demo_video(out: Path, seed: int, seconds_per_clip: int = 5, fps: int = 5) -
     return path, [r.label for r in chosen]
 
 
-def run_quickstart(out: str | Path, *, n_train: int, n_val: int, seed: int, overrides: list[str]) -> dict:
+def _privacy_audit(out: Path, model: Path, seed: int, identities: int) -> dict | None:
+    """Step 5: audit ``model`` on ``identities`` built-in people; a finished audit of this model is reused."""
+    from vemd.privacy.audit import file_digest, run_audit
+    from vemd.synth import generate_dataset
+
+    if identities == 0:
+        return None
+    report = out / "audit" / "audit.json"
+    if report.is_file():
+        result = json.loads(report.read_text())
+        same = result.get("model_sha256") == file_digest(model)
+        if same and result.get("identities", {}).get("num_identities") == identities:
+            return result
+    data = generate_dataset(
+        out / "identities",
+        n_train=0,
+        n_val=0,
+        frames=1,
+        seed=seed + 2,
+        identities=identities,
+        per_identity=AUDIT_PER_IDENTITY,
+        n_groups=AUDIT_GROUPS_PER_IDENTITY * identities,
+    )
+    return run_audit(model, data / "identities", groups=data / "groups", out_dir=out / "audit")
+
+
+def run_quickstart(
+    out: str | Path, *, n_train: int, n_val: int, seed: int, overrides: list[str], audit_identities: int = 10
+) -> dict:
     """Run every step into ``out``; returns the summary also written to ``summary.json``."""
     from vemd.eval.evaluate import evaluate
     from vemd.eval.plots import plot_training_curves
@@ -79,7 +112,7 @@ def run_quickstart(out: str | Path, *, n_train: int, n_val: int, seed: int, over
     cfg = load_config(
         RECIPE, [f"data.root={data}", f"train.out_dir={out / 'run'}", f"train.seed={seed}", *overrides]
     )
-    log.info("1/4 generating SynthGroups: %d train + %d val scenes in %s", n_train, n_val, data)
+    log.info("1/5 generating SynthGroups: %d train + %d val scenes in %s", n_train, n_val, data)
     generate_dataset(
         data,
         n_train=n_train,
@@ -93,7 +126,7 @@ def run_quickstart(out: str | Path, *, n_train: int, n_val: int, seed: int, over
     timings["synth_s"] = time.perf_counter() - start
 
     log.info(
-        "2/4 training %s (%s, %s decoder, SR %s)",
+        "2/5 training %s (%s, %s decoder, SR %s)",
         RECIPE,
         cfg.model.mode,
         cfg.model.decoder,
@@ -105,15 +138,21 @@ def run_quickstart(out: str | Path, *, n_train: int, n_val: int, seed: int, over
     model = Path(fitted["model"])
     plot_training_curves(out / "run" / "stage2" / "logs" / "metrics.csv", out / "training_curves.png")
 
-    log.info("3/4 evaluating on the validation and test splits")
+    log.info("3/5 evaluating on the validation and test splits")
     metrics = evaluate(model, split="val", out_dir=out / "eval")
     test_metrics = evaluate(model, split="test", out_dir=out / "test")
 
-    log.info("4/4 predicting a generated video")
+    log.info("4/5 predicting a generated video")
     video, truth = _demo_video(out, seed)
     predictor = GroupEmotionPredictor(model)
     prediction = predictor.predict(video).to_dict()
     write_prediction_report([prediction], predictor.class_names, out / "predict")
+
+    if audit_identities:
+        log.info("5/5 privacy audit: re-identifying %d built-in people from the model", audit_identities)
+    audit_start = time.perf_counter()
+    audit = _privacy_audit(out, model, seed, audit_identities)
+    timings["audit_s"] = time.perf_counter() - audit_start
     timings["total_s"] = time.perf_counter() - start
 
     summary = {
@@ -128,11 +167,64 @@ def run_quickstart(out: str | Path, *, n_train: int, n_val: int, seed: int, over
         "demo_video": {"truth": truth, "windows": [w["label"] for w in prediction["windows"]]},
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
         "model": str(model),
+        "privacy": _privacy_summary(audit),
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     has_sr_figure = (out / "eval" / "sr_heatmaps.png").exists()  # only models that keep their decoders
     atomic_write_text(out / "report.md", _report(cfg, summary, metrics, prediction, has_sr_figure))
     return summary
+
+
+def _privacy_summary(audit: dict | None) -> dict | None:
+    """The audit's re-identification accuracies (best probe) and presence AUCs, for summary.json."""
+    if audit is None:
+        return None
+    best = lambda e: max(e[p]["accuracy"] for p in ("knn", "logreg"))  # noqa: E731
+    presence = (audit.get("presence") or {}).get("representations") or {}
+    ceiling = audit.get("ceiling")
+    return {
+        "num_identities": audit["identities"]["num_identities"],
+        "num_items": audit["identities"]["num_items"],
+        "chance": audit["chance"],
+        "reid_accuracy": {name: best(e) for name, e in audit["representations"].items()},
+        "ceiling_accuracy": best(ceiling) if ceiling else None,
+        "presence_auc": {name: e["logreg"]["auc"] for name, e in presence.items()},
+        "presence_ceiling_auc": ((audit.get("presence") or {}).get("ceiling") or {})
+        .get("prototype", {})
+        .get("auc"),
+    }
+
+
+def _privacy_section(privacy: dict | None) -> str:
+    if privacy is None:
+        return ""
+    rows = "\n".join(
+        f"| `{name}` | {100 * acc:.1f} % | "
+        + ("" if privacy["presence_auc"].get(name) is None else f"{privacy['presence_auc'][name]:.2f}")
+        + " |"
+        for name, acc in privacy["reid_accuracy"].items()
+    )
+    ceiling = privacy["ceiling_accuracy"]
+    top = (
+        ""
+        if ceiling is None
+        else f"\n| dlib face recognition (ceiling) | {100 * ceiling:.1f} % | "
+        + ("" if privacy["presence_ceiling_auc"] is None else f"{privacy['presence_ceiling_auc']:.2f}")
+        + " |"
+    )
+    return f"""## Privacy audit (`audit/`)
+
+Re-identification of {privacy["num_items"]} held-out images of {privacy["num_identities"]} recurring built-in
+people (`identities/`, `vemd synth --identities`) from what the model computes, best of a cosine
+1-NN and a logistic-regression probe; chance {100 * privacy["chance"]:.1f} %. Presence: ROC AUC of
+telling whether a person is among the people of a group scene (0.5 = chance). Details, leakage
+ratios and the chart in `audit/audit.md`.
+
+| representation | re-identification | presence AUC |
+|---|---|---|
+{rows}{top}
+
+"""
 
 
 def _report(cfg, summary: dict, metrics: dict, prediction: dict, has_sr_figure: bool) -> str:
@@ -185,9 +277,10 @@ The checkpoint was selected on this split. On the held-out test split (`test/`,
 
 ![timeline](predict/{plot_name(prediction["input"])})
 
-## Time
+{_privacy_section(summary.get("privacy"))}## Time
 
-Generation {t["synth_s"]:.0f} s, training {t["fit_s"]:.0f} s, whole quickstart {t["total_s"]:.0f} s.
+Generation {t["synth_s"]:.0f} s, training {t["fit_s"]:.0f} s, privacy audit {t.get("audit_s", 0):.0f} s,
+whole quickstart {t["total_s"]:.0f} s.
 Rerun with `vemd quickstart --out DIR`; `vemd test --ckpt {summary["model"]} --split val` re-evaluates.
 """
 

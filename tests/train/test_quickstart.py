@@ -19,7 +19,7 @@ TINY_QUICKSTART = [
 
 def test_quickstart_runs_every_step_and_writes_its_report(tmp_path, capsys):
     out = tmp_path / "qs"
-    args = ["quickstart", "--out", str(out), "--n-train", "24", "--n-val", "9"]
+    args = ["quickstart", "--out", str(out), "--n-train", "24", "--n-val", "9", "--audit-identities", "3"]
     for item in TINY_QUICKSTART:
         args += ["--set", item]
     assert main(args) == 0
@@ -42,9 +42,18 @@ def test_quickstart_runs_every_step_and_writes_its_report(tmp_path, capsys):
     records = predictions if isinstance(predictions, list) else [predictions]
     assert all(set(r) == PUBLIC_KEYS for r in records)  # group level only
     assert not list(out.rglob("predict/*.jpg"))  # predict writes no frame
+    # step 5: the privacy audit of the trained model, in the report and the model card
+    privacy = summary["privacy"]
+    assert privacy["num_identities"] == 3 and privacy["num_items"] == 24 and privacy["chance"] == 1 / 3
+    assert {"probs", "clip_embedding", "latent", "sr_body"} <= set(privacy["reid_accuracy"])
+    assert "## Privacy audit" in report and "`clip_embedding`" in report
+    assert json.loads((out / "audit" / "audit.json").read_text())["presence"]["num_scenes"] == 36
+    assert "## Measured identity leakage" in (out / "run" / "MODEL_CARD.md").read_text()
+    audited = (out / "audit" / "audit.json").stat().st_mtime_ns
     # run again (as `make demo` twice): everything resumes, nothing is retrained or lost
     curves = (out / "run" / "stage2" / "logs" / "metrics.csv").read_text()
     assert main(args) == 0
+    assert (out / "audit" / "audit.json").stat().st_mtime_ns == audited  # the finished audit is reused
     again = json.loads((out / "summary.json").read_text())
     assert again["accuracy"] == summary["accuracy"] and again["test_accuracy"] == summary["test_accuracy"]
     assert (out / "run" / "stage2" / "logs" / "metrics.csv").read_text() == curves

@@ -35,6 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --multimodal: freeze this VE-MD (e.g. runs/quickstart/run/model.pt) instead of training one",
     )
     parser.add_argument("--n-val", type=int, default=600, help="validation scenes")
+    parser.add_argument(
+        "--audit-identities",
+        type=int,
+        default=10,
+        metavar="K",
+        help="privacy audit of the trained model on K recurring built-in people (0: no audit)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--set",
@@ -57,7 +64,11 @@ def run(args: argparse.Namespace) -> int:
     run = run_multimodal_quickstart if args.multimodal else run_quickstart
     args.out = args.out or ("runs/quickstart_multimodal" if args.multimodal else "runs/quickstart")
     n_train = args.n_train or (5000 if args.multimodal else 10000)
-    extra = {"video_model": args.video_model, "n_video": args.n_video} if args.multimodal else {}
+    extra = (
+        {"video_model": args.video_model, "n_video": args.n_video}
+        if args.multimodal
+        else {"audit_identities": args.audit_identities}
+    )
     if args.video_model and not args.multimodal:
         raise VemdError("--video-model applies to --multimodal only")
     summary = run(

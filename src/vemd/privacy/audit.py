@@ -81,6 +81,7 @@ def run_audit(
             "version": 1,
             "vemd_version": __version__,
             "model": str(checkpoint),
+            "model_sha256": file_digest(checkpoint),
             "mode": model.video.mode,
             "stage": model.video.stage,
             "multimodal": model.multimodal is not None,
@@ -126,6 +127,17 @@ def run_audit(
     written = write_report(result, out)
     add_audit(checkpoint, result, written["audit.md"])
     return result
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes: which model file an audit measured."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _identity_facts(root, items, layout: str) -> dict:
