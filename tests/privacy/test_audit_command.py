@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from tests.models.helpers import tiny_config, tiny_model, write_model_file
+from tests.privacy.helpers import WriteSpy, use_tmpdir
 
 from vemd.cli import main
 from vemd.config import to_dict
@@ -65,8 +66,10 @@ def _listing(*roots: Path) -> dict[Path, int]:
 def test_audit_writes_report_and_card(model_file, identities, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "audit"
+    use_tmpdir(monkeypatch, tmp_path / "tmp")
     before = _listing(identities, model_file.parent, tmp_path)
-    code = main(
+    with WriteSpy() as spy:
+        code = main(
         ["audit", "--ckpt", str(model_file), "--identities", str(identities / "ids"),
          "--groups", str(identities / "groups"), "--out", str(out)]
     )  # fmt: skip
@@ -107,6 +110,7 @@ def test_audit_writes_report_and_card(model_file, identities, tmp_path, monkeypa
         out / "audit.png",
         model_file.parent / "MODEL_CARD.md",
     }
+    assert set(spy.media_writes()) <= {str(out / "audit.png")}  # anywhere on disk: only the chart
 
 
 def test_no_ceiling_has_no_leakage_ratio(model_file, identities, tmp_path):
