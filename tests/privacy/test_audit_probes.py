@@ -82,3 +82,16 @@ def test_presence_auc(informative):
     else:
         assert abs(lg["auc"] - 0.5) < 0.12 and abs(proto["auc"] - 0.5) < 0.12
     assert lg["num_identities"] == len(names)
+
+
+def test_presence_pairs_are_matched_on_group_size():
+    """A representation that only counts people knows nobody: matched pairs keep it at chance."""
+    rng = np.random.default_rng(4)
+    names = [f"p{i:03d}" for i in range(8)]
+    members = [frozenset(rng.choice(names, size=int(rng.integers(1, 7)), replace=False)) for _ in range(300)]
+    pairs = balanced_pairs(members, names)
+    for index, target in pairs.values():
+        sizes = np.array([len(members[i]) for i in index])
+        assert sorted(sizes[target == 1]) == sorted(sizes[target == 0])
+    counts = np.array([[len(m)] for m in members], float) + 0.01 * rng.normal(size=(300, 1))
+    assert abs(presence_logreg(counts, pairs)["auc"] - 0.5) < 0.1

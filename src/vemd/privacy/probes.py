@@ -15,8 +15,8 @@ recogniser (it can exceed 1 when the recogniser misses faces the model still see
 
 Presence: group scenes, each with the set of identities among its people. For each identity
 with present and absent scenes, the pairs are balanced (as many absent scenes, drawn at random,
-as present ones) and scored two ways, each reported as ROC AUC (0.5 = chance), the mean over
-identities:
+as present ones, of the same number of people: :func:`balanced_pairs`) and scored two ways,
+each reported as ROC AUC (0.5 = chance), the mean over identities:
 
 * ``logreg``: a logistic regression on the pooled group representation, cross-validated over
   the identity's balanced scenes (an attacker who has labelled scenes of that person);
@@ -109,17 +109,29 @@ def leakage_ratio(accuracy: float, chance: float, ceiling: float | None) -> floa
 def balanced_pairs(
     members: list[frozenset[str]], identities: list[str], *, seed: int = 0
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per identity: (scene indices, present 0/1) with as many absent scenes as present ones."""
+    """Per identity: (scene indices, present 0/1), as many absent scenes as present ones, matched
+    on the number of people.
+
+    Matching matters: a person is more often among the people of a larger group, so with
+    unmatched pairs a representation that only counts people (the crowd's size is visible in
+    any embedding) would score above chance without knowing anyone.
+    """
     rng = np.random.default_rng(seed)
+    sizes = np.array([len(m) for m in members])
     pairs = {}
     for name in identities:
-        present = np.array([i for i, m in enumerate(members) if name in m])
-        absent = np.array([i for i, m in enumerate(members) if name not in m])
-        n = min(len(present), len(absent))
+        has = np.array([name in m for m in members])
+        chosen_present, chosen_absent = [], []
+        for size in np.unique(sizes):
+            present = np.flatnonzero(has & (sizes == size))
+            absent = np.flatnonzero(~has & (sizes == size))
+            n = min(len(present), len(absent))
+            chosen_present += list(rng.choice(present, n, replace=False))
+            chosen_absent += list(rng.choice(absent, n, replace=False))
+        n = len(chosen_present)
         if n < 2:
             continue
-        chosen = np.concatenate([rng.choice(present, n, replace=False), rng.choice(absent, n, replace=False)])
-        pairs[name] = (chosen, np.repeat([1, 0], n))
+        pairs[name] = (np.array(chosen_present + chosen_absent), np.repeat([1, 0], n))
     return pairs
 
 
