@@ -248,7 +248,8 @@ def _audit_lines(audits: dict) -> list[str]:
         lines += [
             f"`vemd audit` on {a['num_items']} {media} items of {a['num_identities']} identities (`{a['identities']}`):"
             f" re-identification of held-out items, chance {_pct(a['chance'])}{top}. Leakage = (accuracy − chance) /"
-            f" (ceiling − chance). Report: `{a['report']}`.",
+            f" (ceiling − chance); presence AUC: telling whether a person is among the people of a group scene"
+            f" (0.5 = chance). Report: `{a['report']}`.",
             "",
             "| representation | 1-NN | leakage | logreg | leakage | presence AUC |",
             "|---|---|---|---|---|---|",

@@ -87,7 +87,7 @@ def render_markdown(result: dict) -> str:
             "",
             "## Presence in a group",
             "",
-            f"{presence['num_scenes']} group scenes; for each identity, balanced present/absent scenes. ROC AUC"
+            f"{presence['num_scenes']} group scenes; for each identity, as many scenes without them as with them, of the same numbers of people. ROC AUC"
             " (mean over identities; 0.5 = chance): `logreg` is a cross-validated logistic regression on the"
             " scene's representation, `prototype` its cosine similarity to the identity's mean representation"
             " over its own items.",
@@ -130,9 +130,10 @@ def plot_audit(result: dict, path: str | Path) -> Path:
 
     names = list(result["representations"])
     ceiling = result["ceiling"]
+    entries = [result["representations"][n] for n in names]
     if ceiling:
-        names.append(ceiling["name"])
-    entries = [result["representations"].get(n, ceiling) for n in names]
+        names.append(f"{ceiling['name']}\n(ceiling)")
+        entries.append(ceiling)
     figure = Figure(figsize=(max(6.0, 1.1 * len(names) + 2), 4.2))
     ax = figure.subplots()
     x = np.arange(len(names))
