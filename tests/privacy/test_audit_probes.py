@@ -95,3 +95,15 @@ def test_presence_pairs_are_matched_on_group_size():
         assert sorted(sizes[target == 1]) == sorted(sizes[target == 0])
     counts = np.array([[len(m)] for m in members], float) + 0.01 * rng.normal(size=(300, 1))
     assert abs(presence_logreg(counts, pairs)["auc"] - 0.5) < 0.1
+    # the confound the matching removes: with absent scenes drawn regardless of size, counting wins
+    draw = np.random.default_rng(0)
+    unmatched = {}
+    for name in names:
+        present = [i for i, m in enumerate(members) if name in m]
+        absent = [i for i, m in enumerate(members) if name not in m]
+        n = min(len(present), len(absent))
+        index = np.concatenate(
+            [draw.choice(present, n, replace=False), draw.choice(absent, n, replace=False)]
+        )
+        unmatched[name] = (index, np.repeat([1, 0], n))
+    assert presence_logreg(counts, unmatched)["auc"] > 0.65
