@@ -130,3 +130,16 @@ def test_the_onnx_graph_takes_pixels_and_gives_group_outputs_only(graph):
     assert [d.dim_param or d.dim_value for d in outputs["valence"]] == ["batch"]
     meta = {p.key: p.value for p in proto.metadata_props}
     assert set(meta) == METADATA_KEYS and meta["mode"] == "ve-md"
+
+
+def test_the_onnx_graph_names_no_file_of_the_exporting_machine(graph):
+    """The exporter's per-node source traces name the exporting machine's folders (and so its
+    user); a model file to share keeps none of them."""
+    from pathlib import Path
+
+    import vemd
+
+    package = str(Path(vemd.__file__).resolve().parent)
+    keys = {p.key for node in graph[0].graph.node for p in node.metadata_props}
+    assert not [k for k in keys if "stack_trace" in k]
+    assert [t for t in _texts(graph[0]) if package in t or "site-packages" in t] == []

@@ -227,6 +227,7 @@ def _write_onnx(graph: GroupEmotionGraph, meta: dict, out: Path, opset: int | No
     program = _onnx_program(graph, opset, ckpt)
     model = program.model
     model.metadata_props.update(meta)
+    _drop_source_traces(model)
     model.doc_string = f"vemd {__version__} group emotion model ({meta['mode']}): {meta['input_layout']}"
     external = _initializer_bytes(model) > EXTERNAL_DATA_BYTES
     work = out.parent / f".{out.name}.{secrets.token_hex(8)}.tmp"  # same folder: renames are atomic
@@ -254,6 +255,18 @@ def _write_onnx(graph: GroupEmotionGraph, meta: dict, out: Path, opset: int | No
         max_difference=difference,
         outputs=graph.output_names,
     )
+
+
+def _drop_source_traces(model) -> None:
+    """Remove the exporter's per-node source traces: they name files (and so folders, user
+    names) of the machine that exported the model, which a shared model file need not tell."""
+    import onnx_ir as ir
+
+    graphs = [model.graph, *model.functions.values()]
+    for graph in graphs:
+        for node in ir.traversal.RecursiveGraphIterator(graph):
+            for key in [k for k in node.metadata_props if "stack_trace" in k]:
+                del node.metadata_props[key]
 
 
 def _checked_opset(opset: int | None) -> None:
