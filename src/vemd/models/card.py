@@ -240,28 +240,34 @@ def _audit_lines(audits: dict) -> list[str]:
     lines = ["", "## Measured identity leakage", ""]
     for media, a in sorted(audits.items()):
         ceiling = a.get("ceiling")
+        presence = a.get("presence_auc") or {}
         top = (
             f"; ceiling `{ceiling['name']}` 1-NN {_pct(ceiling['knn'])}, logreg {_pct(ceiling['logreg'])}"
             if ceiling
             else "; no ceiling"
         )
+        what = (
+            "; presence AUC: telling whether a person is among the people of a group scene (0.5 = chance)"
+            if presence
+            else ""
+        )
         lines += [
             f"`vemd audit` on {a['num_items']} {media} items of {a['num_identities']} identities (`{a['identities']}`):"
             f" re-identification of held-out items, chance {_pct(a['chance'])}{top}. Leakage = (accuracy − chance) /"
-            f" (ceiling − chance); presence AUC: telling whether a person is among the people of a group scene"
-            f" (0.5 = chance). Report: `{a['report']}`.",
+            f" (ceiling − chance){what}. Report: `{a['report']}`.",
             "",
-            "| representation | 1-NN | leakage | logreg | leakage | presence AUC |",
-            "|---|---|---|---|---|---|",
+            "| representation | 1-NN | leakage | logreg | leakage |"
+            + (" presence AUC |" if presence else ""),
+            "|---|---|---|---|---|" + ("---|" if presence else ""),
         ]
         for name, r in a["representations"].items():
-            auc = a.get("presence_auc", {}).get(name)
+            auc = presence.get(name)
             lines.append(
                 f"| `{name}` | {_pct(r['knn']['accuracy'])} | {_ratio(r['knn']['leakage'])} "
-                f"| {_pct(r['logreg']['accuracy'])} | {_ratio(r['logreg']['leakage'])} "
-                f"| {'' if auc is None else f'{auc:.2f}'} |"
+                f"| {_pct(r['logreg']['accuracy'])} | {_ratio(r['logreg']['leakage'])} |"
+                + (f" {'' if auc is None else f'{auc:.2f}'} |" if presence else "")
             )
-        if a.get("presence_ceiling_auc") is not None:
+        if presence and a.get("presence_ceiling_auc") is not None:
             lines.append(f"| face recognition (ceiling) | | | | | {a['presence_ceiling_auc']:.2f} |")
         lines.append("")
     return lines[:-1]
