@@ -54,6 +54,7 @@ def test_quickstart_runs_every_step_and_writes_its_report(tmp_path, capsys):
     curves = (out / "run" / "stage2" / "logs" / "metrics.csv").read_text()
     assert main(args) == 0
     assert (out / "audit" / "audit.json").stat().st_mtime_ns == audited  # the finished audit is reused
+    assert "## Measured identity leakage" in (out / "run" / "MODEL_CARD.md").read_text()  # and kept
     again = json.loads((out / "summary.json").read_text())
     assert again["accuracy"] == summary["accuracy"] and again["test_accuracy"] == summary["test_accuracy"]
     assert (out / "run" / "stage2" / "logs" / "metrics.csv").read_text() == curves

@@ -425,6 +425,8 @@ def _write_card(cfg: Config, model_path: Path, final: StageResult) -> None:
     sizes = {cfg.data.train_split: final.num_train, cfg.data.val_split: final.num_val}
     facts = fit_facts(cfg, class_names, sizes=sizes, validation=validation)
     old = read_facts(model_path)
-    if old is not None and old.get("validation") == validation:  # the same model again: keep its evaluations
+    if old is not None and old.get("validation") == validation:  # the same model again: keep its measurements
         facts["evaluations"] = old.get("evaluations", {})
+        if old.get("audits"):
+            facts["audits"] = old["audits"]
     write_model_card(model_path, facts)
