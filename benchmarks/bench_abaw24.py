@@ -24,7 +24,7 @@ import numpy as np
 
 
 def kelm_times(sizes: list[int], features: int = 384, seed: int = 0) -> list[tuple[int, float]]:
-    from vemd.models.kelm import KELM
+    from vemd.systems.abaw24.kelm import KELM
 
     rng = np.random.default_rng(seed)
     out = []
@@ -57,7 +57,7 @@ def main() -> int:
     from vemd.config import load_config
     from vemd.synth import generate_dataset
     from vemd.systems import evaluate_system
-    from vemd.train.fit import fit
+    from vemd.systems import fit
 
     start = time.perf_counter()
     cfg = load_config(args.recipe, [f"data.root={args.data}", f"train.out_dir={args.out}", *args.set])

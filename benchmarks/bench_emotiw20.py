@@ -35,7 +35,7 @@ def main() -> int:
     from vemd.config import load_config
     from vemd.synth import generate_dataset
     from vemd.systems import evaluate_system
-    from vemd.train.fit import fit
+    from vemd.systems import fit
 
     start = time.perf_counter()
     cfg0 = load_config("systems/emotiw20_synth")

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from vemd.eval.compare import compare_predictions
-from vemd.eval.evaluate import evaluate
+from vemd.systems import evaluate
 
 
 def main() -> int:

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from vemd.config import load_config
-from vemd.eval.evaluate import evaluate
-from vemd.train.fit import fit
+from vemd.systems import evaluate
+from vemd.systems import fit
 
 # key: (printed name, overrides of the quickstart recipe)
 MODES = {

@@ -10,6 +10,17 @@ The Python API::
     for window in result.windows:
         print(window.start, window.end, window.label)
 
+    for result in predictor.predict(["a.jpg", "b.mp4"]):  # a list of paths: one result each
+        print(result.input, result.label)
+
+``predict`` expands its input as ``vemd predict INPUT...`` does (:mod:`vemd.inference.inputs`).
+One input gives one ``GroupEmotion``: an image or video path, a frame folder (images named by
+frame number only, ``00001.jpg``: one clip), a stream URL, an RGB array, or a list of arrays or
+PIL images (the frames of one clip). A collection gives a list of ``GroupEmotion``, one per item
+in the expansion's order, even when it holds one: a list or tuple of paths, a folder (each image
+and video in it, and each frame folder in it, recursively, sorted) or a glob pattern
+(``"clips/*.mp4"``, each match, sorted).
+
 Results are group level only (:mod:`vemd.inference.results`). Importing ``vemd`` or calling
 :func:`load` imports neither Lightning nor the training package.
 """

@@ -22,9 +22,11 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from vemd.errors import ConfigError
+
 CONFIG_DIR = Path(__file__).parent / "configs"
 
-# Paper defaults for the structural loss weight β_p per decoder (SPEC §7).
+# Paper defaults for the structural loss weight β_p per decoder (paper §4.3, Equation 2).
 PAPER_STRUCT_WEIGHT = {"heatmap": 1.0, "personquery": 0.1}
 SR_NORMS = ("layernorm", "projected", "none")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -51,10 +53,6 @@ ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 OWN_BACKBONES = ("custom", "plain")
 
 
-class ConfigError(ValueError):
-    """An unknown key, a wrong type or an unreadable recipe."""
-
-
 @dataclass
 class ViTConfig:
     # false: no ViT branch, the multitask branch alone gives the whole latent (Table 3's Custom
@@ -63,7 +61,7 @@ class ViTConfig:
     name: str = "vit_large_patch16_224"  # timm name; "vit_large_patch14_clip_224" as released
     pretrained: bool = False  # load timm/Hugging Face weights (needs network or hub cache)
     weights: str | None = None  # local checkpoint file, takes precedence over `pretrained`
-    frozen: bool = True  # frozen after stage 1 (SPEC §3)
+    frozen: bool = True  # frozen after stage 1 (paper §4.3)
     kwargs: dict[str, Any] = field(default_factory=dict)  # extra timm create_model arguments
 
 
@@ -335,7 +333,10 @@ class StageTrainConfig:
 
 @dataclass
 class EmotiW20Config:
-    """The EmotiW 2020 audio-video system (seed 004): inflated 3D ResNet-50, Bi-LSTM, SVM."""
+    """The EmotiW 2020 audio-video system: inflated 3D ResNet-50, Bi-LSTM, SVM.
+
+    The § numbers below are those of the EmotiW 2020 system's paper, not of VE-MD's.
+    """
 
     backbone: str = "resnet50"  # timm ResNet name, inflated to 3D (§II-B)
     pretrained: bool = False  # timm ImageNet weights before inflation (needs the hub cache)
@@ -361,8 +362,11 @@ class EmotiW20Config:
 
 @dataclass
 class ABAW24Config:
-    """The ABAW 2024 valence/arousal system (seed 003): static backbone, dynamic transformer,
-    functionals + KELM, decision fusion."""
+    """The ABAW 2024 valence/arousal system: static backbone, dynamic transformer,
+    functionals + KELM, decision fusion.
+
+    The § numbers below are those of the ABAW 2024 system's paper, not of VE-MD's.
+    """
 
     backbone: str = "efficientnet_b1"  # any timm name, or plain (vemd's small VGG-style stack)
     plain_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 96, 128])  # backbone: plain
@@ -690,52 +694,61 @@ def _system_problems(cfg: Config) -> list[str]:
     problems = _one_of("system.kind", system.kind, SYSTEMS)
     if system.kind != "ve-md" and cfg.multimodal.enabled:
         problems.append(f"system.kind={system.kind} is a system of its own: set multimodal.enabled=false")
-    if system.kind == "emotiw20":
-        e = system.emotiw20
-        problems += [
-            *_stage_problems("system.emotiw20.video", e.video),
-            *_stage_problems("system.emotiw20.audio", e.audio),
-            *_one_of("system.emotiw20.svm_kernel", e.svm_kernel, SVM_KERNELS),
-            *_positive("system.emotiw20.svm_C", e.svm_C),
-            *_positive("system.emotiw20.audio_seconds", e.audio_seconds),
-            *_positive("system.emotiw20.audio_window_s", e.audio_window_s),
-            *_positive("system.emotiw20.audio_hop_s", e.audio_hop_s),
-            *_at_least("system.emotiw20.folds", e.folds, 2),
-            *_at_least("system.emotiw20.audio_hidden", e.audio_hidden, 1),
-        ]
-        if e.time_kernel is not None and (e.time_kernel < 1 or e.time_kernel % 2 == 0):
-            problems.append(
-                f"system.emotiw20.time_kernel={e.time_kernel}: expected an odd number >= 1 or null"
-            )
-        if not 0 <= e.video_dropout < 1 or not 0 <= e.audio_dropout < 1:
-            problems.append("system.emotiw20 dropouts must lie in [0, 1)")
-    if system.kind == "abaw24":
-        a = system.abaw24
-        problems += [
-            *_stage_problems("system.abaw24.static", a.static),
-            *_stage_problems("system.abaw24.dynamic", a.dynamic),
-            *_one_of("system.abaw24.loss", a.loss, REGRESSION_LOSSES),
-            *_one_of("system.abaw24.static_loss", a.static_loss, REGRESSION_LOSSES),
-            *_one_of("system.abaw24.kelm_kernel", a.kelm_kernel, KELM_KERNELS),
-            *_one_of("system.abaw24.fusion", a.fusion, DECISION_FUSIONS),
-            *_positive("system.abaw24.functional_window_s", a.functional_window_s),
-            *_non_negative("system.abaw24.smoothing_s", a.smoothing_s),
-            *_at_least("system.abaw24.fusion_samples", a.fusion_samples, 1),
-            *_at_least("system.abaw24.dynamic_layers", a.dynamic_layers, 1),
-        ]
-        if a.backbone == "vemd" and not a.weights:
-            problems.append("system.abaw24.backbone=vemd needs system.abaw24.weights: a VE-MD model.pt")
-        if not a.functionals or any(f not in FUNCTIONALS for f in a.functionals):
-            problems.append(
-                f"system.abaw24.functionals={a.functionals!r}: expected names from {', '.join(FUNCTIONALS)}"
-            )
-        if not a.kelm_C or any(c <= 0 for c in a.kelm_C):
-            problems.append(f"system.abaw24.kelm_C={a.kelm_C!r}: expected a list of numbers > 0")
-        if a.dynamic_dim % a.dynamic_heads:
-            problems.append("system.abaw24.dynamic_dim must be a multiple of dynamic_heads")
-        if not 0 <= a.dynamic_dropout < 1:
-            problems.append("system.abaw24.dynamic_dropout must lie in [0, 1)")
+    section = SECTION_PROBLEMS.get(system.kind)
+    return problems + (section(cfg) if section is not None else [])
+
+
+def _emotiw20_problems(cfg: Config) -> list[str]:
+    e = cfg.system.emotiw20
+    problems = [
+        *_stage_problems("system.emotiw20.video", e.video),
+        *_stage_problems("system.emotiw20.audio", e.audio),
+        *_one_of("system.emotiw20.svm_kernel", e.svm_kernel, SVM_KERNELS),
+        *_positive("system.emotiw20.svm_C", e.svm_C),
+        *_positive("system.emotiw20.audio_seconds", e.audio_seconds),
+        *_positive("system.emotiw20.audio_window_s", e.audio_window_s),
+        *_positive("system.emotiw20.audio_hop_s", e.audio_hop_s),
+        *_at_least("system.emotiw20.folds", e.folds, 2),
+        *_at_least("system.emotiw20.audio_hidden", e.audio_hidden, 1),
+    ]
+    if e.time_kernel is not None and (e.time_kernel < 1 or e.time_kernel % 2 == 0):
+        problems.append(f"system.emotiw20.time_kernel={e.time_kernel}: expected an odd number >= 1 or null")
+    if not 0 <= e.video_dropout < 1 or not 0 <= e.audio_dropout < 1:
+        problems.append("system.emotiw20 dropouts must lie in [0, 1)")
     return problems
+
+
+def _abaw24_problems(cfg: Config) -> list[str]:
+    a = cfg.system.abaw24
+    problems = [
+        *_stage_problems("system.abaw24.static", a.static),
+        *_stage_problems("system.abaw24.dynamic", a.dynamic),
+        *_one_of("system.abaw24.loss", a.loss, REGRESSION_LOSSES),
+        *_one_of("system.abaw24.static_loss", a.static_loss, REGRESSION_LOSSES),
+        *_one_of("system.abaw24.kelm_kernel", a.kelm_kernel, KELM_KERNELS),
+        *_one_of("system.abaw24.fusion", a.fusion, DECISION_FUSIONS),
+        *_positive("system.abaw24.functional_window_s", a.functional_window_s),
+        *_non_negative("system.abaw24.smoothing_s", a.smoothing_s),
+        *_at_least("system.abaw24.fusion_samples", a.fusion_samples, 1),
+        *_at_least("system.abaw24.dynamic_layers", a.dynamic_layers, 1),
+    ]
+    if a.backbone == "vemd" and not a.weights:
+        problems.append("system.abaw24.backbone=vemd needs system.abaw24.weights: a VE-MD model.pt")
+    if not a.functionals or any(f not in FUNCTIONALS for f in a.functionals):
+        problems.append(
+            f"system.abaw24.functionals={a.functionals!r}: expected names from {', '.join(FUNCTIONALS)}"
+        )
+    if not a.kelm_C or any(c <= 0 for c in a.kelm_C):
+        problems.append(f"system.abaw24.kelm_C={a.kelm_C!r}: expected a list of numbers > 0")
+    if a.dynamic_dim % a.dynamic_heads:
+        problems.append("system.abaw24.dynamic_dim must be a multiple of dynamic_heads")
+    if not 0 <= a.dynamic_dropout < 1:
+        problems.append("system.abaw24.dynamic_dropout must lie in [0, 1)")
+    return problems
+
+
+# The checks of each system's own config section, by system.kind.
+SECTION_PROBLEMS = {"emotiw20": _emotiw20_problems, "abaw24": _abaw24_problems}
 
 
 def to_yaml(cfg: Config) -> str:

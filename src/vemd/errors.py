@@ -1,11 +1,16 @@
 """Errors a user can act on: the CLI prints them as one line and exits non-zero."""
 
-from vemd.config import ConfigError
-from vemd.structure.annotations import AnnotationFormatError
-
 
 class VemdError(Exception):
     """Base of the errors reported to the user as a one-line message."""
+
+
+class ConfigError(ValueError):
+    """An unknown key, a wrong type or an unreadable recipe."""
+
+
+class AnnotationFormatError(ValueError):
+    """A store or shard that is corrupt, foreign or of an unknown version."""
 
 
 class DataError(VemdError):

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from vemd.config import load_config
-from vemd.structure import atomic_write_text
+from vemd.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +100,11 @@ def run_quickstart(
     out: str | Path, *, n_train: int, n_val: int, seed: int, overrides: list[str], audit_identities: int = 10
 ) -> dict:
     """Run every step into ``out``; returns the summary also written to ``summary.json``."""
-    from vemd.eval.evaluate import evaluate
     from vemd.eval.plots import plot_training_curves
     from vemd.inference.predictor import GroupEmotionPredictor
     from vemd.inference.report import write_prediction_report
     from vemd.synth import generate_dataset
-    from vemd.train.fit import fit
+    from vemd.systems import evaluate, fit
 
     out = Path(out)
     timings = {}
@@ -319,9 +318,8 @@ def run_multimodal_quickstart(
     import copy
 
     from vemd.config import MultimodalConfig
-    from vemd.eval.multimodal import evaluate_multimodal
     from vemd.synth import generate_dataset
-    from vemd.train.fit import fit
+    from vemd.systems import evaluate, fit
 
     out = Path(out)
     timings = {}
@@ -379,7 +377,7 @@ def run_multimodal_quickstart(
     model = Path(fitted["model"])
     log.info("4/4 evaluating each modality and the fusion on the validation and test splits")
     results = {
-        split: evaluate_multimodal(model, split=split, out_dir=out / split) for split in ("val", "test")
+        split: evaluate(model, split=split, out_dir=out / split, group_sizes=None) for split in ("val", "test")
     }
     timings["total_s"] = time.perf_counter() - start
     summary = {split: dict(result["modalities"]) for split, result in results.items()}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vemd.cli import main
-from vemd.structure.annotations import atomic_write_text
+from vemd.io import atomic_write_text
 
 
 @pytest.fixture(params=[0o022, 0o027, 0o002])

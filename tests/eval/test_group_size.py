@@ -12,7 +12,7 @@ from vemd.config import ConfigError, load_config, to_dict
 from vemd.data.dataset import ClipDataset
 from vemd.data.manifest import ClipRecord, annotation_key
 from vemd.eval import group_size
-from vemd.eval.evaluate import evaluate
+from vemd.systems import evaluate
 from vemd.eval.group_size import (
     DEFAULT_EDGES,
     bucket_labels,

@@ -71,7 +71,7 @@ def personquery_targets(cfg: Config, counts: list[int], seed: int = 3) -> dict[s
 
 def write_model_file(path, config: dict, state_dict: dict, stage: str = "2") -> None:
     """A ``model.pt`` as ``vemd fit`` exports it, with the given (possibly edited) config dict."""
-    from vemd.models.checkpoint import MODEL_FORMAT
+    from vemd.model_file import FORMAT as MODEL_FORMAT
 
     payload = {
         "format": MODEL_FORMAT,

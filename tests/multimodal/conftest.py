@@ -7,7 +7,7 @@ import torch
 from tests.models.helpers import tiny_model
 
 from vemd.config import to_dict
-from vemd.models.checkpoint import MODEL_FORMAT
+from vemd.model_file import FORMAT as MODEL_FORMAT
 
 # a CPU-second audio branch and fusion
 TINY_MM = (

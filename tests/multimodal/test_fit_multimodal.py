@@ -10,11 +10,12 @@ from tests.multimodal.conftest import mm_overrides
 
 from vemd.config import ConfigError, load_config
 from vemd.errors import DataError
-from vemd.models.checkpoint import is_multimodal, load_multimodal, weights_digest
+from vemd.model_file import read_model_file
+from vemd.models.checkpoint import load_multimodal, weights_digest
 
 
 def _fit(av_root, video_model_file, out, *extra, resume=False):
-    from vemd.train.fit import fit
+    from vemd.systems import fit
 
     cfg = load_config("tiny", mm_overrides(av_root, video_model_file, out, *extra))
     return fit(cfg, resume=resume)
@@ -27,12 +28,13 @@ def fitted(av_root, video_model_file, tmp_path_factory):
 
 
 def test_fit_then_test_reports_each_modality_and_fused(fitted, video_model_file, tmp_path):
-    from vemd.eval.multimodal import evaluate_multimodal
+    from vemd.systems import evaluate
 
     run, summary = fitted
     assert set(summary["val_accuracy"]) == {"video", "audio", "fused"}
     model_path = run / "model.pt"
-    assert is_multimodal(model_path) and not is_multimodal(video_model_file)
+    assert read_model_file(model_path).system == "multimodal"
+    assert read_model_file(video_model_file).system == "ve-md"
     model, cfg, names = load_multimodal(model_path)
     assert names == ["Negative", "Neutral", "Positive"]
     # the video model inside is the frozen one it was given, unchanged
@@ -40,7 +42,7 @@ def test_fit_then_test_reports_each_modality_and_fused(fitted, video_model_file,
 
     original, _, _ = load_model(video_model_file)
     assert weights_digest(model.video) == weights_digest(original)
-    result = evaluate_multimodal(model_path, split="test", out_dir=tmp_path / "test")
+    result = evaluate(model_path, split="test", out_dir=tmp_path / "test")
     assert set(result["modalities"]) == {"video", "audio", "fused"}
     assert all(m["num_items"] == 12 for m in result["modalities"].values())
     assert set(result["mcnemar"]) == {"fused_vs_video", "fused_vs_audio"}
@@ -281,7 +283,7 @@ def test_the_vision_stages_run_without_the_multimodal_settings(monkeypatch, tmp_
         "tiny", ["multimodal.enabled=true", "multimodal.audio.encoder=mel_cnn", f"train.out_dir={tmp_path}"]
     )
     with pytest.raises(Stop):
-        fit_module.fit(cfg)
+        fit_module.fit_vemd_multimodal(cfg)
     ((vision, out_dir),) = seen
     assert vision.multimodal == MultimodalConfig() and out_dir == tmp_path / "video"
 

@@ -48,7 +48,7 @@ def leaky_model(built_in, tmp_path_factory):
     from tests.train.conftest import TINY
 
     from vemd.config import load_config
-    from vemd.train.fit import fit
+    from vemd.systems import fit
 
     data, _ = built_in
     out = tmp_path_factory.mktemp("leaky")

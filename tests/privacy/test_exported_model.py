@@ -15,7 +15,7 @@ import pytest
 from tests.privacy.helpers import model_files
 
 from vemd.inference.export import export_model
-from vemd.models.checkpoint import load_weights_only
+from vemd.io import load_weights_only
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")

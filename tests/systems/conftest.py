@@ -72,7 +72,7 @@ def fit_keeping_model(cfg: Config, *, resume: bool = False):
     """``vemd fit`` of a seed system: (its summary, the in-memory model it wrote to model.pt)."""
     import vemd.systems.abaw24
     import vemd.systems.emotiw20
-    from vemd.train.fit import fit
+    from vemd.systems import fit
 
     module = vemd.systems.emotiw20 if cfg.system.kind == "emotiw20" else vemd.systems.abaw24
     written = []

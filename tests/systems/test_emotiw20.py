@@ -25,7 +25,8 @@ from tests.systems.conftest import (
 import vemd
 from vemd.cli import main
 from vemd.config import ConfigError
-from vemd.models.checkpoint import load_weights_only, weights_digest
+from vemd.models.checkpoint import weights_digest
+from vemd.io import load_weights_only
 from vemd.systems import is_system, load_system
 
 pytest.importorskip("librosa", reason="the audio branch needs the 'audio' extra")
@@ -234,7 +235,7 @@ def test_a_killed_fit_resumes_to_the_weights_of_an_uninterrupted_one(fitted, av_
 def test_resume_under_other_settings_is_refused_and_leaves_the_run_as_it_was(
     fitted, av_root, tmp_path, changed
 ):
-    from vemd.train.fit import fit
+    from vemd.systems import fit
 
     run = tmp_path / "run"  # the run's files, and its stage states where they are
     run.mkdir()

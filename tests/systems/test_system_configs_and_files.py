@@ -10,7 +10,8 @@ from tests.systems.conftest import ABAW24_RECIPE, ABAW24_TINY, EMOTIW20_RECIPE, 
 
 from vemd.cli import main
 from vemd.config import ConfigError, load_config, to_dict
-from vemd.models.checkpoint import CheckpointError, load_weights_only, weights_digest
+from vemd.models.checkpoint import CheckpointError, weights_digest
+from vemd.io import load_weights_only
 from vemd.systems import SYSTEM_FORMAT, build_system, is_system, load_system, save_system
 
 CLASSES = ["Negative", "Neutral", "Positive"]

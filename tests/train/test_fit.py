@@ -13,10 +13,10 @@ from tests.faults.cases import payload
 
 from vemd.cli import main
 from vemd.config import load_config
-from vemd.eval.evaluate import evaluate
+from vemd.systems import evaluate
 from vemd.inference.predictor import PUBLIC_KEYS, WINDOW_KEYS, GroupEmotionPredictor
 from vemd.models.checkpoint import load_model
-from vemd.train.fit import fit
+from vemd.systems import fit
 
 
 def _cfg(root, out, *extra):

@@ -175,7 +175,7 @@ def _annotate(
     from vemd.annotate.backends import backend_factory, resolve_backend
     from vemd.annotate.runner import Sampling, run_annotation, write_problems
     from vemd.annotate.summary import summarise
-    from vemd.structure.annotations import atomic_write_text
+    from vemd.io import atomic_write_text
 
     backend = resolve_backend(args.backend)
     chosen = (

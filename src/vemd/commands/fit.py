@@ -25,12 +25,12 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from vemd.config import load_config
-    from vemd.train.fit import fit
+    from vemd.systems import fit
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_config(args.config, config_overrides(args))
     if args.folds:
-        from vemd.train.folds import fit_folds
+        from vemd.systems.folds import fit_folds
 
         summary = fit_folds(args.config, config_overrides(args), args.folds, resume=args.resume)
     else:

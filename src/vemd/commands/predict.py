@@ -1,7 +1,11 @@
 """``vemd predict INPUT... --ckpt CKPT``: group emotion of media files and live sources.
 
-Inputs are images, videos, frame folders (searched for images and videos), stream URLs
-(``rtsp://``, ``http://``, ...) or a camera (``--camera N``). Output is group level only.
+Inputs are images, videos, folders, glob patterns, stream URLs (``rtsp://``, ``http://``, ...)
+or a camera (``--camera N``), expanded as :meth:`vemd.load(...).predict
+<vemd.inference.predictor.GroupEmotionPredictor.predict>` expands them
+(:mod:`vemd.inference.inputs`): a folder is each image and video in it, searched recursively
+and sorted, except that a frame folder (images named by frame number only, ``00001.jpg``)
+is one clip; a quoted pattern (``'clips/*.mp4'``) is each match. Output is group level only.
 
 Files: one line per input (``--json``: one JSON line per window as it is predicted,
 ``{"input": ..., "window": {...}}``, then the input's result, the object with ``windows``).
@@ -35,7 +39,12 @@ OUT_HELP = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="*", help="image, video, folder of them, or a stream URL")
+    parser.add_argument(
+        "inputs",
+        nargs="*",
+        help="image, video, folder of them (a folder of frames 00001.jpg, ... is one clip), glob pattern, "
+        "or a stream URL",
+    )
     parser.add_argument("--ckpt", required=True, help="model.pt written by vemd fit")
     parser.add_argument("--camera", type=int, default=None, metavar="N", help="read camera N (live)")
     parser.add_argument(
@@ -63,29 +72,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
 
 
-def _expand(inputs: list[str]) -> tuple[list, list[str]]:
-    """The media files and stream URLs of ``inputs`` (folders searched recursively) and the
-    folders holding none."""
-    from pathlib import Path
-
-    from vemd.data.live import is_stream_url
-    from vemd.data.media import is_image, is_video
-
-    paths, empty = [], []
-    for item in inputs:
-        path = Path(item)
-        if is_stream_url(item):
-            paths.append(item)
-        elif path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and (is_image(p) or is_video(p)))
-            paths += found
-            if not found:
-                empty.append(item)
-        else:
-            paths.append(path)
-    return paths, empty
-
-
 def _checked_args(args: argparse.Namespace) -> None:
     from vemd.errors import VemdError
     from vemd.inference.predictor import check_window
@@ -110,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
     from vemd.commands.common import refuse_file_as_folder
     from vemd.errors import USER_ERRORS, DataError, VemdError
+    from vemd.inference.inputs import Input, expand_inputs
     from vemd.inference.predictor import GroupEmotionPredictor
     from vemd.inference.report import check_out, output_names, write_prediction_report
 
@@ -117,17 +104,17 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None:
         refuse_file_as_folder(out)
+    unusable: list[VemdError] = []  # inputs that give nothing to predict: one line each
     if args.camera is not None:
-        paths, empty = [None], []
+        items = [Input("url", None)]
     else:
-        paths, empty = _expand(args.inputs)
-        if not paths:
-            raise DataError(f"no image or video in {', '.join(args.inputs)}")
-    live = [p for p in paths if not isinstance(p, Path)]
-    if live and args.smooth is not None:
+        items = expand_inputs(args.inputs, on_error=unusable.append).items
+        if not items:
+            raise unusable[0] if len(unusable) == 1 else DataError("; ".join(map(str, unusable)))
+    if args.smooth is not None and any(item.kind == "url" for item in items):
         raise VemdError("--smooth needs a whole timeline: it applies to files, not to live sources")
-    for folder in empty:
-        print(f"vemd predict: error: {folder}: folder holds no image or video", file=sys.stderr)
+    for err in unusable:
+        print(f"vemd predict: error: {err}", file=sys.stderr)
 
     def notify(message: str) -> None:
         print(f"vemd predict: warning: {message}", file=sys.stderr)
@@ -145,13 +132,13 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         check_out(out, output_names(predictor))
     printer = _Printer(args.json)
-    results, failed = [], len(empty)
-    for source in paths:
+    results, failed = [], len(unusable)
+    for item in items:
         try:
-            if isinstance(source, Path):
-                result = _predict_file(predictor, source, printer, progress=not args.no_progress)
+            if item.kind == "url":
+                result = _predict_live(predictor, item.source, args.camera, printer)
             else:
-                result = _predict_live(predictor, source, args.camera, printer)
+                result = _predict_file(predictor, item.source, printer, progress=not args.no_progress)
         except USER_ERRORS as err:
             print(f"vemd predict: error: {err}", file=sys.stderr)
             failed += 1

@@ -39,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
 
     from vemd.commands.common import refuse_file_as_folder
     from vemd.config import ConfigError, load_config
-    from vemd.eval.evaluate import evaluate
     from vemd.eval.group_size import DEFAULT_EDGES, parse_edges
 
     group_sizes = DEFAULT_EDGES if args.group_sizes is None else parse_edges(args.group_sizes)
@@ -52,38 +51,20 @@ def run(args: argparse.Namespace) -> int:
         )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data_cfg = load_config(args.config, config_overrides(args)) if args.config else None
-    from vemd.models.checkpoint import is_multimodal
-    from vemd.systems import evaluate_system, is_system
+    from vemd.systems import TestOptions, load_artifact
 
-    if is_system(args.ckpt):
-        result = evaluate_system(
-            args.ckpt,
-            split=args.split,
-            out_dir=args.out,
-            data_cfg=data_cfg,
-            device=args.device,
-            group_sizes=group_sizes,
-        )
-        print(json.dumps(result, indent=2))
-        return 0
-    if is_multimodal(args.ckpt):
-        from vemd.eval.multimodal import evaluate_multimodal
-
-        result = evaluate_multimodal(
-            args.ckpt, split=args.split, out_dir=args.out, data_cfg=data_cfg, device=args.device
-        )
-        print(json.dumps(result, indent=2))
-        return 0
-    metrics = evaluate(
-        args.ckpt,
-        split=args.split,
-        out_dir=args.out,
-        data_cfg=data_cfg,
-        device=args.device,
-        precision=args.precision,
-        group_sizes=group_sizes,
-    )
-    keys = ("split", "accuracy", "accuracy_ci95", "f1_weighted", "f1_macro", "uar", "war", "num_items")
-    keys += tuple(k for k in ("valence_mse", "valence_ccc", "mer_score") if k in metrics)
-    print(json.dumps({k: metrics[k] for k in keys} | {"report": metrics["report"]}, indent=2))
+    options = TestOptions(args.split, args.out, data_cfg, args.device, args.precision, group_sizes)
+    result = load_artifact(args.ckpt, device=args.device).evaluate(options)
+    print(json.dumps(_summary(result), indent=2))
     return 0
+
+
+SUMMARY_KEYS = ("split", "accuracy", "accuracy_ci95", "f1_weighted", "f1_macro", "uar", "war", "num_items")
+SUMMARY_KEYS += ("valence_mse", "valence_ccc", "mer_score", "report")
+
+
+def _summary(result: dict) -> dict:
+    """What ``vemd test`` prints: a classifier's headline metrics, or a system's own summary."""
+    if "accuracy" in result and "confusion" in result:  # the full metrics of a classifier
+        return {k: result[k] for k in SUMMARY_KEYS if k in result}
+    return result

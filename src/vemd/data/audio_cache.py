@@ -35,7 +35,7 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from vemd.errors import DataError
-from vemd.structure.annotations import atomic_write
+from vemd.io import atomic_write
 
 # compute(waveforms (M, N), lengths (M,) or None) → tokens (M, S, D), validity (M, S)
 Compute = Callable[[torch.Tensor, torch.Tensor | None], tuple[torch.Tensor, torch.Tensor]]

@@ -1,7 +1,7 @@
 """The clip dataset: frames, group label and structural targets of one item.
 
-An item is a clip (T frames) or an image (T = 1). Frames are sampled by the SPEC §2
-rules of its dataset; the same random crop/flip is applied to every frame and to its
+An item is a clip (T frames) or an image (T = 1). Frames are sampled by the paper's
+rules for its dataset (§4.3); the same random crop/flip is applied to every frame and to its
 keypoints; structural targets are rendered from the transformed keypoints, so pixels
 and targets always agree.
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vemd.errors import DataError
-from vemd.structure.annotations import atomic_write_text
+from vemd.io import atomic_write_text
 
 MANIFEST_COLUMNS = ("clip_id", "split", "label", "path")
 OPTIONAL_COLUMNS = ("audio", "text", "valence", "arousal", "va_file", "start_frame", "end_frame")

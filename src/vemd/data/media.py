@@ -1,4 +1,4 @@
-"""Reading frames from images, frame folders and video files, with SPEC §2 sampling.
+"""Reading frames from images, frame folders and video files, with the paper's frame sampling (§4.3).
 
 A *source* is an image file (T = 1 unless the clip asks for more: the image repeats),
 a folder of frame images (sorted by name), or a video file decoded with PyAV.
@@ -67,7 +67,7 @@ class SourceInfo:
 def sample_indices(
     num_frames: int, frames: int, *, sampling: str = "uniform", fps: float = 0.0, interval: float = 1.0
 ) -> list[int]:
-    """Source frame indices for a clip of ``frames`` frames (SPEC §2).
+    """Source frame indices for a clip of ``frames`` frames (paper §4.3).
 
     ``uniform``: ``frames`` indices spread evenly over the clip (the centres of equal
     segments). ``fps``: one frame every ``interval`` seconds from the start (VGAF: 5

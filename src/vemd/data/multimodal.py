@@ -31,7 +31,7 @@ from vemd.config import Config
 from vemd.data.audio import SAMPLE_RATE
 from vemd.errors import DataError
 from vemd.models.multimodal import FEATURE_FIELDS, Features, video_features
-from vemd.structure.annotations import atomic_write
+from vemd.io import atomic_write
 
 log = logging.getLogger(__name__)
 

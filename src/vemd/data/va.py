@@ -55,7 +55,7 @@ def read_va_file(path: str | Path) -> np.ndarray:
 
 def write_va_file(path: str | Path, values: np.ndarray) -> None:
     """(N, 2) per-frame values → the text layout above (NaN written as -5), atomically."""
-    from vemd.structure.annotations import atomic_write_text
+    from vemd.io import atomic_write_text
 
     rows = [HEADER]
     for v, a in np.asarray(values, dtype=np.float64):

@@ -1,4 +1,4 @@
-"""``vemd test``: a trained model on one split, with the paper's statistics (SPEC §9).
+"""``vemd test``: a trained model on one split, with the paper's statistics (paper §8).
 
 Writes into the output folder: ``metrics.json``, ``predictions.csv``, ``confusion.png``,
 ``group_size.csv`` / ``group_size.png`` (accuracy by number of people, when they can be
@@ -15,7 +15,6 @@ on a split with valence targets (MER2023) ``metrics.json`` gains ``valence_mse``
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +23,11 @@ import torch
 from vemd.config import Config, to_yaml
 from vemd.data.dataset import usable
 from vemd.errors import DataError
-from vemd.eval.group_size import DEFAULT_EDGES, check_edges, group_size_report
+from vemd.eval.group_size import check_edges, group_size_report
 from vemd.eval.metrics import classification_metrics, mer_score, regression_metrics
 from vemd.eval.plots import plot_confusion, plot_sr_heatmaps
 from vemd.eval.report import write_metrics_json, write_predictions_csv
-from vemd.structure import atomic_write_text
+from vemd.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -44,38 +43,28 @@ def _data_config(model_cfg: Config, data_cfg: Config | None) -> Config:
 
 
 @torch.no_grad()
-def evaluate(
-    checkpoint: str | Path,
-    *,
-    split: str | None = None,
-    out_dir: str | Path | None = None,
-    data_cfg: Config | None = None,
-    device: str | torch.device = "cpu",
-    precision: str = "auto",
-    group_sizes: Sequence[int] | None = DEFAULT_EDGES,
-) -> dict:
-    """Metrics of the model in ``checkpoint`` on ``split``; reports in ``out_dir``.
+def evaluate_vemd(artifact, options) -> dict:
+    """Metrics of a loaded VE-MD (a :class:`vemd.systems.Artifact`) on a split; reports in a folder.
 
-    ``split`` defaults to the recipe's ``data.test_split`` (``data_cfg``'s when given, else the
-    one saved with the model), ``out_dir`` to ``<checkpoint folder>/test-<split>``; the model runs
-    on ``device`` (``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``) in ``precision``
+    ``options`` (:class:`vemd.systems.TestOptions`): ``split`` defaults to the recipe's
+    ``data.test_split`` (``data_cfg``'s when given, else the one saved with the model),
+    ``out_dir`` to ``<model folder>/test-<split>``; the model runs on ``device`` in ``precision``
     (:mod:`vemd.inference.device`: bf16 autocast on a GPU by default). ``group_sizes`` are the
     bucket edges of the accuracy by number of people (:mod:`vemd.eval.group_size`; None: not
     reported). The result holds the metrics plus ``split`` and ``report`` (the output folder).
     """
     from vemd.data.build import build_dataset, eval_loader
     from vemd.inference.device import autocast, autocast_dtype, resolve_device
-    from vemd.models.checkpoint import load_model
 
+    group_sizes = options.group_sizes
     if group_sizes is not None:
         group_sizes = check_edges(group_sizes)
-    device = resolve_device(device)
-    dtype = autocast_dtype(precision, device)
-    model, cfg, class_names = load_model(checkpoint)
-    model.to(device)
-    cfg = _data_config(cfg, data_cfg)
-    split = split or cfg.data.test_split
-    out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent / f"test-{split}"
+    device = resolve_device(options.device)
+    dtype = autocast_dtype(options.precision, device)
+    model, class_names, checkpoint = artifact.model.to(device), artifact.class_names, artifact.path
+    cfg = _data_config(artifact.cfg, options.data_cfg)
+    split = options.split or cfg.data.test_split
+    out = Path(options.out_dir) if options.out_dir is not None else checkpoint.parent / f"test-{split}"
     log.info("evaluating %s on split %r of %s", checkpoint, split, cfg.data.root)
     stage1 = model.stage == "1"
     sr_figure = cfg.model.mode == "ve-md-sr" and cfg.model.decoder == "heatmap" and not stage1

@@ -33,7 +33,8 @@ from vemd.errors import DataError, VemdError
 from vemd.eval.metrics import wilson_interval
 from vemd.eval.plots import _save
 from vemd.structure import AnnotationStore
-from vemd.structure.annotations import AnnotationFormatError, atomic_write_text
+from vemd.structure.annotations import AnnotationFormatError
+from vemd.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -20,34 +20,30 @@ import torch
 from vemd.config import Config, to_yaml
 from vemd.data.multimodal import split_inputs, text_source
 from vemd.eval.compare import mcnemar
+from vemd.eval.group_size import check_edges, group_size_report
 from vemd.eval.metrics import classification_metrics
 from vemd.eval.plots import plot_confusion
 from vemd.eval.report import write_metrics_json, write_predictions_csv
-from vemd.structure import atomic_write_text
+from vemd.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
-def evaluate_multimodal(
-    checkpoint: str | Path,
-    *,
-    split: str | None = None,
-    out_dir: str | Path | None = None,
-    data_cfg: Config | None = None,
-    device: str | torch.device = "cpu",
-) -> dict:
-    """Metrics of each modality and of the fusion on ``split``; reports in ``out_dir``."""
-    from vemd.inference.device import resolve_device
-    from vemd.models.checkpoint import load_multimodal
+def evaluate_multimodal(artifact, options) -> dict:
+    """Metrics of each modality and of the fusion of a loaded multimodal model on a split
+    (``options``: :class:`vemd.systems.TestOptions`); reports in its folder."""
+    from vemd.inference.device import autocast, autocast_dtype, resolve_device
 
-    device = resolve_device(device)
-    model, cfg, class_names = load_multimodal(checkpoint)
+    device = resolve_device(options.device)
+    dtype = autocast_dtype(options.precision, device)
+    model, cfg, class_names, checkpoint = artifact.model, artifact.cfg, artifact.class_names, artifact.path
+    data_cfg = options.data_cfg
     if data_cfg is not None:
         cfg.data = data_cfg.data
         cfg.train.batch_size, cfg.train.num_workers = data_cfg.train.batch_size, data_cfg.train.num_workers
-    split = split or cfg.data.test_split
-    out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent / f"test-{split}"
+    split = options.split or cfg.data.test_split
+    out = Path(options.out_dir) if options.out_dir is not None else checkpoint.parent / f"test-{split}"
     log.info("evaluating %s on split %r of %s (each modality and fused)", checkpoint, split, cfg.data.root)
     model.to(device).eval()
     source = text_source(cfg) if model.text is not None else None
@@ -55,15 +51,17 @@ def evaluate_multimodal(
     inputs = split_inputs(cfg, split, model.video, cfg, folder=None, device=device, text_source=source)
     logits: dict[str, list[torch.Tensor]] = {}
     for rows in torch.arange(len(inputs)).split(cfg.multimodal.batch_size):
-        features = {"video": inputs.video.index(rows).to(device)}
-        if model.audio is not None:
-            present = inputs.audio_present[rows].to(device)
-            features["audio"] = model.audio(inputs.waveforms[rows].float().to(device), present)
-        if model.text is not None:
-            features["text"] = model.text(inputs.text[rows].to(device), inputs.text_present[rows].to(device))
+        with autocast(device, dtype):
+            features = {"video": inputs.video.index(rows).to(device)}
+            if model.audio is not None:
+                present = inputs.audio_present[rows].to(device)
+                features["audio"] = model.audio(inputs.waveforms[rows].float().to(device), present)
+            if model.text is not None:
+                features["text"] = model.text(inputs.text[rows].to(device), inputs.text_present[rows].to(device))
+            fused = model.fuse(features)
         for name, f in features.items():
             logits.setdefault(name, []).append(f.logits.float().cpu())
-        logits.setdefault("fused", []).append(model.fuse(features).float().cpu())
+        logits.setdefault("fused", []).append(fused.float().cpu())
     y_true = inputs.labels.numpy()
     preds = {name: torch.cat(parts).argmax(-1).numpy() for name, parts in logits.items()}
     scored = {
@@ -87,6 +85,10 @@ def evaluate_multimodal(
         out / "predictions.csv", inputs.clip_ids, y_true, preds["fused"], fused_probs, class_names
     )
     extra = {"split": split, "checkpoint": str(checkpoint), "mcnemar": tests, "counts": inputs.counts}
+    if options.group_sizes is not None:
+        by_size = _group_sizes(cfg, split, inputs.clip_ids, fused_correct, options.group_sizes, out)
+        if by_size is not None:
+            extra["group_size"] = by_size
     write_metrics_json(out / "metrics.json", {"modalities": metrics}, extra)
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
     atomic_write_text(out / "modalities.md", render_table(cfg, metrics, tests, split))
@@ -95,7 +97,16 @@ def evaluate_multimodal(
 
     add_evaluation(checkpoint, split, metrics["fused"], out)  # the fused scores, in the model card
     summary = {name: _short(m) for name, m in metrics.items()}
-    return {"split": split, "modalities": summary, "mcnemar": tests, "report": str(out)}
+    result = {"split": split, "modalities": summary, "mcnemar": tests, "report": str(out)}
+    return result | ({"group_size": extra["group_size"]} if "group_size" in extra else {})
+
+
+def _group_sizes(cfg: Config, split: str, clip_ids, correct: np.ndarray, edges, out: Path) -> dict | None:
+    """The fused model's accuracy by number of people per clip (:mod:`vemd.eval.group_size`)."""
+    from vemd.data.build import build_dataset
+
+    dataset, _ = build_dataset(cfg, split, train=False, stage="1")
+    return group_size_report(dataset, cfg.data, list(clip_ids), correct, check_edges(edges), cfg.model.num_classes, out)
 
 
 def _short(m: dict | None) -> dict | None:

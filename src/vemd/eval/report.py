@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vemd.errors import DataError
-from vemd.structure.annotations import atomic_write_text
+from vemd.io import atomic_write_text
 
 PROB_PREFIX = "prob_"
 _FIXED_COLUMNS = ("item_id", "true_label", "pred_label")

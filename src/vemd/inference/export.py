@@ -139,13 +139,6 @@ def export_model(
     file (:class:`~vemd.models.checkpoint.CheckpointError`), an export that fails or that does
     not reproduce the model.
     """
-    from vemd.models.checkpoint import is_multimodal, load_model
-
-    if is_multimodal(ckpt):
-        raise VemdError(
-            f"{ckpt}: a multimodal model (video + audio fusion); vemd export writes the video model "
-            "only: export the VE-MD it was trained over (its fit.json names video_model)"
-        )
     if format not in FORMATS:
         raise VemdError(f"--format {format}: expected one of {', '.join(FORMATS)}")
     if opset is not None and format != "onnx":
@@ -158,8 +151,13 @@ def export_model(
         raise VemdError(f"{out}: is a folder; --out names the file to write")
     if out.resolve() == Path(ckpt).resolve():
         raise VemdError(f"{out}: is the model file itself; give another --out")
+    from vemd.systems import load_artifact
+
     start = time.perf_counter()
-    model, cfg, class_names = load_model(ckpt)
+    artifact = load_artifact(ckpt)
+    if artifact.capabilities.export is not None:
+        raise VemdError(artifact.capabilities.export)
+    model, cfg, class_names = artifact.vision(), artifact.cfg, artifact.class_names
     graph = GroupEmotionGraph(model)
     meta = metadata(model, cfg, class_names, graph.output_names)
     write = _write_onnx if format == "onnx" else _write_torchscript
@@ -337,7 +335,7 @@ def _write_torchscript(graph: GroupEmotionGraph, meta: dict, out: Path, opset, c
     """A traced module: trace records the shapes the reshapes use, so a model whose Python code
     turns the frame count into a constant would be frozen at the example's; the check at other
     shapes refuses such a trace."""
-    from vemd.structure.annotations import atomic_write
+    from vemd.io import atomic_write
 
     example = _pixels(graph, *EXAMPLE_SHAPE, seed=0)
     with torch.no_grad(), _exporter_quiet():  # TracerWarnings: image-size checks are constant by design

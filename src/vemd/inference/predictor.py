@@ -117,7 +117,7 @@ class GroupEmotionPredictor:
         notify: Callable[[str], None] | None = None,
     ) -> None:
         from vemd.inference.device import autocast_dtype, resolve_device
-        from vemd.models.checkpoint import is_multimodal, load_model, load_multimodal
+        from vemd.systems import load_artifact
 
         for value, name in ((window, "window"), (stride, "stride"), (smoothing, "smoothing")):
             if value is not None:
@@ -126,29 +126,12 @@ class GroupEmotionPredictor:
             raise ValueError(f"batch_size {batch_size!r}: expected an integer >= 1")
         self.device = resolve_device(device)
         self.dtype = autocast_dtype(precision, self.device)
-        from vemd.systems import is_system, load_system
-
-        self.multimodal = None  # the MultimodalVEMD of a multimodal model file
-        self.system = None  # a seed system's model (vemd.systems)
-        if is_system(checkpoint):
-            self.system, self.cfg, self.class_names = load_system(checkpoint)
-            self.system.to(self.device)
-            self.model = self.system  # its input size
-        elif is_multimodal(checkpoint):
-            self.multimodal, self.cfg, self.class_names = load_multimodal(checkpoint)
-            self.multimodal.to(self.device)
-            self.model = self.multimodal.video  # the frozen VE-MD: input size, preprocessing
-        else:
-            self.model, self.cfg, self.class_names = load_model(checkpoint)
-            self.model.to(self.device)
-        mm = self.multimodal
-        hears = mm is not None and mm.audio is not None and "audio" in mm.modalities  # the fusion reads audio
-        self.audio_seconds = self.cfg.multimodal.audio.seconds if hears else None
-        self.regression = self.system is not None and getattr(self.system, "regression", False)
-        if self.system is not None:
-            self.audio_seconds = getattr(self.system, "audio_seconds", None)
-            if smoothing is None:  # a system's own timeline smoothing (ABAW 2024: 0.5-s Hamming)
-                smoothing = getattr(self.system, "smoothing_s", None) or None
+        self.artifact = load_artifact(checkpoint).to(self.device)
+        self.cfg, self.class_names = self.artifact.cfg, self.artifact.class_names
+        self.capabilities = self.artifact.capabilities
+        self.audio_seconds = self.capabilities.audio_seconds
+        if smoothing is None:  # a system's own timeline smoothing (ABAW 2024: 0.5-s Hamming)
+            smoothing = self.capabilities.smoothing_s
         self._told_video_only = False
         d = self.cfg.data
         self.frames, self.sampling, self.interval = d.frames, d.sampling, d.frame_interval
@@ -158,7 +141,7 @@ class GroupEmotionPredictor:
         self.smoothing = None if smoothing is None else float(smoothing)
         self.batch_size = batch_size
         self.notify = notify or log.warning
-        size = self.model.image_size
+        size = self.artifact.image_size
         self._resize = ClipTransform(None, False, (size, size))
 
     # ---- public API -------------------------------------------------------------------------
@@ -169,23 +152,45 @@ class GroupEmotionPredictor:
         *,
         fps: float | None = None,
         on_window: OnWindow | None = None,
-    ) -> GroupEmotion:
-        """Group emotion of one input, with its timeline.
+    ) -> GroupEmotion | list[GroupEmotion]:
+        """Group emotion of an input with its timeline, or of each input of a collection.
+
+        ``source`` is expanded as ``vemd predict INPUT...`` expands its inputs
+        (:mod:`vemd.inference.inputs`): one input gives one :class:`GroupEmotion`; a collection
+        (a list or tuple of paths, a folder that is not a frame folder, a glob pattern) gives a
+        list of them, one per item in the expansion's order, even when it holds one item.
 
         Args:
-            source: an image, video or frame-folder path; a live-stream URL (read to its end);
-                an RGB uint8 image (H, W, 3) or frames (T, H, W, 3); a list of RGB arrays or
-                PIL images.
+            source: one input: an image or video path; a frame folder (images named by frame
+                number only, ``00001.jpg``: one clip); a live-stream URL (read to its end); an
+                RGB uint8 image (H, W, 3) or frames (T, H, W, 3); a list of RGB arrays or PIL
+                images (the frames of one clip). A collection: a list or tuple of paths or URLs
+                (each expanded in turn); a folder (each image and video in it, and each frame
+                folder in it as one clip, recursively, sorted); a glob pattern such as
+                ``"clips/*.mp4"`` (each match, sorted). A missing path, a folder holding nothing
+                to predict or a pattern matching nothing is a one-line
+                :class:`~vemd.errors.VemdError` naming it.
             fps: frame rate of in-memory frames: with it they are cut into windows like a
                 video; without, they are one clip, sampled as a frame folder.
-            on_window: called with each window's prediction as soon as it is made.
+            on_window: called with each window's prediction as soon as it is made (the windows
+                of every input of a collection, input after input).
         """
-        if isinstance(source, str | Path):
-            from vemd.data.live import is_stream_url
+        from vemd.inference.inputs import expand_inputs
 
-            if isinstance(source, str) and is_stream_url(source):
-                return self._summary(source, list(self.stream(source, on_window=on_window)))
-            return self._predict_path(Path(source), on_window)
+        expansion = expand_inputs(source)
+        results = [self._predict_input(item, fps, on_window) for item in expansion.items]
+        return results if expansion.several else results[0]
+
+    def _predict_input(self, item, fps: float | None, on_window: OnWindow | None) -> GroupEmotion:
+        """The group emotion of one item of an expansion (:class:`vemd.inference.inputs.Input`)."""
+        if item.kind == "url":
+            return self._summary(item.source, list(self.stream(item.source, on_window=on_window)))
+        if item.kind in ("file", "clip"):
+            return self._predict_path(Path(item.source), on_window)
+        return self._predict_frames(item.source, fps, on_window)
+
+    def _predict_frames(self, source, fps: float | None, on_window: OnWindow | None) -> GroupEmotion:
+        """In-memory frames: one clip, or windows like a video with ``fps``."""
         frames = _as_frames(source)
         if fps is not None:
             check_window(fps, "fps")
@@ -367,31 +372,13 @@ class GroupEmotionPredictor:
         x = torch.from_numpy(clips).to(self.device).permute(0, 1, 4, 2, 3)  # (B, T, 3, S, S)
         from vemd.inference.device import autocast
 
-        if self.system is not None:
-            waves = present = None
-            if heard is not None:
-                waves = np.stack([samples for samples, _ in heard])
-                present = np.array([has for _, has in heard])
-            out = self.system.predict_clips(x, waves, present)
-            return out.get("probs"), out.get("valence"), out.get("arousal")
-        with autocast(self.device, self.dtype):
-            if self.multimodal is None:
-                output = self.model.classify(self.model.preprocess(x))
-                logits, valence = output.logits, output.valence
-            else:
-                logits, valence = self._fused(x, heard), None
-        probs = logits.float().softmax(-1).cpu().numpy()
-        valence = None if valence is None else valence.float().cpu().numpy()
-        return probs, valence, None
-
-    def _fused(self, x: torch.Tensor, heard: list[Heard] | None) -> torch.Tensor:
-        """The multimodal model's fused logits (B, num_classes) of frames (B, T, 3, S, S) and audio."""
-        inputs = {}
+        waves = present = None
         if heard is not None:
-            waveforms = torch.from_numpy(np.stack([samples for samples, _ in heard]))  # (B, L)
-            present = torch.tensor([has for _, has in heard], dtype=torch.bool)  # (B,)
-            inputs = {"waveforms": waveforms.to(self.device), "audio_present": present.to(self.device)}
-        return self.multimodal.fuse(self.multimodal.branch_features(x, **inputs))
+            waves = np.stack([samples for samples, _ in heard])  # (B, L) float32 at 16 kHz
+            present = np.array([has for _, has in heard])  # (B,)
+        with autocast(self.device, self.dtype):
+            out = self.artifact.predict_clips(x, waves, present)
+        return out.probs, out.valence, out.arousal
 
     # ---- audio ------------------------------------------------------------------------------
 
@@ -456,7 +443,7 @@ class GroupEmotionPredictor:
             float(np.mean(arousals)) if arousals else None,
         )
         modalities = None
-        if self.multimodal is not None or self.audio_seconds is not None:
+        if self.audio_seconds is not None:
             modalities = ("video", "audio") if any(w.audio_present for w in timeline) else ("video",)
         return GroupEmotion(
             input=source, duration=duration, windows=tuple(timeline), modalities=modalities, **overall

@@ -25,7 +25,7 @@ from pathlib import Path
 from vemd.errors import DataError
 from vemd.inference.predictor import VALENCE_KEY
 from vemd.inference.results import AROUSAL_KEY
-from vemd.structure import atomic_write_text
+from vemd.io import atomic_write_text
 
 RESULTS = "predictions.json"
 TIMELINE = "timeline.csv"

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from vemd import __version__
-from vemd.structure import atomic_write_text
+from vemd.io import atomic_write_text
 
 CARD = "MODEL_CARD.md"
 _FACTS = re.compile(r"<!-- vemd-card (\{.*?\}) -->", re.S)

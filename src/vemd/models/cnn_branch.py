@@ -1,4 +1,4 @@
-"""Z2, the trainable multitask branch: a CNN's last feature map reduced to the latent grid (SPEC §3)."""
+"""Z2, the trainable multitask branch: a CNN's last feature map reduced to the latent grid (paper §3.1, §4.3)."""
 
 from __future__ import annotations
 

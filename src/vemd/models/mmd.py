@@ -2,7 +2,7 @@
 
 The paper regularises the latent toward a Gaussian with MMD (§3.4). vemd compares the
 *batch* of flattened latents with as many prior draws (one row per frame), which is what the
-paper describes; the released code instead compared rows inside each sample (SPEC §11).
+paper describes; the authors' released code (augusmaa/VE_MD_2025) instead compared rows inside each sample.
 
 Kernel: a sum of RBF kernels k(x, y) = exp(-‖x - y‖² / (2σ²)) with σ = factor · √dim for each
 factor in ``bandwidths``. Under the prior E‖x - y‖² = 2·dim, so factor 1 puts the typical pair

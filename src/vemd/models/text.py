@@ -23,7 +23,7 @@ from torch import nn
 
 from vemd.errors import DataError, VemdError
 from vemd.models.emotion_decoder import mlp_head
-from vemd.structure.annotations import atomic_write
+from vemd.io import atomic_write
 
 EMBED_DIM = 1024  # §7.2: text embeddings are projected to 1024
 

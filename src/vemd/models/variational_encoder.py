@@ -1,4 +1,4 @@
-"""The variational encoder: two branches concatenated into the latent map (SPEC §3, paper §3.1).
+"""The variational encoder: two branches concatenated into the latent map (paper §3.1, §4.3).
 
 ``variational`` selects the training variant of Table 3:
 

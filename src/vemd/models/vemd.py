@@ -13,7 +13,7 @@ Batch convention (the whole model, training and inference):
   ``limb_mask`` (P, L), ``adjacency`` (P, L, L)) for PersonQuery; plus ``target_mask`` (B, T)
   bool, True for frames that carry an annotation.
 
-Modes (SPEC §7): ``ve-sd`` has no structural decoder; ``ve-md`` trains them as auxiliary tasks
+Modes (paper §4.2, §4.4, §5.1): ``ve-sd`` has no structural decoder; ``ve-md`` trains them as auxiliary tasks
 and does not run them at inference; ``ve-md-sr`` runs them and feeds their SR to the emotion
 decoder. The public result of inference is ``logits``/``probs`` and, with a valence head, the
 clip's ``valence`` (all group level) only.

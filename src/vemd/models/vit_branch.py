@@ -1,4 +1,4 @@
-"""Z1, the ViT branch: patch tokens as a map, reduced by a trainable conv to the latent grid (SPEC §3).
+"""Z1, the ViT branch: patch tokens as a map, reduced by a trainable conv to the latent grid (paper §3.1, §4.3).
 
 Stage 1 trains the ViT with a linear cross-entropy head (:meth:`ViTBranch.logits`); stage 2
 freezes both. Frozen means ``requires_grad=False`` *and* eval mode, kept through ``.train()``.

@@ -54,30 +54,23 @@ class AuditModel:
     video: torch.nn.Module
     cfg: object
     class_names: list[str]
-    multimodal: torch.nn.Module | None = None
+    multimodal: torch.nn.Module | None = None  # the model holding the audio branch, if it has one
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-
-    @property
-    def audio_seconds(self) -> float | None:
-        mm = self.multimodal
-        return self.cfg.multimodal.audio.seconds if mm is not None and mm.audio is not None else None
+    audio_seconds: float | None = None  # seconds of audio the audio branch hears; None: no audio branch
 
 
 def load_audit_model(path: str | Path, device: str = "cpu") -> AuditModel:
     """A model file as :class:`AuditModel`; one-line errors for files the audit cannot probe."""
-    from vemd.inference.device import resolve_device
-    from vemd.models.checkpoint import is_multimodal, load_model, load_multimodal
-    from vemd.systems import is_system
+    from vemd.systems import load_artifact
 
-    resolved = resolve_device(device)
-    if is_system(path):
-        raise VemdError(f"{path}: a seed system's model; vemd audit probes VE-MD and multimodal model files")
-    if is_multimodal(path):
-        mm, cfg, class_names = load_multimodal(path)
-        mm.to(resolved)
-        return AuditModel(mm.video, cfg, class_names, mm, resolved)
-    model, cfg, class_names = load_model(path)
-    return AuditModel(model.to(resolved), cfg, class_names, None, resolved)
+    artifact = load_artifact(path, device=device)
+    reason = artifact.capabilities.audit
+    if reason is not None:
+        raise VemdError(reason)
+    vision = artifact.vision()
+    branches = artifact.model if vision is not artifact.model else None  # the audio branch's holder
+    resolved = next(vision.parameters()).device
+    return AuditModel(vision, artifact.cfg, artifact.class_names, branches, resolved, artifact.capabilities.audio_seconds)
 
 
 def _clip(model: AuditModel, path: Path) -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vemd.structure import atomic_write_text
+from vemd.io import atomic_write_text
 
 PROBE_NAMES = {"knn": "1-NN (cosine)", "logreg": "logistic regression"}
 

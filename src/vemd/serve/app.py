@@ -277,19 +277,20 @@ def _windowed(predictor: GroupEmotionPredictor, window: float | None, stride: fl
 
 
 def _model_info(predictor: GroupEmotionPredictor) -> dict:
-    cfg = predictor.cfg
-    regression = getattr(predictor, "regression", False)
+    """What ``GET /v1/model`` says: the system, what it returns (its capabilities), its input."""
+    cfg, can = predictor.cfg, predictor.capabilities
     return {
-        "class_names": [] if regression else list(predictor.class_names),  # a regression system has none
-        "system": cfg.system.kind,
-        "mode": cfg.model.mode if cfg.system.kind == "ve-md" else None,
-        "image_size": predictor.model.image_size,
+        "class_names": list(predictor.class_names) if can.classes else [],  # a regression system has none
+        "system": predictor.artifact.system.kind,
+        "mode": can.mode,
+        "image_size": predictor.artifact.image_size,
         "frames": cfg.data.frames,
         "sampling": cfg.data.sampling,
         "window": predictor.window,
         "stride": predictor.stride,
-        "valence": bool(cfg.model.valence_head) or regression,
-        "arousal": regression,
+        "valence": can.valence,
+        "arousal": can.arousal,
+        "audio": can.audio,
         "vemd_version": __version__,
     }
 

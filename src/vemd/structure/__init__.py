@@ -5,7 +5,6 @@ from vemd.structure.annotations import (
     AnnotationStore,
     FrameAnnotation,
     Person,
-    atomic_write_text,
 )
 from vemd.structure.skeleton import BODY, FACE, FACE_HEATMAP_SKELETON, Skeleton, skeleton_for
 from vemd.structure.targets import PersonQueryTargets, person_query_targets, render_limb_heatmaps
@@ -20,7 +19,6 @@ __all__ = [
     "Person",
     "PersonQueryTargets",
     "Skeleton",
-    "atomic_write_text",
     "person_query_targets",
     "render_limb_heatmaps",
     "skeleton_for",

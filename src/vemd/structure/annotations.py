@@ -30,15 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
+from vemd.errors import AnnotationFormatError
+from vemd.io import atomic_write
+
 from vemd.structure.skeleton import NUM_BODY_JOINTS, NUM_FACE_JOINTS
 
 FORMAT_NAME = "vemd-annotations"
 FORMAT_VERSION = 1
 _SHARD_KEYS = ("keys", "sizes", "offsets", "body", "face", "has_body", "has_face")
-
-
-class AnnotationFormatError(ValueError):
-    """A store or shard that is corrupt, foreign or of an unknown version."""
 
 
 @dataclass
@@ -85,36 +84,6 @@ class FrameAnnotation:
         if not arrays:
             return np.zeros((0, num, 3), dtype=np.float32)
         return np.stack(arrays).astype(np.float32)
-
-
-def atomic_write(path: str | Path, write, *, sync: bool = True) -> None:
-    """Call ``write(binary_file)`` on a temporary file, then rename it onto ``path`` (same folder,
-    same filesystem), so readers see the old or the new content, never a part.
-
-    The temporary file is created with ``os.open(..., 0o666)`` and O_EXCL, so the kernel applies
-    the user's umask as it does to any new file (``tempfile.mkstemp`` would make it 0600), and
-    nothing reads or changes the process-wide umask, which would race with other threads.
-    ``sync=False`` skips the fsync, for files that may be lost on a crash (a cache).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            if sync:
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a text file so that readers see the old or the new content, never a part."""
-    atomic_write(path, lambda h: h.write(text.encode("utf-8")))
 
 
 def _encode_shard(records: list[tuple[str, FrameAnnotation]]) -> dict[str, np.ndarray]:

@@ -1,6 +1,7 @@
 """Skeleton definitions: the one source of truth for joints, limbs and face segments.
 
-Body: COCO-17 keypoints and the 18 limbs of the authors' released code (SPEC §4).
+Body: COCO-17 keypoints and the 18 limbs of the authors' released code (paper §4.1
+names 18 limb connections without listing them).
 Face: the 68 iBUG landmarks, their 63 contour segments and the 20 "dynamic"
 connections. PersonQuery uses the 20 dynamic face connections; Heatmap uses the
 20 followed by the 63 (83 channels; the inner-lip segments appear twice).

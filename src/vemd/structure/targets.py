@@ -1,6 +1,6 @@
 """Structural supervision targets rendered from keypoints.
 
-Heatmap targets (SPEC §4): for each limb channel, ``exp(-d² / 2σ²)`` of the distance
+Heatmap targets (paper §4.1): for each limb channel, ``exp(-d² / 2σ²)`` of the distance
 ``d`` (in cells) from every cell centre to the limb segment, combined over persons by
 the maximum. The segments of all persons and limbs are gathered with array ops; one
 compiled kernel (numba) then visits, per segment, only the cells within ``cutoff·σ``

@@ -63,7 +63,8 @@ import numpy as np
 from vemd.data.manifest import ClipRecord, annotation_key, write_manifest
 from vemd.data.va import read_va_file, write_va_file
 from vemd.errors import DataError
-from vemd.structure.annotations import AnnotationStore, FrameAnnotation, atomic_write_text
+from vemd.structure.annotations import AnnotationStore, FrameAnnotation
+from vemd.io import atomic_write_text
 from vemd.synth.affect import clip_affect, clip_means
 from vemd.synth.group import CLASS_NAMES, sample_audio_visual
 from vemd.synth.identity import dataset_identities

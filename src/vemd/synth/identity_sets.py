@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from vemd.structure.annotations import atomic_write_text
+from vemd.io import atomic_write_text
 from vemd.synth.group import CLASS_NAMES
 from vemd.synth.render import render_frames
 from vemd.synth.scene import Scene, sample_scene

@@ -1,181 +1,95 @@
-"""The seed systems vemd trains beside VE-MD, as configurations of its own machinery.
+"""Every kind of model vemd trains, registered by name, and the one way to open a model file.
 
-``system.kind`` picks what ``vemd fit`` trains:
+=============  ==========================================================================
+system         what it is
+=============  ==========================================================================
+``ve-md``      the paper's VE-MD (Figure 1): :mod:`vemd.systems.vemd`
+``multimodal`` VE-MD frozen, with audio / text branches and their fusion (§7):
+               :mod:`vemd.systems.multimodal`
+``emotiw20``   the EmotiW 2020 audio-video group emotion system: :mod:`vemd.systems.emotiw20`
+``abaw24``     the ABAW 2024 valence/arousal system: :mod:`vemd.systems.abaw24`
+=============  ==========================================================================
 
-* ``ve-md``: the paper's model (the default; :mod:`vemd.train.fit`);
-* ``emotiw20``: the EmotiW 2020 audio-video group emotion system: an inflated 3D ResNet-50
-  over the clip's frames, a Bi-LSTM with local attention over short-term audio features, and
-  an SVM on their out-of-fold class probabilities (:mod:`vemd.systems.emotiw20`);
-* ``abaw24``: the ABAW 2024 valence/arousal system: a per-frame (static) backbone, a temporal
-  transformer over its frozen embeddings, functionals + Kernel ELM over 2-s windows, and their
-  Dirichlet or random-forest decision fusion (:mod:`vemd.systems.abaw24`).
-
-Both read their splits through vemd's loaders and :class:`vemd.data.dataset.ClipDataset`,
-train with :func:`vemd.train.epochs.train_epochs` (resumable, exact after a kill), and write
-one ``model.pt`` that ``vemd test``, ``vemd predict``, :func:`vemd.load` and ``vemd serve``
-read: a weights-only file (tensors and plain containers: nothing in it runs when read) with
-the config, class names and weights. Fitted scikit-learn parts (the SVM, the random forest)
-are not pickled: the file holds the scores they were fitted on and they are refitted, the
-same way, when the file is read.
+``vemd fit`` trains the system its config names (:func:`system_for`); every consumer opens a
+model file with :func:`load_artifact` and asks the :class:`~vemd.systems.base.Artifact` what it
+can do. Adding a system is one folder (or file) with a :class:`~vemd.systems.base.System`
+subclass decorated with :func:`~vemd.systems.base.register`, and one import line below.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import torch
+from vemd.systems.base import SYSTEMS, Artifact, Capabilities, Clips, System, TestOptions, register
 
-from vemd import __version__
-from vemd.config import Config, from_dict, to_dict
-from vemd.structure.annotations import atomic_write
+# Registration: one line per system.
+from vemd.systems import vemd as _vemd  # noqa: E402, F401  isort: skip
+from vemd.systems import multimodal as _multimodal  # noqa: E402, F401  isort: skip
+from vemd.systems import emotiw20 as _emotiw20  # noqa: E402, F401  isort: skip
+from vemd.systems import abaw24 as _abaw24  # noqa: E402, F401  isort: skip
 
-SYSTEM_FORMAT = "vemd-system"
-RESUMABLE = ("train.out_dir", "train.num_workers")
-
-
-def is_system(path: str | Path) -> bool:
-    """Whether ``path`` holds a seed-system model file (:func:`save_system`)."""
-    from vemd.models.checkpoint import load_weights_only
-
-    try:
-        data = load_weights_only(path, mmap=True)
-    except Exception:
-        return False
-    return isinstance(data, dict) and data.get("format") == SYSTEM_FORMAT
-
-
-def save_system(model: torch.nn.Module, cfg: Config, class_names: list[str], out: str | Path) -> Path:
-    """Write a system's model file atomically: config, class names, weights and buffers."""
-    payload = {
-        "format": SYSTEM_FORMAT,
-        "format_version": 1,
-        "vemd_version": __version__,
-        "system": cfg.system.kind,
-        "config": to_dict(cfg),
-        "class_names": list(class_names),
-        "state_dict": model.state_dict(),
-        "extra": model.extra_state_for_file() if hasattr(model, "extra_state_for_file") else {},
-    }
-    out = Path(out)
-    atomic_write(out, lambda handle: torch.save(payload, handle))
-    return out
+__all__ = [
+    "SYSTEMS",
+    "Artifact",
+    "Capabilities",
+    "Clips",
+    "System",
+    "TestOptions",
+    "evaluate",
+    "fit",
+    "load_artifact",
+    "register",
+    "system_for",
+]
 
 
-def load_system(path: str | Path):
-    """(system model in eval mode, config, class names) of a :func:`save_system` file."""
-    from vemd.models.checkpoint import CheckpointError, _first_line, _load_file
+def system_for(cfg) -> type[System]:
+    """The system ``vemd fit`` of ``cfg`` trains."""
+    found = [system for system in SYSTEMS.values() if system.trains(cfg)]
+    if len(found) != 1:
+        from vemd.errors import ConfigError
 
-    path = Path(path)
-    data = _load_file(path)
-    if data.get("format") != SYSTEM_FORMAT:
-        raise CheckpointError(f"{path}: not a vemd system model file")
-    try:
-        cfg: Config = from_dict(data["config"])
-        class_names = [str(c) for c in data["class_names"]]
-        state = data["state_dict"]
-    except Exception as err:
-        raise CheckpointError(f"{path}: bad system model file: {_first_line(err)}") from err
-    try:
-        model = build_system(cfg, for_loading=True, extra=data.get("extra") or {})
-    except (ValueError, KeyError, TypeError) as err:
-        raise CheckpointError(f"{path}: bad system model file: {_first_line(err)}") from err
-    for name in getattr(model, "sized_by_training", ()):  # buffers whose size training decides
-        if isinstance(state.get(name), torch.Tensor):
-            setattr(model, name, torch.empty_like(state[name]))
-    try:
-        model.load_state_dict(state, strict=True, assign=True)
-    except RuntimeError as err:
+        raise ConfigError(f"system.kind={cfg.system.kind!r}: no registered system trains this config")
+    return found[0]
+
+
+def fit(cfg, *, resume: bool = False) -> dict:
+    """``vemd fit``: train the system ``cfg`` names; returns its fit summary."""
+    return system_for(cfg).fit(cfg, resume=resume)
+
+
+def load_artifact(path: str | Path, *, device: str | None = None) -> Artifact:
+    """The model in a model file of any system and any vemd version, in eval mode (on ``device``).
+
+    One-line :class:`~vemd.model_file.CheckpointError` for a file that is missing, damaged,
+    foreign or of a system this version does not know.
+    """
+    from vemd.model_file import CheckpointError, read_model_file
+
+    file = read_model_file(path)
+    system = SYSTEMS.get(file.system)
+    if system is None:
         raise CheckpointError(
-            f"{path}: weights do not match the system its config describes ({_first_line(err)})"
-        ) from err
-    model.after_loading()
-    model.eval()
-    return model, cfg, class_names
+            f"{path}: a model of system {file.system!r}, which this vemd does not know "
+            f"(known: {', '.join(sorted(SYSTEMS))})"
+        )
+    artifact = system.load(file)
+    if device is not None:
+        from vemd.inference.device import resolve_device
+
+        artifact.to(resolve_device(device))
+    return artifact
 
 
-def build_system(cfg: Config, *, for_loading: bool = False, extra: dict | None = None) -> torch.nn.Module:
-    """The model of ``cfg.system.kind`` (``for_loading``: no pretrained weights are fetched)."""
-    if cfg.system.kind == "emotiw20":
-        from vemd.systems.emotiw20 import EmotiW20
+def evaluate(path: str | Path, options: TestOptions | None = None, **fields) -> dict:
+    """``vemd test`` of any model file: its system's evaluation with the common options.
 
-        return EmotiW20(cfg, for_loading=for_loading)
-    if cfg.system.kind == "abaw24":
-        from vemd.systems.abaw24 import ABAW24
+    ``options`` or its fields as keywords (``split``, ``out_dir``, ``data_cfg``, ``device``,
+    ``precision``, ``group_sizes``; group sizes default to the usual buckets, None turns them off).
+    """
+    if options is None:
+        from vemd.eval.group_size import DEFAULT_EDGES
 
-        return ABAW24(cfg, for_loading=for_loading, extra=extra)
-    raise ValueError(f"system.kind={cfg.system.kind!r} is not a seed system")
-
-
-def fit_system(cfg: Config, *, resume: bool = False) -> dict:
-    """``vemd fit`` of a seed system; returns its ``fit.json`` summary."""
-    if resume:
-        refuse_other_settings(cfg)
-    if cfg.system.kind == "emotiw20":
-        from vemd.systems.emotiw20 import fit_emotiw20
-
-        return fit_emotiw20(cfg, resume=resume)
-    from vemd.systems.abaw24 import fit_abaw24
-
-    return fit_abaw24(cfg, resume=resume)
-
-
-def evaluate_system(checkpoint: str | Path, **kwargs) -> dict:
-    """``vemd test`` of a seed-system model file."""
-    from vemd.models.checkpoint import load_weights_only
-
-    kind = load_weights_only(checkpoint, mmap=True).get("system")
-    if kind == "emotiw20":
-        from vemd.systems.emotiw20 import evaluate_emotiw20
-
-        return evaluate_emotiw20(checkpoint, **kwargs)
-    from vemd.systems.abaw24 import evaluate_abaw24
-
-    return evaluate_abaw24(checkpoint, **kwargs)
-
-
-def refuse_other_settings(cfg: Config) -> None:
-    """Stop a resume whose saved stages were trained under other settings before anything of the
-    run is written (its config.yaml still describes its model.pt). Each stage's state lives in
-    ``<out_dir>/<system>/<stage>/state.pt``."""
-    from vemd.train.epochs import load_state
-
-    for state in sorted((Path(cfg.train.out_dir) / cfg.system.kind).glob("*/state.pt")):
-        load_state(state, stage_setting(cfg, state.parent.name))
-
-
-def stage_setting(cfg: Config, stage: str) -> str:
-    """What a trained stage depends on: the config but for settings that do not change training."""
-    tree = to_dict(cfg)
-    for key in RESUMABLE:
-        section, name = key.split(".")
-        tree[section].pop(name, None)
-    return json.dumps({"stage": stage, "config": tree}, sort_keys=True, default=str)
-
-
-def open_for_test(checkpoint, split: str | None, out_dir, data_cfg: Config | None, device):
-    """What ``vemd test`` of a system starts from: (model on ``device``, config, class names,
-    split, report folder, the split's ClipDataset); ``data_cfg`` replaces the data section."""
-    from vemd.inference.device import resolve_device
-
-    model, cfg, class_names = load_system(checkpoint)
-    model.to(resolve_device(device))
-    if data_cfg is not None:
-        cfg.data = data_cfg.data
-    split = split or cfg.data.test_split
-    out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent / f"test-{split}"
-    dataset, _ = split_data(cfg, split, train=False)
-    return model, cfg, class_names, split, out, dataset
-
-
-def frames_of(dataset, rows: torch.Tensor) -> torch.Tensor:
-    """(B, T, 3, S, S) uint8 frames of ``rows`` of a ClipDataset."""
-    return torch.stack([dataset[int(i)]["frames"] for i in rows])
-
-
-def split_data(cfg: Config, split: str, *, train: bool):
-    """The ClipDataset of a split, without structural targets (the seed systems use none)."""
-    from vemd.data.build import build_dataset
-
-    dataset, index = build_dataset(cfg, split, train=train, stage="1")
-    return dataset, index
+        options = TestOptions(**{"group_sizes": DEFAULT_EDGES, **fields})
+    artifact = load_artifact(path, device=options.device)
+    return artifact.evaluate(options)

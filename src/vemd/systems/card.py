@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from vemd.models.card import card_path, read_facts
-from vemd.structure import atomic_write_text
+from vemd.io import atomic_write_text
 
 TITLES = {
     "emotiw20": "EmotiW 2020 audio-video group emotion system (inflated 3D ResNet, Bi-LSTM, SVM fusion)",

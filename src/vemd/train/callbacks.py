@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from vemd.models.checkpoint import load_weights_only
+from vemd.io import load_weights_only
 
 
 def _read_umask() -> int:

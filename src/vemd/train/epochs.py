@@ -22,8 +22,8 @@ from torch import nn
 
 from vemd.config import ConfigError
 from vemd.errors import VemdError
-from vemd.models.checkpoint import load_weights_only
-from vemd.structure.annotations import atomic_write
+from vemd.io import load_weights_only
+from vemd.io import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import torch
 
-from vemd.models.checkpoint import load_weights_only, weights_digest
-from vemd.structure.annotations import atomic_write
+from vemd.models.checkpoint import weights_digest
+
+from vemd.io import load_weights_only
+from vemd.io import atomic_write
 
 
 class FeatureCache:

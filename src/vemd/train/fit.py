@@ -26,8 +26,8 @@ import torch
 from vemd.config import Config, ConfigError, MultimodalConfig, to_dict, to_yaml
 from vemd.data.build import build_dataset, eval_loader, loader_kwargs
 from vemd.data.dataset import ClipDataset
-from vemd.models.checkpoint import CheckpointError, load_weights_only, module_state, save_model
-from vemd.structure import atomic_write_text
+from vemd.io import atomic_write_text, load_weights_only
+from vemd.models.checkpoint import CheckpointError, module_state, save_model
 from vemd.train.loader import EpochBatchSampler, ResumableLoader
 
 log = logging.getLogger(__name__)
@@ -357,28 +357,23 @@ def _feature_cache(cfg: Config, module, out_dir: Path, *, augmented: bool):
     return FeatureCache(out_dir / "feature_cache", vit_branch.vit, setting)
 
 
-def fit(cfg: Config, *, resume: bool = False) -> dict:
-    """Run the configured stages; returns the summary written to ``fit.json``.
+def fit_vemd_multimodal(cfg: Config, *, resume: bool = False) -> dict:
+    """The multimodal VE-MD (paper §7): the VE-MD of ``multimodal.video_model`` (or, when that is
+    not given, the one the vision stages train into ``<out_dir>/video``) is frozen and the audio /
+    text branches and their fusion are trained over it (:mod:`vemd.train.multimodal`)."""
+    from vemd.train.multimodal import fit_multimodal
 
-    With ``multimodal.enabled`` the VE-MD of ``multimodal.video_model`` (or, when that is not
-    given, the one the vision stages train into ``<out_dir>/video``) is frozen and the audio /
-    text branches and their fusion are trained over it (:mod:`vemd.train.multimodal`). A seed
-    system (``system.kind`` emotiw20 or abaw24) trains as :mod:`vemd.systems` describes.
-    """
-    if cfg.system.kind != "ve-md":
-        from vemd.systems import fit_system
+    video_model = cfg.multimodal.video_model
+    if video_model is None:
+        vision = copy.deepcopy(cfg)
+        vision.multimodal = MultimodalConfig()  # the VE-MD's run knows nothing of its fusion
+        vision.train.out_dir = str(Path(cfg.train.out_dir) / "video")
+        video_model = fit_vemd(vision, resume=resume)["model"]
+    return fit_multimodal(cfg, resume=resume, video_model=video_model)
 
-        return fit_system(cfg, resume=resume)
-    if cfg.multimodal.enabled:
-        from vemd.train.multimodal import fit_multimodal
 
-        video_model = cfg.multimodal.video_model
-        if video_model is None:
-            vision = copy.deepcopy(cfg)
-            vision.multimodal = MultimodalConfig()  # the VE-MD's run knows nothing of its fusion
-            vision.train.out_dir = str(Path(cfg.train.out_dir) / "video")
-            video_model = fit(vision, resume=resume)["model"]
-        return fit_multimodal(cfg, resume=resume, video_model=video_model)
+def fit_vemd(cfg: Config, *, resume: bool = False) -> dict:
+    """Run the configured VE-MD stages; returns the summary written to ``fit.json``."""
     torch.manual_seed(cfg.train.seed)
     out_dir = Path(cfg.train.out_dir)
     stages = ["1", "2"] if cfg.train.stage == "both" else [cfg.train.stage]

@@ -32,7 +32,7 @@ from vemd.data.multimodal import SplitInputs, split_inputs, text_dim, text_sourc
 from vemd.errors import VemdError
 from vemd.models.checkpoint import load_model
 from vemd.models.multimodal import Features, MultimodalVEMD
-from vemd.structure import atomic_write_text
+from vemd.io import atomic_write_text
 from vemd.train.epochs import EpochSettings, train_epochs
 
 log = logging.getLogger(__name__)

@@ -47,7 +47,7 @@ class DatasetIndex:
 class LoaderSpec:
     fn: LoaderFn
     splits: tuple[str, ...] | None  # the published splits; None: the config's split names
-    frames: int  # SPEC §2
+    frames: int  # paper §4.3
     sampling: str
     interval: float
 
@@ -63,7 +63,7 @@ def register(
     sampling: str = "uniform",
     interval: float = 1.0,
 ) -> Callable[[LoaderFn], LoaderFn]:
-    """Register a loader under ``name`` with its splits and SPEC §2 frame sampling."""
+    """Register a loader under ``name`` with its splits and frame sampling (paper §4.3)."""
 
     def decorate(fn: LoaderFn) -> LoaderFn:
         _REGISTRY[name] = LoaderSpec(fn, splits, frames, sampling, interval)
@@ -86,7 +86,7 @@ def dataset_names() -> list[str]:
 
 
 def dataset_defaults(name: str) -> dict:
-    """SPEC §2 frame sampling of a dataset: ``dict(frames=, sampling=, interval=)``."""
+    """The frame sampling of a dataset (paper §4.3): ``dict(frames=, sampling=, interval=)``."""
     spec = _spec(name)
     return {"frames": spec.frames, "sampling": spec.sampling, "interval": spec.interval}
 

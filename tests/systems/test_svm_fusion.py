@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vemd.eval.svm_fusion import SVMFusion, out_of_fold_probabilities
+from vemd.systems.emotiw20.svm_fusion import SVMFusion, out_of_fold_probabilities
 
 
 def _branches(n: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:

@@ -9,13 +9,13 @@ Two branches and a score-level fusion (the EmotiW 2020 AV-GER paper, §II):
   (``train_backbone: false``); without pretrained weights (offline, built-in data) the whole
   network is trained (``train_backbone: true``).
 * **audio** (§II-C): the 34 short-term features of each 25-ms window every 10 ms
-  (:mod:`vemd.models.audio.window_features`, librosa), standardised with the training split's
+  (:mod:`vemd.systems.emotiw20.window_features`, librosa), standardised with the training split's
   mean and standard deviation, through a Bi-LSTM with local attention
-  (:mod:`vemd.models.audio.bilstm`). A clip without audio is heard as silence.
+  (:mod:`vemd.systems.emotiw20.bilstm`). A clip without audio is heard as silence.
 * **fusion** (§II-D): a multi-class SVM (scikit-learn) on the six concatenated class
   probabilities. It is fitted on *out-of-fold* probabilities of the training split: the split
   is cut into ``folds`` stratified folds, and each fold is scored by branches trained on the
-  other folds (:func:`vemd.eval.svm_fusion.out_of_fold_probabilities`), so the SVM never learns
+  other folds (:func:`vemd.systems.emotiw20.svm_fusion.out_of_fold_probabilities`), so the SVM never learns
   from the over-confident scores of clips a branch was trained on. At test time it reads the
   probabilities of the branches trained on the whole training split.
 
@@ -37,12 +37,12 @@ from torch import nn
 
 from vemd.config import Config, to_yaml
 from vemd.data.multimodal import audio_path, read_waveforms
-from vemd.eval.svm_fusion import SVMFusion
-from vemd.models.audio.bilstm import BiLSTMAttention
-from vemd.models.audio.window_features import FEATURE_NAMES, window_features
+from vemd.systems.emotiw20.svm_fusion import SVMFusion
+from vemd.systems.emotiw20.bilstm import BiLSTMAttention
+from vemd.systems.emotiw20.window_features import FEATURE_NAMES, window_features
 from vemd.models.inflated import RESNET3D50_TIME_KERNEL, InflatedResNetClassifier
-from vemd.structure import atomic_write_text
-from vemd.systems import frames_of, save_system, split_data, stage_setting
+from vemd.io import atomic_write_text
+from vemd.systems.common import frames_of, save_system, split_data, stage_setting
 from vemd.train.epochs import EpochSettings, train_epochs
 
 log = logging.getLogger(__name__)

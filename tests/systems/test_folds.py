@@ -1,7 +1,7 @@
 import pytest
 
 from vemd.config import ConfigError
-from vemd.train.folds import parse_folds
+from vemd.systems.folds import parse_folds
 
 
 def test_parse_folds():

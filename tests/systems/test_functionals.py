@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vemd.models.functionals import window_functionals, window_spans
+from vemd.systems.abaw24.functionals import window_functionals, window_spans
 
 # 10 frames at 2 fps, 2-second windows of 4 frames: [0, 4), [4, 8) and the tail [8, 10) of
 # 2 frames = half a window, kept

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from vemd.models.kelm import KELM, kernel_matrix, one_hot
+from vemd.systems.abaw24.kelm import KELM, kernel_matrix, one_hot
 
 X3 = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
 T3 = np.array([1.0, 2.0, 3.0])

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from vemd.models.audio.bilstm import BiLSTMAttention
+from vemd.systems.emotiw20.bilstm import BiLSTMAttention
 
 
 @pytest.fixture(autouse=True)

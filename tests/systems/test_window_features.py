@@ -3,7 +3,7 @@ import warnings
 import numpy as np
 import pytest
 
-from vemd.models.audio.window_features import FEATURE_NAMES, window_features
+from vemd.systems.emotiw20.window_features import FEATURE_NAMES, window_features
 
 SR = 16_000
 

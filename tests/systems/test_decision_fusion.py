@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vemd.eval.fusion import RandomForestFusion, apply_weights, dirichlet_fusion_search
+from vemd.systems.abaw24.fusion import RandomForestFusion, apply_weights, dirichlet_fusion_search
 from vemd.eval.metrics import concordance_correlation
 
 T = np.array([1.0, 2.0, 3.0, 4.0])

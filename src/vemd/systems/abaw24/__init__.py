@@ -14,11 +14,11 @@ Per-frame valence and arousal in [-1, 1] (the ABAW 2024 VA paper, §3):
   the paper's 1–8 s at 5 fps are ``frames`` 5–40 with ``frame_interval: 0.2``;
 * **functionals + KELM** (§3.2, Eq. 1): mean / min / max (``functionals``) of the embeddings
   over non-overlapping ``functional_window_s`` windows, a Kernel ELM (β = (I/C + K)⁻¹T,
-  :class:`vemd.models.kelm.KELM`) per window, its C chosen on the validation split (the
+  :class:`vemd.systems.abaw24.kelm.KELM`) per window, its C chosen on the validation split (the
   paper's development set) from ``kelm_C``; each frame takes its window's prediction;
 * **decision fusion** (§3.3): Dirichlet-based random weighted fusion
-  (:func:`vemd.eval.fusion.dirichlet_fusion_search`) or a random forest
-  (:class:`vemd.eval.fusion.RandomForestFusion`) over the dynamic and KELM predictions, fitted
+  (:func:`vemd.systems.abaw24.fusion.dirichlet_fusion_search`) or a random forest
+  (:class:`vemd.systems.abaw24.fusion.RandomForestFusion`) over the dynamic and KELM predictions, fitted
   on the validation split; ``none`` keeps the dynamic model alone;
 * **post-processing** (§3.4): ``vemd predict`` interpolates the window predictions to the
   video's frame rate and smooths them with a ``smoothing_s`` Hamming window
@@ -53,12 +53,12 @@ from torch import nn
 
 from vemd.config import Config, to_yaml
 from vemd.data.dataset import collate
-from vemd.eval.fusion import RandomForestFusion, apply_weights, dirichlet_fusion_search
-from vemd.models.functionals import window_spans
-from vemd.models.kelm import KELM
+from vemd.systems.abaw24.fusion import RandomForestFusion, apply_weights, dirichlet_fusion_search
+from vemd.systems.abaw24.functionals import window_spans
+from vemd.systems.abaw24.kelm import KELM
 from vemd.models.regression import ccc, regression_loss
-from vemd.structure import atomic_write_text
-from vemd.systems import save_system, split_data, stage_setting
+from vemd.io import atomic_write_text
+from vemd.systems.common import save_system, split_data, stage_setting
 from vemd.train.epochs import EpochSettings, train_epochs
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from vemd.config import ConfigError, load_config
 from vemd.data.loaders.dfew import FOLDS, average_folds
-from vemd.structure import atomic_write_text
+from vemd.io import atomic_write_text
 
 
 def parse_folds(spec: str) -> list[int]:
@@ -26,8 +26,7 @@ def parse_folds(spec: str) -> list[int]:
 
 def fit_folds(recipe: str, overrides: list[str], spec: str, *, resume: bool = False) -> dict:
     """Train and evaluate every fold; writes ``<out_dir>/folds.json`` with the average."""
-    from vemd.eval.evaluate import evaluate
-    from vemd.train.fit import fit
+    from vemd.systems import evaluate, fit
 
     base = load_config(recipe, overrides)
     out_dir = Path(base.train.out_dir)

@@ -1,7 +1,7 @@
 """Bi-LSTM with local attention over window features: the audio branch's classifier (§II-C, Fig. 3).
 
 The EmotiW 2020 audio-video system feeds the sliding-window features of a clip
-(:mod:`vemd.models.audio.window_features`) to a bidirectional LSTM whose outputs are pooled by
+(:mod:`vemd.systems.emotiw20.window_features`) to a bidirectional LSTM whose outputs are pooled by
 a weighted average learnt with the network, "to focus on the sound parts with strong emotional
 characteristics", then classified (§II-C, adapted from its reference [18]).
 
