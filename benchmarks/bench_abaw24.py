@@ -56,8 +56,7 @@ def main() -> int:
 
     from vemd.config import load_config
     from vemd.synth import generate_dataset
-    from vemd.systems import evaluate_system
-    from vemd.systems import fit
+    from vemd.systems import TestOptions, evaluate, fit
 
     start = time.perf_counter()
     cfg = load_config(args.recipe, [f"data.root={args.data}", f"train.out_dir={args.out}", *args.set])
@@ -72,7 +71,7 @@ def main() -> int:
         workers=2,
     )
     fit(cfg, resume=True)
-    result = evaluate_system(Path(args.out) / "model.pt", split="test")
+    result = evaluate(Path(args.out) / "model.pt", TestOptions(split="test"))
     print(
         f"ABAW 2024 system, built-in data, test split ({args.n_test} clips × {cfg.data.frames} frames), CCC:"
     )

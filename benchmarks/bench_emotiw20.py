@@ -33,9 +33,9 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
     from vemd.config import load_config
+    from vemd.eval.group_size import DEFAULT_EDGES
     from vemd.synth import generate_dataset
-    from vemd.systems import evaluate_system
-    from vemd.systems import fit
+    from vemd.systems import TestOptions, evaluate, fit
 
     start = time.perf_counter()
     cfg0 = load_config("systems/emotiw20_synth")
@@ -58,7 +58,7 @@ def main() -> int:
             [f"data.root={data}", f"train.out_dir={out}", f"train.seed={seed}", *args.set],
         )
         fit(cfg, resume=True)
-        result = evaluate_system(out / "model.pt", split="test")
+        result = evaluate(out / "model.pt", TestOptions(split="test", group_sizes=DEFAULT_EDGES))
         for name in figures:
             figures[name].append(result["modalities"][name]["accuracy"])
         print(

@@ -42,7 +42,7 @@ def main() -> int:
     from vemd.config import load_config
     from vemd.data.multimodal import split_inputs
     from vemd.models.checkpoint import load_model
-    from vemd.models.multimodal import MultimodalVEMD
+    from vemd.models.multimodal import FrozenVideo, MultimodalVEMD
     from vemd.train import multimodal as trainer
 
     run = Path(args.run)
@@ -63,7 +63,9 @@ def main() -> int:
     cfg.model = video_cfg.model
     start = time.perf_counter()
     splits = {
-        name: split_inputs(cfg, getattr(cfg.data, f"{name}_split"), video, video_cfg, folder=None)
+        name: split_inputs(
+            cfg, getattr(cfg.data, f"{name}_split"), FrozenVideo(video), video_cfg, folder=None
+        )
         for name in ("train", "val", "test")
     }
     print(

@@ -3,10 +3,12 @@
 Every file vemd writes goes through :func:`atomic_write` (readers see the old or the new
 content, never a part); every tensor file it reads goes through :func:`load_weights_only`
 (tensors and plain containers: nothing in a file is ever executed).
+Caches are keyed by :func:`weights_digest`, the identity of a module's weights.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import warnings
@@ -54,3 +56,42 @@ def load_weights_only(path: str | Path, *, mmap: bool = False):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+
+
+def weights_digest(module) -> str:
+    """SHA-256 of a torch module's parameters and buffers (names, shapes and values): the identity
+    of its weights that cache files are keyed by (a frozen encoder's features or tokens)."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def write_tensors(path: str | Path, tensors: dict, *, key: str) -> None:
+    """Write a cache entry: named tensors and the ``key`` they were computed for, as safetensors
+    (tensors only: reading it never unpickles anything), atomically and without fsync (an entry
+    lost in a crash is recomputed). Every feature cache of vemd stores its entries this way."""
+    from safetensors.torch import save
+
+    data = save({name: t.contiguous() for name, t in tensors.items()}, metadata={"key": key})
+    atomic_write(path, lambda handle: handle.write(data), sync=False)
+
+
+def read_tensors(path: str | Path, *, key: str) -> dict | None:
+    """The tensors of a :func:`write_tensors` entry; None when it is absent, damaged, foreign or
+    was written for another ``key`` (the caller recomputes it)."""
+    from safetensors import safe_open
+
+    if not Path(path).is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as entry:
+            if (entry.metadata() or {}).get("key") != key:
+                return None
+            return {name: entry.get_tensor(name) for name in entry.keys()}  # noqa: SIM118  (not a dict)
+    except Exception:  # safetensors raises several types for damaged or foreign files
+        return None

@@ -186,7 +186,8 @@ def _multimodal_v1(data: dict, path: Path) -> ModelFile:
             raise CheckpointError(f"{path}: damaged multimodal model file (no {name} weights)")
         state |= {f"{name}.{k}": v for k, v in part.items()}
     extra = {
-        "video": {key: video.get(key) for key in ("config", "class_names")} | {"stage": video.get("stage", "2")},
+        "video": {key: video.get(key) for key in ("config", "class_names")}
+        | {"stage": video.get("stage", "2")},
         "branches": sorted(branches),
         "text_dim": data.get("text_dim"),
         "audio_encoders": data.get("audio_encoders") or {},

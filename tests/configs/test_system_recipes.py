@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vemd.config import load_config
-from vemd.systems import build_system
+from vemd.systems import SYSTEMS
 
 
 def test_emotiw20_vgaf_recipe_has_the_papers_settings():
@@ -39,7 +39,7 @@ def test_abaw24_affwild2_recipe_has_the_papers_settings():
 @pytest.mark.parametrize("recipe", ["paper/systems/emotiw20_vgaf", "paper/systems/abaw24_affwild2"])
 def test_paper_system_recipe_builds(recipe):
     cfg = load_config(recipe, [f"system.{recipe.split('/')[-1].split('_')[0]}.pretrained=false"])
-    model = build_system(cfg)
+    model = SYSTEMS[cfg.system.kind].build(cfg)
     if cfg.system.kind == "emotiw20":
         frames = torch.zeros(1, cfg.data.frames, 3, 64, 64, dtype=torch.uint8)
         assert model.video(frames).shape == (1, 3)

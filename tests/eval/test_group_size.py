@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from tests.models.helpers import tiny_model, write_model_file
 
+from vemd.annotate.backends import offline_faces
+from vemd.annotate.backends.offline_faces import face_counter
 from vemd.cli import main
 from vemd.config import ConfigError, load_config, to_dict
 from vemd.data.dataset import ClipDataset
 from vemd.data.manifest import ClipRecord, annotation_key
-from vemd.eval import group_size
-from vemd.systems import evaluate
 from vemd.eval.group_size import (
     DEFAULT_EDGES,
     bucket_labels,
@@ -24,6 +24,7 @@ from vemd.eval.group_size import (
     plot_group_size,
 )
 from vemd.structure.annotations import AnnotationStore, FrameAnnotation, Person
+from vemd.systems import evaluate
 
 BODY, FACE = np.ones((17, 3), np.float32), np.ones((68, 3), np.float32)
 
@@ -97,14 +98,24 @@ def test_a_configured_store_is_found_and_without_one_the_analysis_is_skipped(tmp
     records = [ClipRecord("c0", "val", "a", "c0.png"), ClipRecord("c1", "val", "a", "c1.png")]
     dataset = ClipDataset(records, tmp_path, ["a"])
     cfg = load_config("tiny", [f"data.root={tmp_path}"])
-    assert count_people(dataset, cfg.data, ["c0", "c1"]) == ({"c0": 1}, "annotations")
-    monkeypatch.setattr(group_size, "FACE_MODULES", ("no_such_face_module",))
+    assert count_people(dataset, cfg.data, ["c0", "c1"], face_counter) == ({"c0": 1}, "annotations")
+    monkeypatch.setattr(offline_faces, "FACE_MODULES", ("no_such_face_module",))
     cfg = load_config("tiny", [f"data.root={tmp_path / 'elsewhere'}"])
     with caplog.at_level(logging.INFO, logger="vemd.eval.group_size"):
-        assert count_people(dataset, cfg.data, ["c0", "c1"]) is None
+        assert count_people(dataset, cfg.data, ["c0", "c1"], face_counter) is None
     assert [r.getMessage() for r in caplog.records] == [
         "group size: skipped, no annotation store and no offline face detector "
         "(missing no_such_face_module: pip install 'vemd[annotate]')"
+    ]
+
+
+def test_without_a_store_or_a_face_counter_the_analysis_is_skipped(tmp_path, caplog):
+    dataset = ClipDataset([ClipRecord("c0", "val", "a", "c0.png")], tmp_path, ["a"])
+    cfg = load_config("tiny", [f"data.root={tmp_path}"])
+    with caplog.at_level(logging.INFO, logger="vemd.eval.group_size"):
+        assert count_people(dataset, cfg.data, ["c0"]) is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "group size: skipped, no annotation store of the clips and no face counter given"
     ]
 
 
@@ -179,6 +190,6 @@ def test_without_a_store_faces_are_counted(synth_val, tmp_path):
     dataset = ClipDataset(index.records[:2], index.root, index.class_names)
     no_store = load_config("tiny", [f"data.root={tmp_path}"]).data
     clip_ids = [r.clip_id for r in index.records[:2]]
-    counts, source = count_people(dataset, no_store, clip_ids)
+    counts, source = count_people(dataset, no_store, clip_ids, face_counter)
     assert source == "faces" and set(counts) == set(clip_ids)
     assert all(isinstance(n, int) and n >= 0 for n in counts.values())

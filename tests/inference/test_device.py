@@ -6,7 +6,7 @@ from tests.data import bad_media
 
 from vemd.cli import main
 from vemd.errors import VemdError
-from vemd.inference.device import resolve_device
+from vemd.device import resolve_device
 from vemd.inference.predictor import GroupEmotionPredictor
 
 
@@ -26,7 +26,7 @@ def test_a_device_that_is_not_here_is_one_line(name):
 def test_predict_runs_on_the_device_asked_for(model_file, tmp_path, capsys):
     image = bad_media.good_png(tmp_path)
     on_cpu = GroupEmotionPredictor(model_file, device="cpu")
-    assert next(on_cpu.model.parameters()).device == torch.device("cpu")
+    assert next(on_cpu.artifact.model.parameters()).device == torch.device("cpu")
     assert main(["predict", str(image), "--ckpt", str(model_file), "--device", "auto", "--json"]) == 0
     assert '"label"' in capsys.readouterr().out
     assert main(["predict", str(image), "--ckpt", str(model_file), "--device", "cuda:64"]) == 1

@@ -215,7 +215,7 @@ def test_a_video_only_model_file_predicts_as_before(files, media):
     result = predictor.predict(path)
     as_dict = result.to_dict()
     assert set(as_dict) == PUBLIC_KEYS and all(set(w) == WINDOW_KEYS for w in as_dict["windows"])
-    assert result.modalities is None and predictor.multimodal is None
+    assert result.modalities is None and not predictor.capabilities.audio
     video, _, _ = load_model(video_file)
     spans, _ = predictor.windows(path)
     with torch.no_grad():

@@ -11,8 +11,16 @@ import torch
 from safetensors.numpy import save_file
 from tests.faults.cases import payload
 
+from vemd.config import load_config
 from vemd.errors import DataError, VemdError
-from vemd.models.text import TextBranch, TextEmbeddings, encode_transcripts, write_text_embeddings
+from vemd.models.text import (
+    TextBranch,
+    TextEmbeddings,
+    TranscriptEncoder,
+    encode_transcripts,
+    text_source,
+    write_text_embeddings,
+)
 
 IDS = ["clip_a", "clip_b", "clip_c"]
 
@@ -94,6 +102,32 @@ def test_encode_transcripts_without_sentence_transformers(monkeypatch, tmp_path)
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import fails as if not installed
     message = one_line_error(VemdError, encode_transcripts, ["hello"], tmp_path)
     assert "pip install sentence-transformers" in message
+
+
+def test_the_text_source_is_the_embeddings_file_else_the_transcripts_model(tmp_path, rows, monkeypatch):
+    write_text_embeddings(tmp_path / "text.safetensors", IDS, rows)
+    on = ["multimodal.text.enabled=true"]
+    from_file = text_source(
+        load_config("tiny", [*on, f"multimodal.text.embeddings={tmp_path}/text.safetensors"])
+    )
+    assert isinstance(from_file, TextEmbeddings) and from_file.dim == 8
+    embeddings, present = from_file.embed(["clip_b", "other"], ["ignored", "ignored"])
+    assert present.tolist() == [True, False] and torch.equal(embeddings[0], torch.from_numpy(rows[1]))
+
+    calls = []
+
+    def encode(texts, model_path):
+        calls.append((list(texts), model_path))
+        return np.ones((len(texts), 5), np.float32)
+
+    monkeypatch.setattr("vemd.models.text.encode_transcripts", encode)
+    encoder = text_source(load_config("tiny", [*on, f"multimodal.text.model={tmp_path}"]))
+    assert isinstance(encoder, TranscriptEncoder) and encoder.dim == 5 and encoder.dim == 5  # probed once
+    embeddings, present = encoder.embed(["a", "b"], ["hello", "  "])
+    assert (
+        embeddings.shape == (2, 5) and embeddings.dtype == torch.float32 and present.tolist() == [True, False]
+    )
+    assert calls == [(["dimension probe"], str(tmp_path)), (["hello", "  "], str(tmp_path))]
 
 
 @pytest.mark.parametrize("num_classes", [None, 4])

@@ -136,10 +136,11 @@ def _strip_audio(av_root, tmp_path, *, corrupt: bool = False):
 def _split(root, video_model_file, split="train", *extra):
     from vemd.data.multimodal import split_inputs
     from vemd.models.checkpoint import load_model
+    from vemd.models.multimodal import FrozenVideo
 
     cfg = load_config("tiny", mm_overrides(root, video_model_file, "unused", *extra))
     video, video_cfg, _ = load_model(video_model_file)
-    return split_inputs(cfg, split, video, video_cfg, folder=None)
+    return split_inputs(cfg, split, FrozenVideo(video), video_cfg, folder=None)
 
 
 def test_clips_without_audio_are_kept_with_a_mask_or_skipped(av_root, video_model_file, tmp_path):

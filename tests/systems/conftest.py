@@ -70,11 +70,11 @@ def abaw24_config(root: Path, out: Path, *extra: str) -> Config:
 
 def fit_keeping_model(cfg: Config, *, resume: bool = False):
     """``vemd fit`` of a seed system: (its summary, the in-memory model it wrote to model.pt)."""
-    import vemd.systems.abaw24
-    import vemd.systems.emotiw20
+    import vemd.systems.abaw24.fit
+    import vemd.systems.emotiw20.fit
     from vemd.systems import fit
 
-    module = vemd.systems.emotiw20 if cfg.system.kind == "emotiw20" else vemd.systems.abaw24
+    module = vemd.systems.emotiw20.fit if cfg.system.kind == "emotiw20" else vemd.systems.abaw24.fit
     written = []
 
     def keep(model, *args, **kwargs):
@@ -90,7 +90,7 @@ def fit_keeping_model(cfg: Config, *, resume: bool = False):
 
 def split_frames(cfg: Config, split: str):
     """(ClipDataset of ``split`` without augmentation, its frames (N, T, 3, S, S) uint8)."""
-    from vemd.systems import frames_of, split_data
+    from vemd.systems.common import frames_of, split_data
 
     dataset, _ = split_data(cfg, split, train=False)
     return dataset, frames_of(dataset, torch.arange(len(dataset)))

@@ -18,9 +18,10 @@ from tests.systems.conftest import ABAW24_RECIPE, abaw24_config, fit_keeping_mod
 import vemd
 from vemd.cli import main
 from vemd.config import ConfigError, load_config
+from vemd.model_file import read_model_file
 from vemd.models.checkpoint import weights_digest
-from vemd.systems import is_system, load_system
-from vemd.systems.abaw24 import ccc_scores, frame_targets
+from vemd.systems.abaw24.evaluate import ccc_scores, frame_targets
+from vemd.systems.common import load_system
 
 MODELS = ("static", "dynamic", "kelm", "fused")
 GRID = (0.1, 1.0, 10.0, 100.0)  # kelm_C of the built-in recipe
@@ -61,7 +62,7 @@ def _ccc(x: np.ndarray, y: np.ndarray) -> float:
 
 def test_fit_summary_scores_every_model_and_picks_c_from_the_grid(fitted, loaded):
     run, summary, _ = fitted
-    assert is_system(run / "model.pt")
+    assert read_model_file(run / "model.pt").system == "abaw24"
     saved = json.loads((run / "fit.json").read_text())
     assert saved == json.loads(json.dumps(summary))
     assert saved["system"] == "abaw24" and saved["sizes"] == {"train": 24, "val": 12}
@@ -166,7 +167,9 @@ def test_predict_gives_valence_and_arousal_and_no_class(
     model_file = str(run / "model.pt")
     assert main(["predict", str(clip), str(video), "--ckpt", model_file, "--window", "0.5", "--json"]) == 0
     results = printed_results(capsys.readouterr().out)
-    assert len(results) == 5  # the folder's 4 images, each on its own, and the video
+    # the frame folder is one clip, as vemd.load(...).predict(clip) reads it above, and the video
+    assert [r["input"] for r in results] == [str(clip), str(video)]
+    assert results[0]["valence"] == pytest.approx(result["valence"], abs=1e-5)
     timeline = [r for r in results if r["input"] == str(video)][0]["windows"]
     assert len(timeline) == 4  # 0.5-s windows, smoothed over 0.5 s
     for r in results:

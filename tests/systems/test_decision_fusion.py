@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from vemd.systems.abaw24.fusion import RandomForestFusion, apply_weights, dirichlet_fusion_search
 from vemd.eval.metrics import concordance_correlation
+from vemd.systems.abaw24.fusion import RandomForestFusion, apply_weights, dirichlet_fusion_search
 
 T = np.array([1.0, 2.0, 3.0, 4.0])
 E = np.array([1.0, -1.0, 1.0, -1.0])

@@ -25,9 +25,10 @@ from tests.systems.conftest import (
 import vemd
 from vemd.cli import main
 from vemd.config import ConfigError
-from vemd.models.checkpoint import weights_digest
 from vemd.io import load_weights_only
-from vemd.systems import is_system, load_system
+from vemd.model_file import read_model_file
+from vemd.models.checkpoint import weights_digest
+from vemd.systems.common import load_system
 
 pytest.importorskip("librosa", reason="the audio branch needs the 'audio' extra")
 
@@ -51,7 +52,7 @@ def loaded(fitted):
 
 def test_fit_writes_the_model_its_summary_and_its_card(fitted, loaded):
     run, summary, _ = fitted
-    assert is_system(run / "model.pt")
+    assert read_model_file(run / "model.pt").system == "emotiw20"
     saved = json.loads((run / "fit.json").read_text())
     assert saved == json.loads(json.dumps(summary))
     assert saved["system"] == "emotiw20" and saved["sizes"] == {"train": 24, "val": 12}

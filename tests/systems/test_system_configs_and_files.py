@@ -10,11 +10,18 @@ from tests.systems.conftest import ABAW24_RECIPE, ABAW24_TINY, EMOTIW20_RECIPE, 
 
 from vemd.cli import main
 from vemd.config import ConfigError, load_config, to_dict
-from vemd.models.checkpoint import CheckpointError, weights_digest
 from vemd.io import load_weights_only
-from vemd.systems import SYSTEM_FORMAT, build_system, is_system, load_system, save_system
+from vemd.model_file import FORMAT, FORMAT_VERSION, read_model_file
+from vemd.models.checkpoint import CheckpointError, weights_digest
+from vemd.systems import SYSTEMS
+from vemd.systems.common import load_system, save_system
 
 CLASSES = ["Negative", "Neutral", "Positive"]
+
+
+def build_system(cfg):
+    """The untrained model of ``cfg``'s seed system, built by its registered system."""
+    return SYSTEMS[cfg.system.kind].build(cfg)
 
 
 def _error(recipe: str, *overrides: str) -> str:
@@ -94,7 +101,7 @@ def system_file(tmp_path_factory):
 def test_an_untrained_system_file_loads_and_predicts(system_file):
     path, cfg = system_file
     model, loaded_cfg, names = load_system(path)
-    assert is_system(path) and names == CLASSES and loaded_cfg == cfg
+    assert read_model_file(path).system == "abaw24" and names == CLASSES and loaded_cfg == cfg
     assert model.kelm is None and model.forest is None and not model.training
     torch.manual_seed(0)
     assert weights_digest(model) == weights_digest(build_system(cfg))
@@ -114,7 +121,7 @@ def test_a_vemd_model_file_is_not_a_system(tmp_path):
     cfg, model = tiny_model()
     path = tmp_path / "vemd.pt"
     write_model_file(path, to_dict(cfg), model.inference_state_dict())
-    assert not is_system(path)
+    assert read_model_file(path).system == "ve-md"
     assert "not a vemd system model file" in _refused(path)
 
 
@@ -123,7 +130,8 @@ def test_random_bytes_and_a_cut_file_are_refused(system_file, tmp_path):
     noise.write_bytes(
         torch.randint(0, 256, (4096,), generator=torch.Generator().manual_seed(0)).byte().numpy().tobytes()
     )
-    assert not is_system(noise)
+    with pytest.raises(CheckpointError):
+        read_model_file(noise)
     assert "not a readable vemd model" in _refused(noise)
     cut = tmp_path / "cut.pt"
     cut.write_bytes(system_file[0].read_bytes()[:5000])
@@ -142,12 +150,13 @@ def test_random_bytes_and_a_cut_file_are_refused(system_file, tmp_path):
             "bad system model file: system.kind='abaw25'",
         ),
         (lambda d: d["config"]["system"]["abaw24"].update({"kelm": 1}), "bad system model file"),
-        (lambda d: d.pop("class_names"), "bad system model file"),
+        (lambda d: d.pop("class_names"), "damaged vemd model file (class_names is not a list of names)"),
     ],
 )
 def test_a_damaged_system_file_is_refused_in_one_line(system_file, tmp_path, damage, expected):
     data = load_weights_only(system_file[0])
-    assert data["format"] == SYSTEM_FORMAT
+    assert (data["format"], data["format_version"], data["system"]) == (FORMAT, FORMAT_VERSION, "abaw24")
+    assert FORMAT_VERSION == 2
     damage(data)
     path = tmp_path / "damaged.pt"
     torch.save(data, path)

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from vemd.inference import device as device_module
+from vemd import device as device_module
 from vemd.train.fit import training_precision
 
 

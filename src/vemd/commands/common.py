@@ -19,7 +19,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
 
 
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--device`` and ``--precision`` of the commands that run a model (:mod:`vemd.inference.device`)."""
+    """``--device`` and ``--precision`` of the commands that run a model (:mod:`vemd.device`)."""
     parser.add_argument(
         "--device", default="cpu", help="where the model runs: cpu, cuda, cuda:N, mps or auto (default: cpu)"
     )

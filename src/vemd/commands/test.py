@@ -51,9 +51,12 @@ def run(args: argparse.Namespace) -> int:
         )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data_cfg = load_config(args.config, config_overrides(args)) if args.config else None
+    from vemd.annotate.backends.offline_faces import face_counter
     from vemd.systems import TestOptions, load_artifact
 
-    options = TestOptions(args.split, args.out, data_cfg, args.device, args.precision, group_sizes)
+    options = TestOptions(
+        args.split, args.out, data_cfg, args.device, args.precision, group_sizes, face_counter
+    )
     result = load_artifact(args.ckpt, device=args.device).evaluate(options)
     print(json.dumps(_summary(result), indent=2))
     return 0

@@ -31,11 +31,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save as safetensors_bytes
 
 from vemd.errors import DataError
-from vemd.io import atomic_write
+from vemd.io import read_tensors, write_tensors
 
 # compute(waveforms (M, N), lengths (M,) or None) → tokens (M, S, D), validity (M, S)
 Compute = Callable[[torch.Tensor, torch.Tensor | None], tuple[torch.Tensor, torch.Tensor]]
@@ -138,20 +136,11 @@ class AudioFeatureCache:
     def _load(self, key: AudioKey) -> torch.Tensor | None:
         """The (S, dim) tokens of ``key``; None when absent or not a valid entry for it."""
         identity = self._identity(key)
-        path = self._path(identity)
-        if not path.exists():
-            return None
-        try:
-            with safe_open(str(path), framework="pt") as entry:
-                if (entry.metadata() or {}).get("key") != identity:
-                    return None
-                tokens = entry.get_tensor("tokens")
-        except Exception:  # safetensors raises several types for damaged or foreign files
-            return None
-        return tokens if tokens.dim() == 2 and tokens.shape[1] == self.dim else None
+        entry = read_tensors(self._path(identity), key=identity)
+        tokens = None if entry is None else entry.get("tokens")
+        valid = isinstance(tokens, torch.Tensor) and tokens.dim() == 2 and tokens.shape[1] == self.dim
+        return tokens if valid else None
 
     def _store(self, key: AudioKey, tokens: torch.Tensor) -> None:
         identity = self._identity(key)
-        data = safetensors_bytes({"tokens": tokens.contiguous()}, metadata={"key": identity})
-        # no fsync: an entry lost in a crash is recomputed
-        atomic_write(self._path(identity), lambda handle: handle.write(data), sync=False)
+        write_tensors(self._path(identity), {"tokens": tokens}, key=identity)

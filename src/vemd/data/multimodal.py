@@ -1,11 +1,14 @@
 """The inputs of a multimodal model (paper §7) for one split: frozen video features, audio, text.
 
-:func:`split_inputs` reads a split once: the frozen VE-MD's :class:`~vemd.models.multimodal.Features`
-of every clip (cached under ``<folder>/video-<split>.safetensors``, keyed by the video model's
-weights and the data; a stale or damaged file is recomputed), the audio of every clip (its
-record's ``audio`` file, relative to the dataset root; ``[0, multimodal.audio.seconds)``, mono
-16 kHz: :func:`vemd.data.audio.read_audio`) and its text embedding (a file keyed by clip id, or
-the records' transcripts embedded by a sentence-transformers model).
+:func:`split_inputs` reads a split once: the video features of every clip, computed from its
+frames by the caller's :class:`VideoFeatures` (a frozen VE-MD:
+:class:`vemd.models.multimodal.FrozenVideo`; this package runs no model) and cached under
+``<folder>/video-<split>.safetensors``, keyed by the video model's weights and the data (a
+stale or damaged file is recomputed); the audio of every clip (its record's ``audio`` file,
+relative to the dataset root; ``[0, multimodal.audio.seconds)``, mono 16 kHz:
+:func:`vemd.data.audio.read_audio`); and its text embedding, from the caller's text source
+(:func:`vemd.models.text.text_source`: a file keyed by clip id, or the records' transcripts
+embedded by a sentence-transformers model).
 
 Clips without audio (no ``audio`` in the record, no audio stream, silent or too short) follow
 ``multimodal.audio.missing``: ``zeros`` keeps them with zeros and ``present`` False (the fusion
@@ -22,6 +25,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import torch
 from safetensors import safe_open
@@ -30,10 +34,30 @@ from safetensors.torch import save as safetensors_bytes
 from vemd.config import Config
 from vemd.data.audio import SAMPLE_RATE
 from vemd.errors import DataError
-from vemd.models.multimodal import FEATURE_FIELDS, Features, video_features
 from vemd.io import atomic_write
 
 log = logging.getLogger(__name__)
+
+
+class VideoFeatures(Protocol):
+    """The video side of :func:`split_inputs` (:class:`vemd.models.multimodal.FrozenVideo`): this
+    module reads the frames and keeps the cache file, it computes the features.
+
+    The features it gives have ``index(rows)``, ``to(device)`` and one tensor per name of
+    ``fields`` (N first).
+    """
+
+    key: str  # identity of the features (the model's weights): part of the cache file's key
+    fields: tuple[str, ...]  # names of the feature tensors, as the cache file holds them
+
+    def __call__(self, frames: torch.Tensor) -> Any:
+        """uint8 frames (B, T, 3, S, S) on the split's device → their features."""
+
+    def cat(self, parts: list) -> Any:
+        """The features of consecutive batches → one."""
+
+    def from_tensors(self, tensors: dict[str, torch.Tensor]) -> Any:
+        """The features of the tensors of ``fields`` (as the cache file holds them)."""
 
 
 @dataclass
@@ -42,7 +66,7 @@ class SplitInputs:
 
     clip_ids: list[str]
     labels: torch.Tensor  # (N,)
-    video: Features
+    video: Any  # the video side's features (vemd.models.multimodal.Features)
     audio_paths: list[Path | None] = field(default_factory=list)
     waveforms: torch.Tensor | None = None  # (N, L) float16, zeros without audio
     audio_present: torch.Tensor | None = None  # (N,) bool
@@ -86,23 +110,24 @@ def video_data_config(video_cfg: Config, cfg: Config) -> Config:
 def split_inputs(
     cfg: Config,
     split: str,
-    video_model,
+    video: VideoFeatures,
     video_cfg: Config,
     *,
     folder: Path | None,
     device: str | torch.device = "cpu",
     text_source=None,
 ) -> SplitInputs:
-    """Everything a multimodal model reads of ``split`` (module docstring); ``folder`` caches the
-    video features (None: not cached); ``text_source`` is a loaded
-    :class:`~vemd.models.text.TextEmbeddings` or a sentence-transformers folder."""
+    """Everything a multimodal model reads of ``split`` (module docstring): ``video`` computes the
+    video features of the frames ``video_cfg`` reads, ``folder`` caches them (None: not cached);
+    ``text_source`` (:func:`vemd.models.text.text_source`) has ``embed(clip_ids, transcripts)``,
+    giving (N, D) embeddings and their (N,) has-text mask."""
     from vemd.data.build import build_dataset
 
     vcfg = video_data_config(video_cfg, cfg)
     dataset, index = build_dataset(vcfg, split, train=False, stage="1")  # no annotation needed
     clip_ids = [r.clip_id for r in dataset.records]
-    video, labels = _video(vcfg, dataset, video_model, folder, split, torch.device(device))
-    inputs = SplitInputs(clip_ids, labels, video)
+    features, labels = _video(vcfg, dataset, video, folder, split, torch.device(device))
+    inputs = SplitInputs(clip_ids, labels, features)
     mm = cfg.multimodal
     if mm.audio.encoder != "none":
         _add_audio(inputs, cfg, dataset, index.root)
@@ -125,11 +150,9 @@ def split_inputs(
 # --------------------------------------------------------------------------------------- video
 
 
-def _video_key(video_model, vcfg: Config, split: str) -> str:
-    from vemd.models.checkpoint import weights_digest
-
+def _video_key(video: VideoFeatures, vcfg: Config, split: str) -> str:
     setting = {
-        "weights": weights_digest(video_model),
+        "weights": video.key,
         "root": str(Path(vcfg.data.root).resolve()),
         "name": vcfg.data.name,
         "split": split,
@@ -142,21 +165,20 @@ def _video_key(video_model, vcfg: Config, split: str) -> str:
 
 
 @torch.no_grad()
-def _video(vcfg, dataset, video_model, folder, split, device) -> tuple[Features, torch.Tensor]:
+def _video(vcfg, dataset, video: VideoFeatures, folder, split, device) -> tuple[Any, torch.Tensor]:
     from vemd.data.build import eval_loader
     from vemd.data.dataset import usable
 
-    key = _video_key(video_model, vcfg, split)
+    key = _video_key(video, vcfg, split)
     path = None if folder is None else Path(folder) / f"video-{split}.safetensors"
-    if path is not None and (cached := _read_features(path, key, len(dataset))) is not None:
+    if path is not None and (cached := _read_features(path, key, len(dataset), video)) is not None:
         return cached
-    video_model.to(device).eval()
     parts, labels, rows = [], [], []
     for batch in eval_loader(vcfg, dataset):
         batch = usable(batch)
         if batch is None:
             continue
-        parts.append(video_features(video_model, batch["frames"].to(device)).to(torch.device("cpu")))
+        parts.append(video(batch["frames"].to(device)).to(torch.device("cpu")))
         labels.append(batch["label"])
         rows.append(batch["index"])
     if len(torch.cat(rows)) != len(dataset):
@@ -164,28 +186,28 @@ def _video(vcfg, dataset, video_model, folder, split, device) -> tuple[Features,
             f"{split}: {len(dataset) - len(torch.cat(rows))} clips could not be read; the multimodal "
             "branches need every clip's video (fix or remove them)"
         )
-    features, labels = Features.cat(parts), torch.cat(labels)
+    features, labels = video.cat(parts), torch.cat(labels)
     if path is not None:
-        tensors = {f: getattr(features, f).contiguous() for f in FEATURE_FIELDS} | {"labels": labels}
+        tensors = {f: getattr(features, f).contiguous() for f in video.fields} | {"labels": labels}
         data = safetensors_bytes(tensors, metadata={"key": key})
         atomic_write(path, lambda handle: handle.write(data))
     return features, labels
 
 
-def _read_features(path: Path, key: str, n: int) -> tuple[Features, torch.Tensor] | None:
+def _read_features(path: Path, key: str, n: int, video: VideoFeatures) -> tuple[Any, torch.Tensor] | None:
     if not path.exists():
         return None
     try:
         with safe_open(str(path), framework="pt") as entry:
             if (entry.metadata() or {}).get("key") != key:
                 return None
-            tensors = {name: entry.get_tensor(name) for name in (*FEATURE_FIELDS, "labels")}
+            tensors = {name: entry.get_tensor(name) for name in (*video.fields, "labels")}
     except Exception:  # safetensors raises several types for damaged or foreign files
         log.warning("%s: unreadable video features, computing them again", path)
         return None
     if len(tensors["labels"]) != n:
         return None
-    return Features(*(tensors[f] for f in FEATURE_FIELDS)), tensors["labels"]
+    return video.from_tensors(tensors), tensors["labels"]
 
 
 # --------------------------------------------------------------------------------------- audio
@@ -261,33 +283,8 @@ def _add_audio(inputs: SplitInputs, cfg: Config, dataset, root: Path) -> None:
 # ---------------------------------------------------------------------------------------- text
 
 
-def text_source(cfg: Config):
-    """The text embeddings file of ``multimodal.text`` (loaded), or its model folder (a str)."""
-    from vemd.models.text import TextEmbeddings
-
-    t = cfg.multimodal.text
-    if t.embeddings is not None:
-        return TextEmbeddings.load(t.embeddings, t.index)
-    return str(t.model)
-
-
-def text_dim(source) -> int:
-    if isinstance(source, str):
-        from vemd.models.text import encode_transcripts
-
-        return int(encode_transcripts(["dimension probe"], source).shape[1])
-    return source.dim
-
-
 def _add_text(inputs: SplitInputs, cfg: Config, records, source) -> None:
-    if isinstance(source, str):
-        from vemd.models.text import encode_transcripts
-
-        texts = [r.text or "" for r in records]
-        present = torch.tensor([bool(t.strip()) for t in texts], dtype=torch.bool)
-        inputs.text = torch.from_numpy(encode_transcripts(texts, source)).float()
-    else:
-        inputs.text, present = source.get(inputs.clip_ids, allow_missing=True)
+    inputs.text, present = source.embed(inputs.clip_ids, [r.text or "" for r in records])
     inputs.text_present = present
     missing = int((~present).sum())
     if missing:

@@ -49,12 +49,14 @@ def evaluate_vemd(artifact, options) -> dict:
     ``options`` (:class:`vemd.systems.TestOptions`): ``split`` defaults to the recipe's
     ``data.test_split`` (``data_cfg``'s when given, else the one saved with the model),
     ``out_dir`` to ``<model folder>/test-<split>``; the model runs on ``device`` in ``precision``
-    (:mod:`vemd.inference.device`: bf16 autocast on a GPU by default). ``group_sizes`` are the
+    (:mod:`vemd.device`: bf16 autocast on a GPU by default). ``group_sizes`` are the
     bucket edges of the accuracy by number of people (:mod:`vemd.eval.group_size`; None: not
-    reported). The result holds the metrics plus ``split`` and ``report`` (the output folder).
+    reported), counted from the annotation store, else by ``options.face_counter`` when the
+    caller gives one (evaluation imports no annotator). The result holds the metrics plus
+    ``split`` and ``report`` (the output folder).
     """
     from vemd.data.build import build_dataset, eval_loader
-    from vemd.inference.device import autocast, autocast_dtype, resolve_device
+    from vemd.device import autocast, autocast_dtype, resolve_device
 
     group_sizes = options.group_sizes
     if group_sizes is not None:
@@ -109,7 +111,14 @@ def evaluate_vemd(artifact, options) -> dict:
     )
     if group_sizes is not None:
         by_size = group_size_report(
-            dataset, cfg.data, ids, y_true == y_pred, group_sizes, len(class_names), out
+            dataset,
+            cfg.data,
+            ids,
+            y_true == y_pred,
+            group_sizes,
+            len(class_names),
+            out,
+            face_counter=options.face_counter,
         )
         if by_size is not None:
             metrics["group_size"] = by_size

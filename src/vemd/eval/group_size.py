@@ -6,9 +6,11 @@ ResNet-50 reports this split (its Table VI: accuracy on clips with fewer than fi
 faces vs five or more); here the buckets are the user's (``--group-sizes 1,5`` gives that split).
 
 People per clip come from the dataset's annotation store when it holds the evaluated clips
-(the most people annotated in any one of the clip's frames), else from the offline face
-detector on the clip's middle frame. The count is a number per clip used only here; the
-report holds group-level statistics per bucket::
+(the most people annotated in any one of the clip's frames), else from the faces found on the
+clip's middle frame by the face counter the caller gives (``vemd test``: the offline detector's,
+:func:`vemd.annotate.backends.offline_faces.face_counter`; evaluation does not import the
+annotation package). The count is a number per clip used only here; the report holds
+group-level statistics per bucket::
 
     group_size.csv   bucket,clips,correct,accuracy,ci95_low,ci95_high
     group_size.png   accuracy per bucket, Wilson 95 % CI, clip counts, chance line
@@ -17,10 +19,9 @@ report holds group-level statistics per bucket::
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,16 +33,18 @@ from vemd.data.dataset import ClipDataset
 from vemd.errors import DataError, VemdError
 from vemd.eval.metrics import wilson_interval
 from vemd.eval.plots import _save
+from vemd.io import atomic_write_text
 from vemd.structure import AnnotationStore
 from vemd.structure.annotations import AnnotationFormatError
-from vemd.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
 DEFAULT_EDGES = (1, 2, 4, 7, 11)  # buckets 1, 2–3, 4–6, 7–10, 11+
 UNKNOWN = "unknown"  # clips whose people could not be counted
-FACE_MODULES = ("dlib", "yuface")  # the offline face detector's, from the annotate extra
 CSV_COLUMNS = ("bucket", "clips", "correct", "accuracy", "ci95_low", "ci95_high")
+# Makes a function image (H, W, 3) uint8 → number of faces; raises ImportError, VemdError or
+# RuntimeError when it cannot (vemd.annotate.backends.offline_faces.face_counter).
+FaceCounter = Callable[[], Callable[[np.ndarray], int]]
 
 
 def check_edges(edges: Sequence[int]) -> tuple[int, ...]:
@@ -110,18 +113,16 @@ def people_from_annotations(store: AnnotationStore, clip_ids: Sequence[str]) -> 
     return counts
 
 
-def people_from_faces(dataset: ClipDataset, clip_ids: Sequence[str]) -> dict[str, int] | None:
-    """Faces found by the offline detector on each clip's middle frame; None when the
-    ``annotate`` extra is missing. Clips whose frame cannot be read are left out."""
+def people_from_faces(
+    dataset: ClipDataset, clip_ids: Sequence[str], face_counter: FaceCounter
+) -> dict[str, int] | None:
+    """Faces counted on each clip's middle frame by the function ``face_counter()`` makes; None
+    when it cannot make one (the ``annotate`` extra missing). Clips whose frame cannot be read
+    are left out."""
     from vemd.data.media import read_frames
 
-    missing = [name for name in FACE_MODULES if importlib.util.find_spec(name) is None]
     try:
-        if missing:
-            raise VemdError(f"missing {', '.join(missing)}: pip install 'vemd[annotate]'")
-        from vemd.annotate.backends.offline_faces import OfflineFaceDetector
-
-        detector = OfflineFaceDetector()
+        count_faces = face_counter()
     except (ImportError, VemdError, RuntimeError) as err:
         log.info("group size: skipped, no annotation store and no offline face detector (%s)", err)
         return None
@@ -134,16 +135,20 @@ def people_from_faces(dataset: ClipDataset, clip_ids: Sequence[str]) -> dict[str
         except DataError as err:
             log.warning("group size: %s", err)
             continue
-        counts[clip_id] = len(detector(images[0]))
+        counts[clip_id] = int(count_faces(images[0]))
     return counts
 
 
 def count_people(
-    dataset: ClipDataset, data_cfg: DataConfig, clip_ids: Sequence[str]
+    dataset: ClipDataset,
+    data_cfg: DataConfig,
+    clip_ids: Sequence[str],
+    face_counter: FaceCounter | None = None,
 ) -> tuple[dict[str, int], str] | None:
     """People per clip and where the counts come from (``annotations`` or ``faces``), or None.
 
-    The store is the one ``dataset`` reads, else the one ``data_cfg`` names (if any).
+    The store is the one ``dataset`` reads, else the one ``data_cfg`` names (if any); without
+    one, faces are counted when a ``face_counter`` is given (:func:`people_from_faces`).
     """
     store = dataset.annotations
     if store is None:
@@ -155,8 +160,12 @@ def count_people(
         counts = people_from_annotations(store, clip_ids)
         if counts:
             return counts, "annotations"
-        log.info("group size: %s holds none of the evaluated clips; counting faces instead", store.root)
-    counts = people_from_faces(dataset, clip_ids)
+        if face_counter is not None:
+            log.info("group size: %s holds none of the evaluated clips; counting faces instead", store.root)
+    if face_counter is None:
+        log.info("group size: skipped, no annotation store of the clips and no face counter given")
+        return None
+    counts = people_from_faces(dataset, clip_ids, face_counter)
     return None if counts is None else (counts, "faces")
 
 
@@ -234,12 +243,14 @@ def group_size_report(
     edges: Sequence[int],
     num_classes: int,
     out: str | Path,
+    face_counter: FaceCounter | None = None,
 ) -> dict | None:
     """Write ``group_size.csv`` and ``group_size.png`` into ``out`` for the evaluated
     ``clip_ids`` (N,) of ``dataset`` and whether each was ``correct`` (N,); the figures for
-    ``metrics.json`` (``source``, ``edges``, ``buckets``), or None when nobody can be counted."""
+    ``metrics.json`` (``source``, ``edges``, ``buckets``), or None when nobody can be counted
+    (people from the annotation store, else faces by ``face_counter``: :func:`count_people`)."""
     edges = check_edges(edges)
-    found = count_people(dataset, data_cfg, clip_ids)
+    found = count_people(dataset, data_cfg, clip_ids, face_counter)
     if found is None:
         return None
     counts, source = found

@@ -18,13 +18,15 @@ import numpy as np
 import torch
 
 from vemd.config import Config, to_yaml
-from vemd.data.multimodal import split_inputs, text_source
+from vemd.data.multimodal import split_inputs
 from vemd.eval.compare import mcnemar
 from vemd.eval.group_size import check_edges, group_size_report
 from vemd.eval.metrics import classification_metrics
 from vemd.eval.plots import plot_confusion
 from vemd.eval.report import write_metrics_json, write_predictions_csv
 from vemd.io import atomic_write_text
+from vemd.models.multimodal import FrozenVideo
+from vemd.models.text import text_source
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 def evaluate_multimodal(artifact, options) -> dict:
     """Metrics of each modality and of the fusion of a loaded multimodal model on a split
     (``options``: :class:`vemd.systems.TestOptions`); reports in its folder."""
-    from vemd.inference.device import autocast, autocast_dtype, resolve_device
+    from vemd.device import autocast, autocast_dtype, resolve_device
 
     device = resolve_device(options.device)
     dtype = autocast_dtype(options.precision, device)
@@ -48,7 +50,9 @@ def evaluate_multimodal(artifact, options) -> dict:
     model.to(device).eval()
     source = text_source(cfg) if model.text is not None else None
     # a multimodal config's model section is its VE-MD's (vemd fit copies it), so it reads the frames
-    inputs = split_inputs(cfg, split, model.video, cfg, folder=None, device=device, text_source=source)
+    inputs = split_inputs(
+        cfg, split, FrozenVideo(model.video), cfg, folder=None, device=device, text_source=source
+    )
     logits: dict[str, list[torch.Tensor]] = {}
     for rows in torch.arange(len(inputs)).split(cfg.multimodal.batch_size):
         with autocast(device, dtype):
@@ -57,7 +61,9 @@ def evaluate_multimodal(artifact, options) -> dict:
                 present = inputs.audio_present[rows].to(device)
                 features["audio"] = model.audio(inputs.waveforms[rows].float().to(device), present)
             if model.text is not None:
-                features["text"] = model.text(inputs.text[rows].to(device), inputs.text_present[rows].to(device))
+                features["text"] = model.text(
+                    inputs.text[rows].to(device), inputs.text_present[rows].to(device)
+                )
             fused = model.fuse(features)
         for name, f in features.items():
             logits.setdefault(name, []).append(f.logits.float().cpu())
@@ -86,7 +92,8 @@ def evaluate_multimodal(artifact, options) -> dict:
     )
     extra = {"split": split, "checkpoint": str(checkpoint), "mcnemar": tests, "counts": inputs.counts}
     if options.group_sizes is not None:
-        by_size = _group_sizes(cfg, split, inputs.clip_ids, fused_correct, options.group_sizes, out)
+        faces = options.face_counter  # the caller's: evaluation imports no annotator
+        by_size = _group_sizes(cfg, split, inputs.clip_ids, fused_correct, options.group_sizes, out, faces)
         if by_size is not None:
             extra["group_size"] = by_size
     write_metrics_json(out / "metrics.json", {"modalities": metrics}, extra)
@@ -101,12 +108,15 @@ def evaluate_multimodal(artifact, options) -> dict:
     return result | ({"group_size": extra["group_size"]} if "group_size" in extra else {})
 
 
-def _group_sizes(cfg: Config, split: str, clip_ids, correct: np.ndarray, edges, out: Path) -> dict | None:
+def _group_sizes(
+    cfg: Config, split: str, clip_ids, correct: np.ndarray, edges, out: Path, face_counter=None
+) -> dict | None:
     """The fused model's accuracy by number of people per clip (:mod:`vemd.eval.group_size`)."""
     from vemd.data.build import build_dataset
 
     dataset, _ = build_dataset(cfg, split, train=False, stage="1")
-    return group_size_report(dataset, cfg.data, list(clip_ids), correct, check_edges(edges), cfg.model.num_classes, out)
+    edges, n = check_edges(edges), cfg.model.num_classes
+    return group_size_report(dataset, cfg.data, list(clip_ids), correct, edges, n, out, face_counter)
 
 
 def _short(m: dict | None) -> dict | None:

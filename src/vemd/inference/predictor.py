@@ -116,7 +116,7 @@ class GroupEmotionPredictor:
         precision: str = "auto",
         notify: Callable[[str], None] | None = None,
     ) -> None:
-        from vemd.inference.device import autocast_dtype, resolve_device
+        from vemd.device import autocast_dtype, resolve_device
         from vemd.systems import load_artifact
 
         for value, name in ((window, "window"), (stride, "stride"), (smoothing, "smoothing")):
@@ -370,7 +370,7 @@ class GroupEmotionPredictor:
         (B, num_classes) probabilities (None for a regression system), (B,) valence or None,
         (B,) arousal or None."""
         x = torch.from_numpy(clips).to(self.device).permute(0, 1, 4, 2, 3)  # (B, T, 3, S, S)
-        from vemd.inference.device import autocast
+        from vemd.device import autocast
 
         waves = present = None
         if heard is not None:

@@ -12,12 +12,10 @@ shapes do not fit the model its config describes.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-import torch
-
 from vemd.config import Config, from_dict
+from vemd.io import weights_digest
 from vemd.model_file import (
     MULTIMODAL,
     VEMD,
@@ -41,16 +39,6 @@ __all__ = [
     "vemd_from_file",
     "weights_digest",
 ]
-
-
-def weights_digest(module: torch.nn.Module) -> str:
-    """SHA-256 of a module's parameters and buffers (names, shapes and values)."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _inference_keys(state: dict, mode: str) -> dict:
@@ -213,7 +201,12 @@ def multimodal_from_file(file: ModelFile):
     if not isinstance(inner, dict):
         raise CheckpointError(f"{path}: damaged multimodal model file (no video model)")
     video_file = ModelFile(
-        path, VEMD, inner.get("config"), inner.get("class_names"), file.part("video"), {"stage": inner.get("stage")}
+        path,
+        VEMD,
+        inner.get("config"),
+        inner.get("class_names"),
+        file.part("video"),
+        {"stage": inner.get("stage")},
     )
     video, _, class_names = vemd_from_file(checked(video_file))
     try:

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from vemd.config import AudioBranchConfig, Config, FusionConfig, TextBranchConfig
+from vemd.io import weights_digest
 from vemd.models.audio.mel_cnn import AudioEncoding, LogMel, MelCNNTransformer
 from vemd.models.fusion import AFG, AudioVideoCrossAttention, LateFusion
 from vemd.models.text import TextBranch
@@ -81,6 +82,37 @@ def video_features(model, frames: torch.Tensor) -> Features:
     b, t = out.frame_tokens.shape[:2]
     every = torch.ones(b, t, dtype=torch.bool, device=frames.device)
     return Features(out.clip_embedding, out.frame_tokens, every, every[:, 0], out.logits)
+
+
+class FrozenVideo:
+    """A frozen stage-2 VE-MD as the video side of :func:`vemd.data.multimodal.split_inputs`, which
+    reads the frames and keeps the features' cache file: this runs the model.
+
+    ``key`` is the identity of its weights (part of the cache file's key), ``fields`` the names
+    of the :class:`Features` tensors as the file holds them.
+    """
+
+    fields = FEATURE_FIELDS
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    @property
+    def key(self) -> str:
+        return weights_digest(self.model)
+
+    def __call__(self, frames: torch.Tensor) -> Features:
+        """uint8 frames (B, T, 3, S, S) → their :class:`Features` (the model moved to their device)."""
+        self.model.to(frames.device).eval()
+        return video_features(self.model, frames)
+
+    @staticmethod
+    def cat(parts: list[Features]) -> Features:
+        return Features.cat(parts)
+
+    @staticmethod
+    def from_tensors(tensors: dict[str, torch.Tensor]) -> Features:
+        return Features(*(tensors[f] for f in FEATURE_FIELDS))
 
 
 class MelAudioBranch(nn.Module):

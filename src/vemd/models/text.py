@@ -3,7 +3,9 @@
 The paper embeds each clip's transcript with an LLM (Mixtral-8x7B or Llama-2-7B, 4096-d) and
 projects it to 1024 beside the audio and video embeddings. vemd does not run an LLM: the
 embeddings come from a user file (:class:`TextEmbeddings`), made by any model, or from a local
-sentence-transformers model (:func:`encode_transcripts`, then :func:`write_text_embeddings`).
+sentence-transformers model (:func:`encode_transcripts`, then :func:`write_text_embeddings`);
+:func:`text_source` is the one ``multimodal.text`` names, which
+:func:`vemd.data.multimodal.split_inputs` asks for the embeddings of a split's clips.
 
 Files: ``.npy`` (N, D) with an index of the N clip ids (``<stem>.txt``, one per line, or
 ``<stem>.json``, a list), or ``.safetensors`` holding a tensor ``embeddings`` (N, D) and the
@@ -15,15 +17,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from vemd.config import Config
 from vemd.errors import DataError, VemdError
-from vemd.models.emotion_decoder import mlp_head
 from vemd.io import atomic_write
+from vemd.models.emotion_decoder import mlp_head
 
 EMBED_DIM = 1024  # §7.2: text embeddings are projected to 1024
 
@@ -99,6 +103,11 @@ class TextEmbeddings:
         present = index >= 0
         embeddings = self.embeddings[index.clamp(min=0)] * present[:, None]  # (B, D)
         return embeddings, present
+
+    def embed(self, clip_ids: Sequence[str], texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """As a text source (:func:`text_source`): the embeddings of ``clip_ids`` and their has-text
+        mask, a clip not in the file having none (its transcript is not read)."""
+        return self.get(clip_ids, allow_missing=True)
 
 
 def _read_index(path: Path, index: str | Path | None) -> list[str]:
@@ -219,3 +228,29 @@ class TextBranch(nn.Module):
         embedding = torch.where(present, self.proj(clean), self.missing)  # (B, embed_dim)
         logits = None if self.classifier is None else self.classifier(embedding)
         return logits, embedding
+
+
+class TranscriptEncoder:
+    """The local sentence-transformers model in ``model_path`` as a text source (:func:`text_source`):
+    it embeds the clips' transcripts (:func:`encode_transcripts`); an empty one is a clip without text."""
+
+    def __init__(self, model_path: str | Path) -> None:
+        self.model_path = str(model_path)
+
+    @cached_property
+    def dim(self) -> int:
+        return int(encode_transcripts(["dimension probe"], self.model_path).shape[1])
+
+    def embed(self, clip_ids: Sequence[str], texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, D) embeddings of the N ``texts`` and their (N,) has-text mask."""
+        present = torch.tensor([bool(t.strip()) for t in texts], dtype=torch.bool)
+        return torch.from_numpy(encode_transcripts(list(texts), self.model_path)).float(), present
+
+
+def text_source(cfg: Config) -> TextEmbeddings | TranscriptEncoder:
+    """The text embeddings of ``multimodal.text``: its embeddings file (loaded), else its
+    sentence-transformers model. Either has ``dim`` and ``embed(clip_ids, transcripts)``."""
+    t = cfg.multimodal.text
+    if t.embeddings is not None:
+        return TextEmbeddings.load(t.embeddings, t.index)
+    return TranscriptEncoder(t.model)

@@ -70,7 +70,9 @@ def load_audit_model(path: str | Path, device: str = "cpu") -> AuditModel:
     vision = artifact.vision()
     branches = artifact.model if vision is not artifact.model else None  # the audio branch's holder
     resolved = next(vision.parameters()).device
-    return AuditModel(vision, artifact.cfg, artifact.class_names, branches, resolved, artifact.capabilities.audio_seconds)
+    return AuditModel(
+        vision, artifact.cfg, artifact.class_names, branches, resolved, artifact.capabilities.audio_seconds
+    )
 
 
 def _clip(model: AuditModel, path: Path) -> np.ndarray:

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from vemd.errors import AnnotationFormatError
-from vemd.io import atomic_write
+from vemd.io import atomic_write, atomic_write_text
 
 from vemd.structure.skeleton import NUM_BODY_JOINTS, NUM_FACE_JOINTS
 

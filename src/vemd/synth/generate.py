@@ -60,11 +60,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vemd.data.loaders.generic import SYNTH_FORMAT
 from vemd.data.manifest import ClipRecord, annotation_key, write_manifest
 from vemd.data.va import read_va_file, write_va_file
 from vemd.errors import DataError
-from vemd.structure.annotations import AnnotationStore, FrameAnnotation
 from vemd.io import atomic_write_text
+from vemd.structure.annotations import AnnotationStore, FrameAnnotation
 from vemd.synth.affect import clip_affect, clip_means
 from vemd.synth.group import CLASS_NAMES, sample_audio_visual
 from vemd.synth.identity import dataset_identities
@@ -74,7 +75,7 @@ from vemd.synth.render import render_frames
 from vemd.synth.scene import TASKS, SceneOptions, sample_scene
 
 SPLITS = ("train", "val", "test")
-FORMAT = "vemd-synthgroups"
+FORMAT = SYNTH_FORMAT  # of dataset.json; vemd.data reads it (data.frames)
 VERSION = 1
 MAX_IDENTITIES = 1000  # names p000..p999
 _IDENTITY_FIELDS = ("identities", "per_identity", "n_groups")

@@ -66,6 +66,11 @@ def load_artifact(path: str | Path, *, device: str | None = None) -> Artifact:
     """
     from vemd.model_file import CheckpointError, read_model_file
 
+    resolved = None
+    if device is not None:  # a device that does not exist is the error, before the file is read
+        from vemd.device import resolve_device
+
+        resolved = resolve_device(device)
     file = read_model_file(path)
     system = SYSTEMS.get(file.system)
     if system is None:
@@ -74,11 +79,7 @@ def load_artifact(path: str | Path, *, device: str | None = None) -> Artifact:
             f"(known: {', '.join(sorted(SYSTEMS))})"
         )
     artifact = system.load(file)
-    if device is not None:
-        from vemd.inference.device import resolve_device
-
-        artifact.to(resolve_device(device))
-    return artifact
+    return artifact if resolved is None else artifact.to(resolved)
 
 
 def evaluate(path: str | Path, options: TestOptions | None = None, **fields) -> dict:
@@ -88,8 +89,9 @@ def evaluate(path: str | Path, options: TestOptions | None = None, **fields) -> 
     ``precision``, ``group_sizes``; group sizes default to the usual buckets, None turns them off).
     """
     if options is None:
+        from vemd.annotate.backends.offline_faces import face_counter
         from vemd.eval.group_size import DEFAULT_EDGES
 
-        options = TestOptions(**{"group_sizes": DEFAULT_EDGES, **fields})
+        options = TestOptions(**{"group_sizes": DEFAULT_EDGES, "face_counter": face_counter, **fields})
     artifact = load_artifact(path, device=options.device)
     return artifact.evaluate(options)

@@ -14,6 +14,7 @@ by its methods, so predicting with any system imports no training stack.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -66,6 +67,9 @@ class TestOptions:
     device: str = "cpu"
     precision: str = "auto"
     group_sizes: tuple[int, ...] | None = None  # bucket edges of the accuracy by people per clip
+    # makes the function counting faces in an RGB frame, for clips the annotation store does not
+    # cover (vemd.annotate.backends.offline_faces.face_counter); None: only the store counts people
+    face_counter: Callable[[], Callable] | None = None
 
 
 @dataclass
@@ -90,7 +94,10 @@ class Artifact:
 
     def predict_clips(self, frames: torch.Tensor, waveforms=None, present=None) -> Clips:
         """Outputs of (B, T, 3, S, S) uint8 frames (and, with audio, (B, L) waveforms and (B,) presence)."""
-        return self.system.predict_clips(self.model, frames, waveforms, present)
+        import torch
+
+        with torch.no_grad():
+            return self.system.predict_clips(self.model, frames, waveforms, present)
 
     def vision(self) -> torch.nn.Module:
         """The VE-MD inside (what ``vemd audit`` probes and ``vemd export`` writes)."""

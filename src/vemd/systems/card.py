@@ -1,7 +1,8 @@
 """``MODEL_CARD.md`` of a seed-system model: what it is, what it was trained on, its scores.
 
 The card keeps its facts as JSON in an HTML comment, like VE-MD's
-(:mod:`vemd.models.card`), so ``vemd test`` can add each evaluation and redraw it.
+(:mod:`vemd.models.card`), so ``vemd test`` can add each evaluation and redraw it. Its title
+is the registered system's (:attr:`vemd.systems.base.System.title`).
 """
 
 from __future__ import annotations
@@ -9,13 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vemd.models.card import card_path, read_facts
 from vemd.io import atomic_write_text
-
-TITLES = {
-    "emotiw20": "EmotiW 2020 audio-video group emotion system (inflated 3D ResNet, Bi-LSTM, SVM fusion)",
-    "abaw24": "ABAW 2024 valence/arousal system (static backbone, dynamic transformer, functionals + KELM)",
-}
+from vemd.models.card import card_path, read_facts
 
 
 def write_system_card(model_path: str | Path, facts: dict) -> Path:
@@ -40,8 +36,10 @@ def _lines(title: str, table: dict) -> list[str]:
 
 
 def render(facts: dict) -> str:
+    from vemd.systems import SYSTEMS
+
     kind = facts["system"]
-    lines = [f"# {TITLES.get(kind, kind)}", ""]
+    lines = [f"# {SYSTEMS[kind].title if kind in SYSTEMS else kind}", ""]
     lines += [
         "Group-level outputs only: "
         + (

@@ -1,25 +1,49 @@
-"""What the seed systems (the EmotiW 2020 and ABAW 2024 systems) share: their model file, their
-splits, the frames of a split's rows, and what a resumed stage must agree with.
+"""What the seed systems (the EmotiW 2020 and ABAW 2024 systems) share: a registered
+:class:`SeedSystem` whose model is one module built from its config, their model file, their
+splits, the frames of a split's rows, and how ``vemd test`` opens a split for them.
 
 Both read their splits through vemd's loaders and :class:`vemd.data.dataset.ClipDataset`,
-train with :func:`vemd.train.epochs.train_epochs` (resumable, exact after a kill), and write
-one ``model.pt`` in vemd's model-file format (:mod:`vemd.model_file`): config, class names,
-weights and buffers. Fitted scikit-learn parts (the SVM, the random forest) are not pickled:
-the file holds the scores they were fitted on and they are refitted, the same way, when the
-file is read.
+train with :func:`vemd.train.epochs.train_epochs` (resumable, exact after a kill; what a resume
+must agree with is :mod:`vemd.train.resume`), and write one ``model.pt`` in vemd's model-file
+format (:mod:`vemd.model_file`): config, class names, weights and buffers. Fitted scikit-learn
+parts (the SVM, the random forest) are not pickled: the file holds the scores they were fitted
+on and they are refitted, the same way, when the file is read.
+
+Light to import: torch and the systems' models are imported by the functions that use them.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from vemd.config import Config, from_dict, to_dict
 from vemd.model_file import CheckpointError, ModelFile, first_line, read_model_file, write_model_file
+from vemd.systems.base import Artifact, Capabilities, System, TestOptions
 
-RESUMABLE = ("train.out_dir", "train.num_workers")
+if TYPE_CHECKING:
+    import torch
+
+
+class SeedSystem(System):
+    """A system whose model is one ``nn.Module`` built from its config (:meth:`build`), read
+    back from its model file by :func:`system_from_file`."""
+
+    @classmethod
+    def build(cls, cfg: Config, *, for_loading: bool = False, extra: dict | None = None) -> torch.nn.Module:
+        """The model ``cfg`` describes (``for_loading``: no pretrained weights are fetched;
+        ``extra``: the plain facts its model file keeps)."""
+        raise NotImplementedError
+
+    @classmethod
+    def capabilities(cls, cfg: Config, path: Path) -> Capabilities:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, file: ModelFile) -> Artifact:
+        model, cfg, class_names = system_from_file(file, cls.build)
+        return Artifact(cls, model, cfg, class_names, file.path, cls.capabilities(cfg, file.path))
 
 
 def save_system(model: torch.nn.Module, cfg: Config, class_names: list[str], out: str | Path) -> Path:
@@ -36,20 +60,37 @@ def save_system(model: torch.nn.Module, cfg: Config, class_names: list[str], out
 
 
 def load_system(path: str | Path):
-    """(system model in eval mode, config, class names) of a :func:`save_system` file."""
-    return system_from_file(read_model_file(path))
+    """(model in eval mode, config, class names) of a seed system's model file (:func:`save_system`);
+    one-line CheckpointError for any other file."""
+    from vemd.systems import SYSTEMS
+
+    file = read_model_file(path)
+    system = SYSTEMS.get(file.system)
+    if system is None or not issubclass(system, SeedSystem):
+        raise CheckpointError(
+            f"{file.path}: not a vemd system model file of a seed system (it holds a {file.system!r} model)"
+        )
+    return system_from_file(file, system.build)
 
 
-def system_from_file(file: ModelFile):
-    """(system model in eval mode, config, class names) of a seed system's model file."""
+def system_from_file(file: ModelFile, build):
+    """(model in eval mode, config, class names) of a seed system's model file; ``build(cfg,
+    for_loading=True, extra=...)`` makes the module its weights are loaded into."""
+    import torch
+
     path, state = file.path, file.state_dict
     try:
         cfg: Config = from_dict(file.config)
         class_names = [str(c) for c in file.class_names]
     except Exception as err:
         raise CheckpointError(f"{path}: bad system model file: {first_line(err)}") from err
+    if cfg.system.kind != file.system:
+        raise CheckpointError(
+            f"{path}: bad system model file: a {file.system!r} model whose config says system.kind="
+            f"{cfg.system.kind!r}"
+        )
     try:
-        model = build_system(cfg, for_loading=True, extra=file.extra)
+        model = build(cfg, for_loading=True, extra=file.extra)
     except (ValueError, KeyError, TypeError) as err:
         raise CheckpointError(f"{path}: bad system model file: {first_line(err)}") from err
     for name in getattr(model, "sized_by_training", ()):  # buffers whose size training decides
@@ -66,82 +107,71 @@ def system_from_file(file: ModelFile):
     return model, cfg, class_names
 
 
-def build_system(cfg: Config, *, for_loading: bool = False, extra: dict | None = None) -> torch.nn.Module:
-    """The model of ``cfg.system.kind`` (``for_loading``: no pretrained weights are fetched)."""
-    if cfg.system.kind == "emotiw20":
-        from vemd.systems.emotiw20 import EmotiW20
+@dataclass
+class OpenSplit:
+    """What ``vemd test`` of a seed system starts from (:func:`open_for_test`)."""
 
-        return EmotiW20(cfg, for_loading=for_loading)
-    if cfg.system.kind == "abaw24":
-        from vemd.systems.abaw24 import ABAW24
+    model: Any  # the artifact's model, on ``device``, in eval mode
+    cfg: Config  # the model's config, with ``data_cfg``'s data section where one was given
+    class_names: list[str]
+    split: str
+    out: Path  # the report folder
+    dataset: Any  # the split's ClipDataset (no augmentation)
+    checkpoint: Path  # the model file
+    device: Any  # torch.device
+    dtype: Any  # the autocast dtype of ``precision`` on ``device``
+    group_sizes: tuple[int, ...] | None  # checked bucket edges; None: no group-size report
 
-        return ABAW24(cfg, for_loading=for_loading, extra=extra)
-    raise ValueError(f"system.kind={cfg.system.kind!r} is not a seed system")
+    def autocast(self):
+        """A context running the model's forward passes in the ``precision`` asked for."""
+        from vemd.device import autocast
 
-
-def fit_system(cfg: Config, *, resume: bool = False) -> dict:
-    """``vemd fit`` of a seed system; returns its ``fit.json`` summary."""
-    if resume:
-        refuse_other_settings(cfg)
-    if cfg.system.kind == "emotiw20":
-        from vemd.systems.emotiw20 import fit_emotiw20
-
-        return fit_emotiw20(cfg, resume=resume)
-    from vemd.systems.abaw24 import fit_abaw24
-
-    return fit_abaw24(cfg, resume=resume)
+        return autocast(self.device, self.dtype)
 
 
-def evaluate_system(checkpoint: str | Path, **kwargs) -> dict:
-    """``vemd test`` of a seed-system model file."""
-    from vemd.io import load_weights_only
+def open_for_test(artifact: Artifact, options: TestOptions, *, group_sizes: bool = True) -> OpenSplit:
+    """The common options of ``vemd test`` applied to a seed system's artifact: ``data_cfg``
+    replaces the data section (and the batch size and workers), ``split`` defaults to the
+    recipe's ``data.test_split``, ``out_dir`` to ``<model folder>/test-<split>``, the model goes
+    to ``device`` and ``precision`` gives the autocast dtype (:mod:`vemd.device`: bf16
+    on a GPU by default, fp32 on the CPU); ``group_sizes`` are checked before any forward pass
+    (a system that reports none passes ``group_sizes=False``)."""
+    from vemd.eval.group_size import check_edges
+    from vemd.device import autocast_dtype, resolve_device
 
-    kind = load_weights_only(checkpoint, mmap=True).get("system")
-    if kind == "emotiw20":
-        from vemd.systems.emotiw20 import evaluate_emotiw20
-
-        return evaluate_emotiw20(checkpoint, **kwargs)
-    from vemd.systems.abaw24 import evaluate_abaw24
-
-    return evaluate_abaw24(checkpoint, **kwargs)
-
-
-def refuse_other_settings(cfg: Config) -> None:
-    """Stop a resume whose saved stages were trained under other settings before anything of the
-    run is written (its config.yaml still describes its model.pt). Each stage's state lives in
-    ``<out_dir>/<system>/<stage>/state.pt``."""
-    from vemd.train.epochs import load_state
-
-    for state in sorted((Path(cfg.train.out_dir) / cfg.system.kind).glob("*/state.pt")):
-        load_state(state, stage_setting(cfg, state.parent.name))
-
-
-def stage_setting(cfg: Config, stage: str) -> str:
-    """What a trained stage depends on: the config but for settings that do not change training."""
-    tree = to_dict(cfg)
-    for key in RESUMABLE:
-        section, name = key.split(".")
-        tree[section].pop(name, None)
-    return json.dumps({"stage": stage, "config": tree}, sort_keys=True, default=str)
-
-
-def open_for_test(checkpoint, split: str | None, out_dir, data_cfg: Config | None, device):
-    """What ``vemd test`` of a system starts from: (model on ``device``, config, class names,
-    split, report folder, the split's ClipDataset); ``data_cfg`` replaces the data section."""
-    from vemd.inference.device import resolve_device
-
-    model, cfg, class_names = load_system(checkpoint)
-    model.to(resolve_device(device))
-    if data_cfg is not None:
-        cfg.data = data_cfg.data
-    split = split or cfg.data.test_split
-    out = Path(out_dir) if out_dir is not None else Path(checkpoint).parent / f"test-{split}"
+    device = resolve_device(options.device)
+    dtype = autocast_dtype(options.precision, device)
+    edges = options.group_sizes
+    if group_sizes and edges is not None:
+        edges = check_edges(edges)
+    cfg = artifact.cfg
+    if options.data_cfg is not None:
+        cfg.data = options.data_cfg.data
+        cfg.train.batch_size = options.data_cfg.train.batch_size
+        cfg.train.num_workers = options.data_cfg.train.num_workers
+    split = options.split or cfg.data.test_split
+    checkpoint = Path(artifact.path)
+    out = Path(options.out_dir) if options.out_dir is not None else checkpoint.parent / f"test-{split}"
+    model = artifact.model.to(device).eval()
     dataset, _ = split_data(cfg, split, train=False)
-    return model, cfg, class_names, split, out, dataset
+    return OpenSplit(
+        model,
+        cfg,
+        artifact.class_names,
+        split,
+        out,
+        dataset,
+        checkpoint,
+        device,
+        dtype,
+        edges if group_sizes else None,
+    )
 
 
 def frames_of(dataset, rows: torch.Tensor) -> torch.Tensor:
     """(B, T, 3, S, S) uint8 frames of ``rows`` of a ClipDataset."""
+    import torch
+
     return torch.stack([dataset[int(i)]["frames"] for i in rows])
 
 

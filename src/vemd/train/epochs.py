@@ -7,7 +7,8 @@ runs their epochs, keeps the weights of the best validation score and stops earl
 read back weights-only); with ``resume`` it goes on from there. Each epoch's shuffle and
 dropout draw from a generator seeded by (seed, stage id, epoch), so a killed and resumed run
 ends with the weights of an uninterrupted one. A state written under other settings (the
-caller's ``setting`` string) is refused in one line.
+caller's ``setting``: a fingerprint of :mod:`vemd.train.resume`) is refused in one line naming
+what changed.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from torch import nn
 
 from vemd.config import ConfigError
 from vemd.errors import VemdError
+from vemd.train.optim import make_optimizer
 from vemd.io import load_weights_only
 from vemd.io import atomic_write
+from vemd.train.resume import describe, setting_changes
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +60,6 @@ class EpochSettings:
 
 def epoch_generator(seed: int, stage_id: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + stage_id * 10_007 + epoch)
-
-
-def make_optimizer(kind: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    if kind == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    optimizer = torch.optim.AdamW if kind == "adamw" else torch.optim.Adam
-    return optimizer(params, lr=lr, weight_decay=weight_decay)
 
 
 def train_epochs(
@@ -164,8 +160,10 @@ def load_state(path: Path, setting: str) -> dict | None:
         raise VemdError(
             f"{path}: not a state vemd fit wrote ({type(err).__name__}); delete it to retrain"
         ) from None
-    if saved != setting:
+    changed = setting_changes(saved, setting)
+    if changed:
         raise ConfigError(
-            f"{path}: trained with other settings; resume with the same settings or train into another train.out_dir"
+            f"{path}: trained with other settings ({describe(changed)}); resume with the same settings "
+            "or train into another train.out_dir"
         )
     return state

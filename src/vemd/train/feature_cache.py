@@ -2,9 +2,10 @@
 
 Valid only when the ViT is frozen and its input is not augmented: then a clip's
 frames, and so its tokens, are the same at every epoch. Entries live under
-``<root>/<key>/<clip>.pt`` where ``key`` hashes the ViT weights, the dataset root,
-the frame sampling and the input size: changing any of them starts a new cache.
-Files are written atomically, so a killed run leaves no partial entry.
+``<root>/<key>/<aa>/<hash>.safetensors`` where ``key`` hashes the ViT weights, the dataset root,
+the frame sampling and the input size: changing any of them starts a new cache. Entries are
+vemd's cache files (:func:`vemd.io.write_tensors`: safetensors, written atomically, so a killed
+run leaves no partial entry; the clip id is their key).
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ from pathlib import Path
 
 import torch
 
+from vemd.io import read_tensors, write_tensors
 from vemd.models.checkpoint import weights_digest
-
-from vemd.io import load_weights_only
-from vemd.io import atomic_write
 
 
 class FeatureCache:
@@ -41,7 +40,7 @@ class FeatureCache:
 
     def _path(self, clip_id: str) -> Path:
         name = hashlib.sha1(clip_id.encode()).hexdigest()
-        return self.folder / name[:2] / f"{name}.pt"
+        return self.folder / name[:2] / f"{name}.safetensors"
 
     def get(
         self, clip_ids: list[str], frames: torch.Tensor, compute: Callable[[torch.Tensor], torch.Tensor]
@@ -60,21 +59,12 @@ class FeatureCache:
         return torch.stack([t.to(frames.device, frames.dtype) for t in cached])
 
     def _load(self, clip_id: str, num_frames: int) -> torch.Tensor | None:
-        """The cached (T, D, gh, gw) tokens of a clip; None when absent or not a valid entry.
-
-        Read weights-only: an entry holding anything but a tensor (a crafted pickle included) is
-        never run; like a damaged or wrongly shaped one, it is recomputed and rewritten.
-        """
-        path = self._path(clip_id)
-        if not path.exists():
-            return None
-        try:
-            tokens = load_weights_only(path)
-        except Exception:  # torch raises several types for damaged or foreign files
-            return None
+        """The cached (T, D, gh, gw) tokens of a clip; None when absent or not a valid entry
+        (damaged, foreign, another clip's, wrongly shaped: it is recomputed and rewritten)."""
+        entry = read_tensors(self._path(clip_id), key=clip_id)
+        tokens = None if entry is None else entry.get("tokens")
         valid = isinstance(tokens, torch.Tensor) and tokens.dim() == 4 and tokens.shape[0] == num_frames
         return tokens if valid else None
 
     def _store(self, clip_id: str, tokens: torch.Tensor) -> None:
-        # no fsync: a cache entry lost in a crash is recomputed
-        atomic_write(self._path(clip_id), lambda handle: torch.save(tokens.clone(), handle), sync=False)
+        write_tensors(self._path(clip_id), {"tokens": tokens}, key=clip_id)

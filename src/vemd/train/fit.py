@@ -101,7 +101,7 @@ def training_precision(precision: str, accelerator: str) -> str:
     Emulated bf16 makes a CPU training step about 15x slower than fp32 (an AVX2-only CPU);
     one warning says so. A GPU, or a CPU with native bf16, gets ``precision`` as it is.
     """
-    from vemd.inference.device import cpu_bf16_native
+    from vemd.device import cpu_bf16_native
 
     if not precision.startswith("bf16"):
         return precision

@@ -22,6 +22,7 @@ from vemd.config import Config, to_dict
 from vemd.data.dataset import usable
 from vemd.models.build import build_criterion, build_model
 from vemd.train.feature_cache import FeatureCache
+from vemd.train.optim import make_optimizer
 
 
 class VEMDModule(pl.LightningModule):
@@ -125,9 +126,7 @@ class VEMDModule(pl.LightningModule):
         params = [p for p in self.parameters() if p.requires_grad]
         lr = t.stage1_lr if self.stage == "1" else t.lr
         name = (t.stage1_optimizer or t.optimizer) if self.stage == "1" else t.optimizer
-        extra = {"momentum": t.momentum} if name == "sgd" else {}
-        optim_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[name]
-        optimizer = optim_cls(params, lr=lr, weight_decay=t.weight_decay, **extra)
+        optimizer = make_optimizer(name, params, lr, t.weight_decay, momentum=t.momentum)
         if t.scheduler == "none":
             return optimizer
         total = self.total_steps()

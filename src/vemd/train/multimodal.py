@@ -28,11 +28,12 @@ import torch
 from torch import nn
 
 from vemd.config import Config, ConfigError, to_dict, to_yaml
-from vemd.data.multimodal import SplitInputs, split_inputs, text_dim, text_source
+from vemd.data.multimodal import SplitInputs, split_inputs
 from vemd.errors import VemdError
-from vemd.models.checkpoint import load_model
-from vemd.models.multimodal import Features, MultimodalVEMD
 from vemd.io import atomic_write_text
+from vemd.models.checkpoint import load_model
+from vemd.models.multimodal import Features, FrozenVideo, MultimodalVEMD
+from vemd.models.text import text_source
 from vemd.train.epochs import EpochSettings, train_epochs
 
 log = logging.getLogger(__name__)
@@ -60,12 +61,12 @@ def fit_multimodal(cfg: Config, *, resume: bool = False, video_model: str | Path
     atomic_write_text(out_dir / "config.yaml", to_yaml(cfg))
     torch.manual_seed(cfg.train.seed)
     source = text_source(cfg) if mm.text.enabled else None
-    model = MultimodalVEMD(cfg, video, text_dim=text_dim(source) if source is not None else None)
+    model = MultimodalVEMD(cfg, video, text_dim=source.dim if source is not None else None)
     splits = {
         name: split_inputs(
             cfg,
             getattr(cfg.data, f"{name}_split"),
-            video,
+            FrozenVideo(video),
             video_cfg,
             folder=folder / "features",
             text_source=source,

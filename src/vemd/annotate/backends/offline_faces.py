@@ -21,6 +21,7 @@ HOG_MIN_FACE = 80  # px: dlib's HOG window, the smallest face it finds
 # Measured on the fixture photos (29 matched faces): centre shifted by (-0.03 w, +0.05 h),
 # side ≈ 1.10 w ≈ 0.85 h.
 YU_TO_DLIB = (-0.03, 0.05, 1.10, 0.85)
+FACE_MODULES = ("dlib", "yuface")  # what the detector imports, from the annotate extra
 
 
 def shape_predictor_path() -> Path:
@@ -147,3 +148,14 @@ class OfflineFaceDetector:
         outside = (points[:, 0] < 0) | (points[:, 1] < 0) | (points[:, 0] >= width) | (points[:, 1] >= height)
         points[outside] = 0.0
         return points
+
+
+def face_counter():
+    """A function counting the faces :class:`OfflineFaceDetector` finds in an RGB image (H, W, 3)
+    uint8, for the accuracy by group size of ``vemd test`` (:mod:`vemd.eval.group_size` is given
+    it); a one-line VemdError naming what to install when the annotate extra is missing."""
+    missing = [name for name in FACE_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise VemdError(f"missing {', '.join(missing)}: pip install 'vemd[annotate]'")
+    detector = OfflineFaceDetector()
+    return lambda image: len(detector(image))

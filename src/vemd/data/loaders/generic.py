@@ -28,6 +28,8 @@ from vemd.data.loaders.common import Problems, column, media_items, problem, rea
 from vemd.data.manifest import ClipRecord, read_manifest
 from vemd.errors import DataError, MissingSplit
 
+SYNTH_FORMAT = "vemd-synthgroups"  # the ``format`` of ``dataset.json`` (vemd.synth.generate writes it)
+
 
 @register("synth", frames=5)
 def load_manifest(
@@ -45,14 +47,12 @@ def load_manifest(
 
 def recorded_frames(root: str | Path) -> int | None:
     """T recorded by ``vemd synth`` in ``ROOT/dataset.json``; None when ROOT holds no such record."""
-    from vemd.synth.generate import FORMAT
-
     path = Path(root) / "dataset.json"
     if not path.is_file():
         return None
     try:
         record = json.loads(path.read_bytes())
-        frames = record["options"]["frames"] if record.get("format") == FORMAT else None
+        frames = record["options"]["frames"] if record.get("format") == SYNTH_FORMAT else None
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise DataError(f"{path}: unreadable dataset record ({type(err).__name__}: {err})") from err
     if frames is not None and not (isinstance(frames, int) and frames >= 1):

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from vemd.errors import VemdError
+from vemd.io import weights_digest
 from vemd.models.emotion_decoder import mlp_head
 
 ENCODER_KINDS = ("wav2vec2", "whisper")
@@ -87,8 +88,6 @@ class AudioEncoder(nn.Module):
     @cached_property
     def encoder_id(self) -> str:
         """Identity of the tokens this encoder computes: kind, name, config and weights (for caches)."""
-        from vemd.models.checkpoint import weights_digest  # imports the model package: not at load time
-
         config = json.dumps(self.model.config.to_diff_dict(), sort_keys=True, default=str)
         setting = f"{self.kind}\n{self.name}\n{config}\n{weights_digest(self.model)}"
         return f"{self.kind}-{hashlib.sha256(setting.encode()).hexdigest()[:16]}"

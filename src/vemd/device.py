@@ -1,4 +1,5 @@
-"""The device inference runs on (``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``) and its precision.
+"""The device a model runs on (``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``) and its precision,
+for inference, evaluation and training alike.
 
 Precision is autocast over fp32 weights: ``auto`` is bf16 on a GPU that has it (else fp16)
 and fp32 elsewhere; ``fp32``, ``bf16`` and ``fp16`` ask for one.

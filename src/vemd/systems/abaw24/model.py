@@ -1,0 +1,258 @@
+"""The ABAW 2024 system's model: static backbone and head, dynamic transformer, KELM and fusion.
+
+What inference needs (:class:`ABAW24`, :func:`functional_windows`); training is
+:mod:`vemd.systems.abaw24.fit`, the evaluation :mod:`vemd.systems.abaw24.evaluate`, the
+system's description its package docstring (:mod:`vemd.systems.abaw24`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import timm
+import torch
+from torch import nn
+
+from vemd.config import Config
+from vemd.systems.abaw24.functionals import window_spans
+from vemd.systems.abaw24.fusion import RandomForestFusion, apply_weights
+from vemd.systems.abaw24.kelm import KELM
+
+DIMENSIONS = ("valence", "arousal")
+MODELS = ("dynamic", "kelm")  # the fused models, in the order of the fusion weights' rows
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class TemporalTransformer(nn.Module):
+    """Frame embeddings (B, T, D) → per-frame valence/arousal (B, T, 2) in [-1, 1]."""
+
+    def __init__(self, in_dim: int, dim: int, layers: int, heads: int, dropout: float, max_frames: int = 512):
+        super().__init__()
+        self.project = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, dim))
+        self.position = nn.Parameter(torch.zeros(1, max_frames, dim))
+        nn.init.trunc_normal_(self.position, std=0.02)
+        layer = nn.TransformerEncoderLayer(dim, heads, 2 * dim, dropout, batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.head = nn.Linear(dim, 2)
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        x = self.project(embeddings) + self.position[:, : embeddings.shape[1]]
+        return torch.tanh(self.head(self.encoder(x)))
+
+
+class VEMDFrameEncoder(nn.Module):
+    """A trained VE-MD as the static backbone (``backbone: vemd``): each frame seen alone, as a
+    one-frame clip, and its emotion-decoder frame token as the embedding. It stays frozen and in
+    eval mode: only the static head trains over it (the built-in stand-in for the paper's
+    backbone pretrained on emotion data)."""
+
+    def __init__(self, video: nn.Module) -> None:
+        super().__init__()
+        self.video = video.eval()
+        for p in self.video.parameters():
+            p.requires_grad_(False)
+        with torch.no_grad():
+            probe = torch.zeros(1, 1, 3, video.image_size, video.image_size, dtype=torch.uint8)
+            self.num_features = int(self.embed_frames(probe).shape[-1])
+
+    def train(self, mode: bool = True):  # never leaves eval mode (dropout, batch norm statistics)
+        return super().train(False)
+
+    @torch.no_grad()
+    def embed_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (B, T, 3, S, S) → (B, T, D)."""
+        b, t = frames.shape[:2]
+        single = frames.reshape(b * t, 1, *frames.shape[2:])
+        out = self.video.classify(self.video.preprocess(single), stage="2")
+        return out.frame_tokens.reshape(b, t, -1).float()
+
+
+class ABAW24(nn.Module):
+    """Static backbone + head, dynamic transformer, KELM and fusion weights (module docstring)."""
+
+    sized_by_training = ("kelm_x", "kelm_beta", "rf_preds", "rf_targets")
+    regression = True  # valence/arousal only: results carry no class
+
+    def __init__(self, cfg: Config, *, for_loading: bool = False, extra: dict | None = None) -> None:
+        super().__init__()
+        a = cfg.system.abaw24
+        self.vemd_part: dict | None = None  # the VE-MD backbone's config, kept in the model file
+        self.cfg = cfg
+        self.image_size = cfg.model.image_size
+        self.smoothing_s = a.smoothing_s
+        if a.backbone == "vemd":
+            self.backbone = VEMDFrameEncoder(self._vemd_backbone(cfg, for_loading, extra))
+        elif a.backbone == "plain":
+            from vemd.models.custom_encoder import PlainEncoder
+
+            encoder = PlainEncoder(a.plain_channels)
+            self.backbone = nn.Sequential(encoder, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            self.backbone.num_features = encoder.num_features
+        else:
+            self.backbone = timm.create_model(
+                a.backbone, pretrained=a.pretrained and not for_loading, num_classes=0
+            )
+        if a.weights and not for_loading and a.backbone != "vemd":
+            from vemd.models.inflated import _read_state_dict
+
+            state = _read_state_dict(Path(a.weights))
+            self.backbone.load_state_dict(
+                {k: v for k, v in state.items() if not k.startswith("classifier.")}, strict=False
+            )
+        width = self.backbone.num_features
+        self.static_head = nn.Linear(width, 2)
+        self.dynamic = TemporalTransformer(
+            width, a.dynamic_dim, a.dynamic_layers, a.dynamic_heads, a.dynamic_dropout
+        )
+        self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("kelm_x", torch.zeros(0, width * len(a.functionals), dtype=torch.float64))
+        self.register_buffer("kelm_beta", torch.zeros(0, 2, dtype=torch.float64))
+        self.register_buffer("kelm_gamma", torch.tensor(float("nan"), dtype=torch.float64))
+        self.register_buffer("kelm_C", torch.tensor(1.0, dtype=torch.float64))
+        self.register_buffer(
+            "fusion_weights", torch.full((len(MODELS), 2), 1.0 / len(MODELS), dtype=torch.float64)
+        )
+        self.register_buffer("rf_preds", torch.zeros(len(MODELS), 0, 2, dtype=torch.float64))
+        self.register_buffer("rf_targets", torch.zeros(0, 2, dtype=torch.float64))
+        self.kelm: KELM | None = None
+        self.forest: RandomForestFusion | None = None
+
+    def _vemd_backbone(self, cfg: Config, for_loading: bool, extra: dict | None) -> nn.Module:
+        """The VE-MD of ``weights`` (fitting), or one of the architecture the model file keeps
+        (loading: its weights are among this model's own)."""
+        from vemd.config import ConfigError, from_dict, to_dict
+        from vemd.models.build import build_model
+        from vemd.models.checkpoint import load_model
+
+        if for_loading:
+            part = (extra or {}).get("vemd_backbone")
+            if not isinstance(part, dict):
+                raise ValueError("the model file keeps no VE-MD backbone config")
+            video = build_model(from_dict(part["config"]).model, inference=True, load_weights=False)
+            video.stage = "2"
+            self.vemd_part = part
+            return video
+        path = cfg.system.abaw24.weights
+        if not path:
+            raise ConfigError("system.abaw24.backbone=vemd needs system.abaw24.weights: a VE-MD model.pt")
+        video, video_cfg, _ = load_model(path)
+        if video.stage != "2":
+            raise ConfigError(f"{path}: a stage-1 model; the backbone must be a stage-2 VE-MD")
+        if video.image_size != cfg.model.image_size:
+            raise ConfigError(
+                f"{path}: a VE-MD of {video.image_size}-px frames, but model.image_size={cfg.model.image_size}"
+            )
+        self.vemd_part = {"config": to_dict(video_cfg)}
+        return video
+
+    def extra_state_for_file(self) -> dict:
+        return {"vemd_backbone": self.vemd_part} if self.vemd_part is not None else {}
+
+    # ---- parts ------------------------------------------------------------------------------
+
+    @property
+    def frozen_backbone(self) -> bool:
+        return isinstance(self.backbone, VEMDFrameEncoder)
+
+    def embed(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (B, T, 3, S, S) → per-frame embeddings (B, T, D)."""
+        if self.frozen_backbone:
+            return self.backbone.embed_frames(frames)
+        b, t = frames.shape[:2]
+        x = frames.reshape(b * t, *frames.shape[2:]).float() / 255.0
+        return self.backbone((x - self.pixel_mean) / self.pixel_std).reshape(b, t, -1)
+
+    def static(self, frames: torch.Tensor) -> torch.Tensor:
+        """The static model: frames (B, T, 3, S, S) → (B, T, 2), each frame on its own."""
+        return torch.tanh(self.static_head(self.embed(frames)))
+
+    def after_loading(self) -> None:
+        self._kelm_from_buffers()
+        self._forest_from_buffers()
+
+    def _kelm_from_buffers(self) -> None:
+        if not len(self.kelm_x):
+            self.kelm = None
+            return
+        kernel = self.cfg.system.abaw24.kelm_kernel
+        self.kelm = KELM(float(self.kelm_C), kernel)
+        self.kelm.x_train, self.kelm.beta = self.kelm_x.numpy(), self.kelm_beta.numpy()
+        gamma = float(self.kelm_gamma)
+        self.kelm.gamma_ = None if math.isnan(gamma) else gamma
+
+    def _forest_from_buffers(self) -> None:
+        self.forest = None
+        if self.cfg.system.abaw24.fusion == "random_forest" and self.rf_preds.shape[1]:
+            self.forest = RandomForestFusion(seed=self.cfg.train.seed).fit(
+                self.rf_preds.numpy(), self.rf_targets.numpy()
+            )
+
+    # ---- predictions ------------------------------------------------------------------------
+
+    def window_rate(self) -> float:
+        return 1.0 / self.cfg.data.frame_interval
+
+    def kelm_frames(self, embeddings: torch.Tensor) -> np.ndarray:
+        """KELM predictions spread over frames: embeddings (B, T, D) → (B, T, 2)."""
+        features, owners = functional_windows(embeddings, self.window_rate(), self.cfg.system.abaw24)
+        out = np.zeros((embeddings.shape[0], embeddings.shape[1], 2))
+        if self.kelm is None or not len(features):
+            return out
+        values = self.kelm.predict(features)
+        for (item, start, end), value in zip(owners, values):
+            out[item, start:end] = value
+        # frames past the last whole window take the last window's value
+        for item in range(embeddings.shape[0]):
+            last = max((e for i, _, e in owners if i == item), default=0)
+            if 0 < last < embeddings.shape[1]:
+                out[item, last:] = out[item, last - 1]
+        return np.clip(out, -1, 1)
+
+    def fuse(self, dynamic: np.ndarray, kelm: np.ndarray) -> np.ndarray:
+        """Per-frame predictions (N, 2) of both models → fused (N, 2) by the configured fusion."""
+        kind = self.cfg.system.abaw24.fusion
+        if kind == "none":
+            return dynamic
+        preds = np.stack([dynamic, kelm])
+        if kind == "random_forest" and self.forest is not None:
+            return self.forest.predict(preds)
+        return apply_weights(preds, self.fusion_weights.numpy())
+
+    @torch.no_grad()
+    def all_predictions(self, frames: torch.Tensor) -> dict[str, np.ndarray]:
+        """Frames (B, T, 3, S, S) → per-frame (B, T, 2) predictions of every model and fused."""
+        embeddings = self.embed(frames)
+        static = torch.tanh(self.static_head(embeddings)).double().cpu().numpy()
+        dynamic = self.dynamic(embeddings).double().cpu().numpy()
+        kelm = self.kelm_frames(embeddings.cpu())
+        b, t = dynamic.shape[:2]
+        fused = self.fuse(dynamic.reshape(-1, 2), kelm.reshape(-1, 2)).reshape(b, t, 2)
+        return {"static": static, "dynamic": dynamic, "kelm": kelm, "fused": np.clip(fused, -1, 1)}
+
+    def predict_clips(self, frames: torch.Tensor, waveforms=None, present=None) -> dict:
+        """uint8 frames (B, T, 3, S, S) → {"valence": (B,), "arousal": (B,)}: each window's
+        fused prediction averaged over its frames (group level: the whole scene's affect)."""
+        fused = self.all_predictions(frames)["fused"].mean(1)
+        return {"valence": fused[:, 0], "arousal": fused[:, 1]}
+
+
+def functional_windows(
+    embeddings: torch.Tensor, rate: float, a
+) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """Functionals of every item's windows: (W, D · F) features and (item, start, end) per row."""
+    x = embeddings.double().cpu().numpy()
+    spans = window_spans(x.shape[1], rate, a.functional_window_s)
+    if not len(spans):  # a clip shorter than half a window: one window over all of it
+        spans = np.array([[0, x.shape[1]]])
+    reducers = {"mean": np.mean, "min": np.min, "max": np.max, "std": np.std}
+    rows, owners = [], []
+    for item in range(x.shape[0]):
+        for start, end in spans:
+            part = x[item, start:end]
+            rows.append(np.concatenate([reducers[f](part, axis=0) for f in a.functionals]))
+            owners.append((item, int(start), int(end)))
+    return np.asarray(rows), owners

@@ -1,0 +1,97 @@
+"""``vemd test`` of an EmotiW 2020 model: video alone, audio alone and SVM-fused on a split."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from vemd.data.multimodal import audio_path, read_waveforms
+from vemd.io import atomic_write_text
+from vemd.systems.base import Artifact, TestOptions
+from vemd.systems.common import frames_of, open_for_test
+
+
+@torch.no_grad()
+def evaluate_emotiw20(artifact: Artifact, options: TestOptions) -> dict:
+    """Video alone, audio alone and SVM-fused on a split (accuracy with Wilson CI, F1, UAR,
+    McNemar fused vs each branch).
+
+    Every option of :class:`~vemd.systems.base.TestOptions` holds (:func:`vemd.systems.common.open_for_test`):
+    ``split`` (default: the recipe's ``data.test_split``), ``out_dir`` (default:
+    ``<model folder>/test-<split>``), ``data_cfg`` (its data section, batch size and workers),
+    ``device``, ``precision`` (the branches' forward passes under autocast; their probabilities
+    reach the SVM in float32) and ``group_sizes`` (the fused accuracy by people per clip:
+    ``group_size.csv`` / ``.png`` and ``metrics.json``'s ``group_size``; None: not reported).
+    Writes ``metrics.json``, ``predictions.csv`` (fused), ``confusion.png`` (fused),
+    ``modalities.md`` (the per-branch table) and adds the scores to the model card.
+    """
+    from vemd.eval.compare import mcnemar
+    from vemd.eval.group_size import group_size_report
+    from vemd.eval.metrics import classification_metrics
+    from vemd.eval.plots import plot_confusion
+    from vemd.eval.report import write_metrics_json, write_predictions_csv
+    from vemd.systems.card import add_system_evaluation
+
+    run = open_for_test(artifact, options)
+    model, cfg, class_names, dataset, out = run.model, run.cfg, run.class_names, run.dataset, run.out
+    e = cfg.system.emotiw20
+    paths = [audio_path(r, dataset.root) for r in dataset.records]
+    waves, present, _ = read_waveforms(
+        paths, e.audio_seconds, workers=cfg.train.num_workers, skip_bad=cfg.data.skip_bad
+    )
+    video, audio = [], []
+    for rows in torch.arange(len(dataset)).split(e.video.batch_size):
+        with run.autocast():
+            v, a = model.branch_probs(frames_of(dataset, rows).to(run.device), waves[rows].float().numpy())
+        video.append(v)
+        audio.append(a)
+    video, audio = np.concatenate(video), np.concatenate(audio)
+    y_true = np.array([class_names.index(r.label) for r in dataset.records])
+    preds = {"video": video.argmax(1), "audio": audio.argmax(1), "fused": model.fused_labels(video, audio)}
+    metrics = {name: classification_metrics(y_true, p, class_names) for name, p in preds.items()}
+    correct = preds["fused"] == y_true
+    tests = {f"fused_vs_{n}": mcnemar(correct, preds[n] == y_true) for n in ("video", "audio")}
+    out.mkdir(parents=True, exist_ok=True)
+    ids = [r.clip_id for r in dataset.records]
+    write_predictions_csv(
+        out / "predictions.csv", ids, y_true, preds["fused"], model.fused_probs(video, audio), class_names
+    )
+    extra = {
+        "split": run.split,
+        "checkpoint": str(run.checkpoint),
+        "system": "emotiw20",
+        "mcnemar": tests,
+        "without_audio": int((~present).sum()),
+    }
+    if run.group_sizes is not None:
+        group = group_size_report(dataset, cfg.data, ids, correct, run.group_sizes, len(class_names), out)
+        if group is not None:
+            extra["group_size"] = group
+    write_metrics_json(out / "metrics.json", {"modalities": metrics}, extra)
+    plot_confusion(np.asarray(metrics["fused"]["confusion"]), class_names, out / "confusion.png")
+    atomic_write_text(out / "modalities.md", _table(metrics, tests, run.split))
+    short = {
+        n: {"accuracy": m["accuracy"], "accuracy_ci95": m["accuracy_ci95"], "uar": m["uar"]}
+        for n, m in metrics.items()
+    }
+    add_system_evaluation(
+        run.checkpoint, run.split, {f"{n} accuracy": round(m["accuracy"], 4) for n, m in metrics.items()}, out
+    )
+    return {"split": run.split, "modalities": short, "mcnemar": tests, "report": str(out)}
+
+
+def _table(metrics: dict, tests: dict, split: str) -> str:
+    lines = [
+        f"# EmotiW 2020 system on split {split!r}",
+        "",
+        "| branch | accuracy | 95 % CI | UAR | F1 (weighted) | McNemar p (fused vs) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, m in metrics.items():
+        lo, hi = m["accuracy_ci95"]
+        p = tests.get(f"fused_vs_{name}", {}).get("p_value")
+        lines.append(
+            f"| {name} | {m['accuracy'] * 100:.1f} % | {lo * 100:.1f}–{hi * 100:.1f} | {m['uar'] * 100:.1f} % | "
+            f"{m['f1_weighted'] * 100:.1f} % | {'' if p is None else f'{p:.2g}'} |"
+        )
+    return "\n".join(lines) + "\n"

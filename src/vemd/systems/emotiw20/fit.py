@@ -1,0 +1,245 @@
+"""Training of the EmotiW 2020 system (``vemd fit`` of ``system.kind: emotiw20``).
+
+Both branches on the whole training split, then on each of ``folds`` stratified folds for the
+out-of-fold scores the SVM is fitted on (:mod:`vemd.systems.emotiw20`); every branch trains with
+:func:`vemd.train.epochs.train_epochs` into ``<out>/emotiw20/<stage>/`` (resumable, exact after a
+kill; a resume under other settings is refused by :mod:`vemd.train.resume`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from vemd.config import Config, to_yaml
+from vemd.data.multimodal import audio_path, read_waveforms
+from vemd.io import atomic_write_text
+from vemd.systems.common import frames_of, save_system, split_data
+from vemd.systems.emotiw20.model import EmotiW20
+from vemd.train.epochs import EpochSettings, train_epochs
+from vemd.train.resume import refuse_other_settings, stage_setting
+
+log = logging.getLogger(__name__)
+
+STAGE_IDS = {"video": 1, "audio": 2}  # folds: 10 + k (video), 30 + k (audio)
+
+
+class _Splits:
+    """The clips of the training and validation splits: frames (lazily) and audio features."""
+
+    def __init__(self, cfg: Config, model: EmotiW20) -> None:
+        self.train, index = split_data(cfg, cfg.data.train_split, train=True)
+        self.train_plain, _ = split_data(cfg, cfg.data.train_split, train=False)  # no augmentation
+        self.val, _ = split_data(cfg, cfg.data.val_split, train=False)
+        self.class_names = index.class_names
+        self.labels = {
+            s: torch.tensor([self.train.class_names.index(r.label) for r in d.records])
+            for s, d in (("train", self.train), ("val", self.val))
+        }
+        e = cfg.system.emotiw20
+        self.audio, self.mask, self.counts = {}, {}, {}
+        for name, dataset in (("train", self.train), ("val", self.val)):
+            paths = [audio_path(r, dataset.root) for r in dataset.records]
+            waves, present, counts = read_waveforms(
+                paths, e.audio_seconds, workers=cfg.train.num_workers, skip_bad=cfg.data.skip_bad
+            )
+            self.audio[name], self.mask[name] = model.audio_features(waves.float())
+            self.counts[name] = {"clips": len(paths), "without audio": int((~present).sum()), **counts}
+        valid = self.audio["train"][self.mask["train"]]
+        model.feature_mean.copy_(valid.mean(0))
+        model.feature_std.copy_(valid.std(0).clamp_min(1e-6))
+        log.info(
+            "emotiw20: %d training, %d validation clips; %d and %d without audio",
+            len(self.train),
+            len(self.val),
+            self.counts["train"]["without audio"],
+            self.counts["val"]["without audio"],
+        )
+
+
+def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    return float((logits.argmax(-1) == labels).float().mean())
+
+
+def _video_logits(video: nn.Module, dataset, rows: torch.Tensor) -> torch.Tensor:
+    return video(frames_of(dataset, rows))
+
+
+def _train_video(
+    video, data: _Splits, rows, cfg: Config, folder: Path, stage: str, stage_id: int, resume: bool
+) -> float:
+    e = cfg.system.emotiw20
+    val_rows = torch.arange(len(data.val))
+
+    def loss_of(batch):
+        return nn.functional.cross_entropy(
+            _video_logits(video, data.train, rows[batch]), data.labels["train"][rows[batch]]
+        )
+
+    def score_of():
+        logits = torch.cat([_video_logits(video, data.val, b) for b in val_rows.split(e.video.batch_size)])
+        return _accuracy(logits, data.labels["val"])
+
+    params = [p for p in video.parameters() if p.requires_grad]
+    return train_epochs(
+        f"emotiw20 {stage}",
+        stage_id,
+        video,
+        params,
+        loss_of=loss_of,
+        score_of=score_of,
+        train_rows=torch.arange(len(rows)),
+        settings=EpochSettings.of(e.video, cfg.train.seed),
+        folder=folder / stage,
+        setting=stage_setting(cfg, stage),
+        resume=resume,
+        on_epoch=data.train.set_epoch,
+    )
+
+
+def _train_audio(
+    model: EmotiW20,
+    audio,
+    data: _Splits,
+    rows,
+    cfg: Config,
+    folder: Path,
+    stage: str,
+    stage_id: int,
+    resume: bool,
+) -> float:
+    e = cfg.system.emotiw20
+    feats = {s: model.normalised(data.audio[s]) for s in ("train", "val")}
+
+    def loss_of(batch):
+        r = rows[batch]
+        return nn.functional.cross_entropy(
+            audio(feats["train"][r], data.mask["train"][r]), data.labels["train"][r]
+        )
+
+    def score_of():
+        logits = torch.cat(
+            [
+                audio(feats["val"][b], data.mask["val"][b])
+                for b in torch.arange(len(data.val)).split(e.audio.batch_size)
+            ]
+        )
+        return _accuracy(logits, data.labels["val"])
+
+    return train_epochs(
+        f"emotiw20 {stage}",
+        stage_id,
+        audio,
+        list(audio.parameters()),
+        loss_of=loss_of,
+        score_of=score_of,
+        train_rows=torch.arange(len(rows)),
+        settings=EpochSettings.of(e.audio, cfg.train.seed),
+        folder=folder / stage,
+        setting=stage_setting(cfg, stage),
+        resume=resume,
+    )
+
+
+@torch.no_grad()
+def _probs(
+    model: EmotiW20, video, audio, data: _Splits, split: str, rows: torch.Tensor
+) -> tuple[np.ndarray, np.ndarray]:
+    dataset = data.train_plain if split == "train" else data.val
+    e = cfg_of(model).system.emotiw20
+    v = torch.cat([_video_logits(video, dataset, b) for b in rows.split(e.video.batch_size)]).softmax(-1)
+    feats = model.normalised(data.audio[split][rows])
+    a = torch.cat(
+        [
+            audio(f, m)
+            for f, m in zip(feats.split(e.audio.batch_size), data.mask[split][rows].split(e.audio.batch_size))
+        ]
+    ).softmax(-1)
+    return v.double().numpy(), a.double().numpy()
+
+
+def cfg_of(model: EmotiW20) -> Config:
+    return model.cfg
+
+
+def fit_emotiw20(cfg: Config, *, resume: bool = False) -> dict:
+    """Train both branches, their out-of-fold scores and the SVM; write ``model.pt``."""
+    from sklearn.model_selection import StratifiedKFold
+
+    e = cfg.system.emotiw20
+    out = Path(cfg.train.out_dir)
+    folder = out / "emotiw20"
+    if resume:  # before anything of the run is written
+        refuse_other_settings(cfg, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", to_yaml(cfg))
+    torch.manual_seed(cfg.train.seed)
+    model = EmotiW20(cfg)
+    data = _Splits(cfg, model)
+    every = torch.arange(len(data.train))
+    scores = {"video": _train_video(model.video, data, every, cfg, folder, "video", 1, resume)}
+    scores["audio"] = _train_audio(model, model.audio, data, every, cfg, folder, "audio", 2, resume)
+    # out-of-fold scores of the training split (module docstring)
+    labels = data.labels["train"].numpy()
+    oof = np.full((len(labels), 2 * model.num_classes), np.nan)
+    splitter = StratifiedKFold(n_splits=e.folds, shuffle=True, random_state=cfg.train.seed)
+    for k, (rest, held) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+        torch.manual_seed(cfg.train.seed * 7919 + k)
+        video, audio = model.new_video(), model.new_audio()
+        rest, held = torch.from_numpy(rest), torch.from_numpy(held)
+        _train_video(video, data, rest, cfg, folder, f"fold{k}-video", 10 + k, resume)
+        _train_audio(model, audio, data, rest, cfg, folder, f"fold{k}-audio", 30 + k, resume)
+        v, a = _probs(model, video, audio, data, "train", held)
+        oof[held.numpy()] = np.concatenate([v, a], axis=1)
+    model.svm_scores = torch.from_numpy(oof)
+    model.svm_labels = torch.from_numpy(labels).long()
+    model.fit_svm()
+    v, a = _probs(model, model.video, model.audio, data, "val", torch.arange(len(data.val)))
+    scores["fused"] = float((model.fused_labels(v, a) == data.labels["val"].numpy()).mean())
+    path = save_system(model, cfg, data.class_names, out / "model.pt")
+    summary = {
+        "model": str(path),
+        "system": "emotiw20",
+        "monitor": "val/accuracy",
+        "val_accuracy": scores,
+        "best_val_score": scores["fused"],
+        "sizes": {"train": len(data.train), "val": len(data.val)},
+        "counts": data.counts,
+    }
+    atomic_write_text(out / "fit.json", json.dumps(summary, indent=2))
+    _write_card(cfg, path, data, summary)
+    log.info(
+        "emotiw20 validation accuracy: video %.4f, audio %.4f, SVM-fused %.4f",
+        scores["video"],
+        scores["audio"],
+        scores["fused"],
+    )
+    return summary
+
+
+def _write_card(cfg: Config, path: Path, data: _Splits, summary: dict) -> None:
+    from vemd.systems.card import write_system_card
+
+    e, d = cfg.system.emotiw20, cfg.data
+    facts = {
+        "system": "emotiw20",
+        "model": {
+            "video": f"{e.backbone} inflated to 3D ({'whole network' if e.train_backbone else 'last layer'} trained)",
+            "audio": f"34 window features ({e.audio_window_s * 1000:g} ms every {e.audio_hop_s * 1000:g} ms) → Bi-LSTM ({e.audio_hidden} per direction) with local attention",
+            "fusion": f"SVM ({e.svm_kernel}, C={e.svm_C:g}) on {e.folds}-fold out-of-fold probabilities",
+            "frames": f"{d.frames} ({d.sampling}, interval {d.frame_interval:g} s), {cfg.model.image_size} px",
+            "classes": ", ".join(data.class_names),
+        },
+        "data": {
+            "dataset": f"{d.name} at {d.root}",
+            "train clips": len(data.train),
+            "validation clips": len(data.val),
+        },
+        "validation": {f"{k} accuracy": round(v, 4) for k, v in summary["val_accuracy"].items()},
+    }
+    write_system_card(path, facts)

@@ -1,0 +1,150 @@
+"""The EmotiW 2020 system's model: video and audio branches and the SVM over their probabilities.
+
+What inference needs (:class:`EmotiW20`); training is :mod:`vemd.systems.emotiw20.fit`, the
+evaluation :mod:`vemd.systems.emotiw20.evaluate`, the system's description its package
+docstring (:mod:`vemd.systems.emotiw20`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from vemd.config import Config
+from vemd.models.inflated import RESNET3D50_TIME_KERNEL, InflatedResNetClassifier
+from vemd.systems.emotiw20.bilstm import BiLSTMAttention
+from vemd.systems.emotiw20.svm_fusion import SVMFusion
+from vemd.systems.emotiw20.window_features import FEATURE_NAMES, window_features
+
+SAMPLE_RATE = 16_000
+
+
+class EmotiW20(nn.Module):
+    """Video and audio branches and the SVM over their probabilities (module docstring)."""
+
+    sized_by_training = ("svm_scores", "svm_labels")
+
+    def __init__(self, cfg: Config, *, for_loading: bool = False) -> None:
+        super().__init__()
+        e = cfg.system.emotiw20
+        self.cfg = cfg
+        self.num_classes = cfg.model.num_classes
+        self.image_size = cfg.model.image_size
+        self.audio_seconds = e.audio_seconds
+        self.video = self.new_video() if not for_loading else self._video(pretrained=False, weights=None)
+        self.audio = self.new_audio()
+        width = len(FEATURE_NAMES)
+        self.register_buffer("feature_mean", torch.zeros(width))
+        self.register_buffer("feature_std", torch.ones(width))
+        self.register_buffer("svm_scores", torch.zeros(0, 2 * self.num_classes, dtype=torch.float64))
+        self.register_buffer("svm_labels", torch.zeros(0, dtype=torch.long))
+        self.svm: SVMFusion | None = None
+
+    # ---- parts ------------------------------------------------------------------------------
+
+    def _video(self, *, pretrained: bool, weights: str | None) -> InflatedResNetClassifier:
+        e = self.cfg.system.emotiw20
+        model = InflatedResNetClassifier(
+            e.backbone,
+            num_classes=self.num_classes,
+            pretrained=pretrained,
+            weights=weights,
+            time_kernel=RESNET3D50_TIME_KERNEL if e.time_kernel is None else e.time_kernel,
+            downsample_time=e.downsample_time,
+            dropout=e.video_dropout,
+        )
+        if not e.train_backbone:
+            for name, p in model.backbone.named_parameters():
+                p.requires_grad_(name.startswith("fc."))
+        return model
+
+    def new_video(self) -> InflatedResNetClassifier:
+        e = self.cfg.system.emotiw20
+        return self._video(pretrained=e.pretrained, weights=e.weights)
+
+    def new_audio(self) -> BiLSTMAttention:
+        e = self.cfg.system.emotiw20
+        return BiLSTMAttention(
+            len(FEATURE_NAMES),
+            hidden=e.audio_hidden,
+            num_classes=self.num_classes,
+            dropout=e.audio_dropout,
+            attention_window=e.attention_window,
+            frontend=tuple(e.audio_frontend),
+        )
+
+    def after_loading(self) -> None:
+        self.fit_svm()
+
+    # ---- audio features ---------------------------------------------------------------------
+
+    def audio_features(self, waveforms: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, L) 16-kHz waveforms → raw window features (B, S, 34) and their mask (B, S)."""
+        e = self.cfg.system.emotiw20
+        rows = [
+            window_features(
+                np.asarray(w, dtype=np.float32), SAMPLE_RATE, window_s=e.audio_window_s, hop_s=e.audio_hop_s
+            )
+            for w in np.asarray(waveforms)
+        ]
+        steps = max([1] + [len(r) for r in rows])
+        features = torch.zeros(len(rows), steps, len(FEATURE_NAMES))
+        mask = torch.zeros(len(rows), steps, dtype=torch.bool)
+        for i, r in enumerate(rows):
+            features[i, : len(r)] = torch.from_numpy(np.nan_to_num(r))  # §III-C: non-numbers read as 0
+            mask[i, : len(r)] = True
+        mask[:, 0] = True  # a clip shorter than one window gets one window of zeros
+        return features, mask
+
+    def normalised(self, features: torch.Tensor) -> torch.Tensor:
+        return (features - self.feature_mean) / self.feature_std
+
+    # ---- predictions ------------------------------------------------------------------------
+
+    def fit_svm(self) -> None:
+        """Fit the SVM on the stored out-of-fold scores (also on loading: nothing is pickled)."""
+        e = self.cfg.system.emotiw20
+        if not len(self.svm_labels):
+            self.svm = None
+            return
+        scores = self.svm_scores.double().numpy()
+        c = self.num_classes
+        folds = int(min(5, np.bincount(self.svm_labels.numpy()).min()))
+        self.svm = SVMFusion(
+            C=e.svm_C,
+            kernel=e.svm_kernel,
+            degree=e.svm_degree,
+            calibration_folds=max(2, folds),
+            seed=self.cfg.train.seed,
+        ).fit([scores[:, :c], scores[:, c:]], self.svm_labels.numpy())
+
+    def fused_probs(self, video: np.ndarray, audio: np.ndarray) -> np.ndarray:
+        """Branch probabilities (N, C) each → the SVM's probabilities (N, C) in class order."""
+        probs = self.svm.predict_proba([video, audio])
+        out = np.zeros((len(video), self.num_classes))
+        out[:, self.svm.classes_] = probs
+        return out
+
+    def fused_labels(self, video: np.ndarray, audio: np.ndarray) -> np.ndarray:
+        return self.svm.predict([video, audio])
+
+    @torch.no_grad()
+    def branch_probs(self, frames: torch.Tensor, waveforms) -> tuple[np.ndarray, np.ndarray]:
+        video = self.video(frames.to(self.feature_mean.device)).float().softmax(-1).cpu().numpy()
+        features, mask = self.audio_features(waveforms)
+        device = self.feature_mean.device
+        audio = (
+            self.audio(self.normalised(features.to(device)), mask.to(device))
+            .float()
+            .softmax(-1)
+            .cpu()
+            .numpy()
+        )
+        return video, audio
+
+    def predict_clips(self, frames: torch.Tensor, waveforms, present) -> dict:
+        """uint8 frames (B, T, 3, S, S) and (B, L) waveforms (zeros where ``present`` is False)
+        → {"probs": fused (B, C)}: the group-level output of :func:`vemd.load`."""
+        video, audio = self.branch_probs(frames, waveforms)
+        return {"probs": self.fused_probs(video, audio)}
