@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from vemd.models import build_model
-from vemd.model_file import FORMAT as MODEL_FORMAT
 from vemd.io import load_weights_only
+from vemd.model_file import FORMAT as MODEL_FORMAT
+from vemd.models import build_model
 from vemd.privacy.audit import run_audit
 from vemd.synth import generate_dataset
 

@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 
 from vemd.config import load_config
-from vemd.systems import evaluate
-from vemd.systems import fit
+from vemd.systems import evaluate, fit
 
 # key: (printed name, overrides of the quickstart recipe)
 MODES = {

@@ -377,7 +377,8 @@ def run_multimodal_quickstart(
     model = Path(fitted["model"])
     log.info("4/4 evaluating each modality and the fusion on the validation and test splits")
     results = {
-        split: evaluate(model, split=split, out_dir=out / split, group_sizes=None) for split in ("val", "test")
+        split: evaluate(model, split=split, out_dir=out / split, group_sizes=None)
+        for split in ("val", "test")
     }
     timings["total_s"] = time.perf_counter() - start
     summary = {split: dict(result["modalities"]) for split, result in results.items()}

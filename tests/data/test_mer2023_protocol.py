@@ -15,8 +15,8 @@ from vemd.cli import main
 from vemd.config import load_config, to_dict
 from vemd.data.loaders.mer2023 import CLASS_NAMES
 from vemd.inference.predictor import PUBLIC_KEYS, VALENCE_KEY, WINDOW_KEYS
-from vemd.models import build_model
 from vemd.model_file import FORMAT as MODEL_FORMAT
+from vemd.models import build_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -5,8 +5,8 @@ import torch
 from tests.data import bad_media
 
 from vemd.cli import main
-from vemd.errors import VemdError
 from vemd.device import resolve_device
+from vemd.errors import VemdError
 from vemd.inference.predictor import GroupEmotionPredictor
 
 

@@ -13,10 +13,9 @@ from tests.faults.cases import payload
 
 from vemd.cli import main
 from vemd.config import load_config
-from vemd.systems import evaluate
 from vemd.inference.predictor import PUBLIC_KEYS, WINDOW_KEYS, GroupEmotionPredictor
 from vemd.models.checkpoint import load_model
-from vemd.systems import fit
+from vemd.systems import evaluate, fit
 
 
 def _cfg(root, out, *extra):
@@ -305,7 +304,7 @@ def test_fit_writes_a_model_card_that_vemd_test_completes(trained, tmp_path):
 
 def test_a_setting_newer_than_the_checkpoint_is_not_a_change_while_at_its_default():
     from vemd.config import load_config, to_dict
-    from vemd.train.fit import _changed_settings
+    from vemd.train.resume import changed_settings as _changed_settings
 
     current = to_dict(load_config("tiny"))
     saved = to_dict(load_config("tiny"))

@@ -48,8 +48,8 @@ from vemd.annotate.sources import MediaItem
 from vemd.data.manifest import annotation_key
 from vemd.data.media import folder_frames, is_image, is_video
 from vemd.errors import DataError
-from vemd.structure.annotations import AnnotationStore, FrameAnnotation, Person
 from vemd.io import atomic_write_text
+from vemd.structure.annotations import AnnotationStore, FrameAnnotation, Person
 from vemd.structure.skeleton import BODY_LIMBS, COCO17_JOINTS, NUM_BODY_JOINTS, NUM_FACE_JOINTS
 
 PERSON_CATEGORY = {

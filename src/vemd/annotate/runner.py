@@ -31,9 +31,9 @@ from vemd.config import DataConfig
 from vemd.data.manifest import annotation_key
 from vemd.data.media import clip_indices, probe, read_frames_at
 from vemd.errors import DataError
+from vemd.io import atomic_write_text
 from vemd.progress import RateColumn
 from vemd.structure.annotations import AnnotationStore, FrameAnnotation
-from vemd.io import atomic_write_text
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save as safetensors_bytes
 
 from vemd.config import Config
 from vemd.data.audio import SAMPLE_RATE
 from vemd.errors import DataError
-from vemd.io import atomic_write
+from vemd.io import read_tensors, write_tensors
 
 log = logging.getLogger(__name__)
 
@@ -189,21 +187,13 @@ def _video(vcfg, dataset, video: VideoFeatures, folder, split, device) -> tuple[
     features, labels = video.cat(parts), torch.cat(labels)
     if path is not None:
         tensors = {f: getattr(features, f).contiguous() for f in video.fields} | {"labels": labels}
-        data = safetensors_bytes(tensors, metadata={"key": key})
-        atomic_write(path, lambda handle: handle.write(data))
+        write_tensors(path, tensors, key=key)
     return features, labels
 
 
 def _read_features(path: Path, key: str, n: int, video: VideoFeatures) -> tuple[Any, torch.Tensor] | None:
-    if not path.exists():
-        return None
-    try:
-        with safe_open(str(path), framework="pt") as entry:
-            if (entry.metadata() or {}).get("key") != key:
-                return None
-            tensors = {name: entry.get_tensor(name) for name in (*video.fields, "labels")}
-    except Exception:  # safetensors raises several types for damaged or foreign files
-        log.warning("%s: unreadable video features, computing them again", path)
+    tensors = read_tensors(path, key=key)  # None: absent, damaged, foreign or another key's
+    if tensors is None or any(name not in tensors for name in (*video.fields, "labels")):
         return None
     if len(tensors["labels"]) != n:
         return None

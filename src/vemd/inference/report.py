@@ -36,7 +36,7 @@ REGRESSION_OUTPUTS = [VALENCE_KEY, AROUSAL_KEY]
 
 def output_names(predictor) -> list[str]:
     """What a predictor's results are over: its class names, or valence and arousal."""
-    return REGRESSION_OUTPUTS if getattr(predictor, "regression", False) else list(predictor.class_names)
+    return list(predictor.class_names) if predictor.capabilities.classes else REGRESSION_OUTPUTS
 
 
 def _outputs(entry: dict) -> list[str]:

@@ -21,8 +21,6 @@ through an in-memory key index.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -32,7 +30,6 @@ import numpy as np
 
 from vemd.errors import AnnotationFormatError
 from vemd.io import atomic_write, atomic_write_text
-
 from vemd.structure.skeleton import NUM_BODY_JOINTS, NUM_FACE_JOINTS
 
 FORMAT_NAME = "vemd-annotations"

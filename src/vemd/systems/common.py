@@ -136,8 +136,8 @@ def open_for_test(artifact: Artifact, options: TestOptions, *, group_sizes: bool
     to ``device`` and ``precision`` gives the autocast dtype (:mod:`vemd.device`: bf16
     on a GPU by default, fp32 on the CPU); ``group_sizes`` are checked before any forward pass
     (a system that reports none passes ``group_sizes=False``)."""
-    from vemd.eval.group_size import check_edges
     from vemd.device import autocast_dtype, resolve_device
+    from vemd.eval.group_size import check_edges
 
     device = resolve_device(options.device)
     dtype = autocast_dtype(options.precision, device)

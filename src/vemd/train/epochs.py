@@ -23,9 +23,8 @@ from torch import nn
 
 from vemd.config import ConfigError
 from vemd.errors import VemdError
+from vemd.io import atomic_write, load_weights_only
 from vemd.train.optim import make_optimizer
-from vemd.io import load_weights_only
-from vemd.io import atomic_write
 from vemd.train.resume import describe, setting_changes
 
 log = logging.getLogger(__name__)

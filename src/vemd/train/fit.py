@@ -29,6 +29,7 @@ from vemd.data.dataset import ClipDataset
 from vemd.io import atomic_write_text, load_weights_only
 from vemd.models.checkpoint import CheckpointError, module_state, save_model
 from vemd.train.loader import EpochBatchSampler, ResumableLoader
+from vemd.train.resume import changed_settings, describe
 
 log = logging.getLogger(__name__)
 
@@ -201,35 +202,13 @@ def _validate_final_model(trainer, module, loader, path: Path) -> None:
     trainer.save_checkpoint(path)
 
 
-# Settings a resumed run may change: where things are, how long to train, how often to save or
-# log, how many loader workers. Any other change would make the resumed steps differ from the
-# ones the interrupted run would have taken.
-RESUMABLE_CHANGES = frozenset(
-    {
-        "data.root",
-        "data.annotations",
-        "train.out_dir",
-        "train.stage",
-        "train.stage1_ckpt",
-        "train.num_workers",
-        "train.max_epochs",
-        "train.max_steps",
-        "train.max_time_minutes",
-        "train.checkpoint_every_n_steps",
-        "train.log_every_n_steps",
-        "train.early_stopping_patience",
-        "train.feature_cache",
-    }
-)
-
-
 def _resume_point(path: Path, cfg: Config) -> tuple[int, dict | None]:
     """The step ``last.ckpt`` was saved at and the log row of that step it carries (or None),
     read weights-only (mmap: the weights stay on disk).
 
     A file holding anything but tensors and plain containers (a crafted pickle) stops the run
     with one line before Lightning loads it, as does a config that differs from the one the
-    checkpoint was trained with in a setting that changes training (see ``RESUMABLE_CHANGES``).
+    checkpoint was trained with in a setting that changes training (:mod:`vemd.train.resume`).
     """
     from vemd.train.callbacks import ResumePoint
 
@@ -240,40 +219,14 @@ def _resume_point(path: Path, cfg: Config) -> tuple[int, dict | None]:
         raise CheckpointError(
             f"{path}: not a checkpoint vemd fit wrote ({type(err).__name__}); not resuming from it"
         ) from None
-    changed = _changed_settings(saved.get("vemd", {}).get("config"), to_dict(cfg))
+    changed = changed_settings(saved.get("vemd", {}).get("config"), to_dict(cfg))
     if changed:
-        shown = ", ".join(f"{key}: {old!r} → {new!r}" for key, old, new in changed[:3])
-        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
         raise ConfigError(
-            f"{path}: trained with other settings ({shown}{more}); resume with the same settings "
+            f"{path}: trained with other settings ({describe(changed)}); resume with the same settings "
             "or train into another train.out_dir"
         )
     states = [v for k, v in saved.get("callbacks", {}).items() if k.startswith(ResumePoint.__name__)]
     return step, next((s.get("log_row") for s in states if isinstance(s, dict)), None)
-
-
-def _changed_settings(saved: dict | None, current: dict) -> list[tuple[str, object, object]]:
-    """(dotted key, saved value, current value) of every setting outside ``RESUMABLE_CHANGES``
-    that differs; a checkpoint without a saved config has nothing to compare. A setting the
-    saved config lacks (written by a vemd that did not have it) is not a change while it holds
-    its default: new settings default to the behaviour that came before them."""
-    if not isinstance(saved, dict):
-        return []
-
-    def flat(tree: dict, prefix: str = "") -> dict:
-        out = {}
-        for key, value in tree.items():
-            name = f"{prefix}{key}"
-            out |= flat(value, f"{name}.") if isinstance(value, dict) and value else {name: value}
-        return out
-
-    old, new, default = flat(saved), flat(current), flat(to_dict(Config()))
-    keys = sorted((old.keys() | new.keys()) - RESUMABLE_CHANGES)
-    return [
-        (k, old.get(k), new.get(k))
-        for k in keys
-        if old.get(k) != new.get(k) and not (k not in old and k in default and new.get(k) == default[k])
-    ]
 
 
 CSV_LOG = Path("logs") / "metrics.csv"

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vemd.config import Config, ConfigError, to_dict, to_yaml
+from vemd.config import Config, ConfigError, to_yaml
 from vemd.data.multimodal import SplitInputs, split_inputs
 from vemd.errors import VemdError
 from vemd.io import atomic_write_text
@@ -35,9 +35,12 @@ from vemd.models.checkpoint import load_model
 from vemd.models.multimodal import Features, FrozenVideo, MultimodalVEMD
 from vemd.models.text import text_source
 from vemd.train.epochs import EpochSettings, train_epochs
+from vemd.train.resume import stage_setting
 
 log = logging.getLogger(__name__)
 
+# a branch trains the same whatever fuses it afterwards
+FUSION_SETTINGS = ("multimodal.fusion", "multimodal.fusion_epochs")
 STAGE_IDS = {"audio": 1, "text": 2, "fusion": 3}
 
 
@@ -282,30 +285,6 @@ def _train(
         train_rows=train_rows,
         settings=settings,
         folder=folder,
-        setting=_setting(cfg, stage),
+        setting=stage_setting(cfg, stage, ignore=() if stage == "fusion" else FUSION_SETTINGS),
         resume=resume,
     )
-
-
-RESUMABLE = ("train.out_dir", "train.num_workers", "multimodal.video_model", "multimodal.text.embeddings")
-
-
-def _setting(cfg: Config, stage: str) -> str:
-    """What a stage's state depends on: the config but for settings that do not change training."""
-    tree = to_dict(cfg)
-    for key in RESUMABLE:
-        section, *rest = key.split(".")
-        node = tree[section]
-        for part in rest[:-1]:
-            node = node[part]
-        node.pop(rest[-1], None)
-    # settings added after multimodal states were first written: left out at their default, so
-    # a run started by an earlier vemd still resumes
-    if tree.get("system") == to_dict(Config())["system"]:
-        tree.pop("system")
-    if tree["loss"].get("valence_loss") == "mse":
-        tree["loss"].pop("valence_loss")
-    if stage != "fusion":  # a branch trains the same whatever fuses it afterwards
-        tree["multimodal"].pop("fusion")
-        tree["multimodal"].pop("fusion_epochs")
-    return json.dumps({"stage": stage, "config": tree}, sort_keys=True, default=str)

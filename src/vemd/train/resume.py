@@ -55,10 +55,10 @@ def flat(tree: dict, prefix: str = "") -> dict:
     return out
 
 
-def fingerprint_tree(cfg: Config) -> dict:
-    """The config as a nested mapping, without the :data:`RESUMABLE` settings."""
+def fingerprint_tree(cfg: Config, ignore: tuple[str, ...] = ()) -> dict:
+    """The config as a nested mapping, without the :data:`RESUMABLE` settings (nor ``ignore``)."""
     tree = to_dict(cfg)
-    for key in RESUMABLE:
+    for key in (*RESUMABLE, *ignore):
         *path, name = key.split(".")
         node = tree
         for part in path:
@@ -68,10 +68,12 @@ def fingerprint_tree(cfg: Config) -> dict:
     return tree
 
 
-def stage_setting(cfg: Config, stage: str) -> str:
+def stage_setting(cfg: Config, stage: str, *, ignore: tuple[str, ...] = ()) -> str:
     """The fingerprint of a trained stage: what its state depends on (the stage and the config
-    but for settings that do not change training), as JSON."""
-    return json.dumps({"stage": stage, "config": fingerprint_tree(cfg)}, sort_keys=True, default=str)
+    but for settings that do not change training, and the settings in ``ignore`` that do not
+    change this stage, e.g. the fusion for a branch trained alone), as JSON."""
+    tree = fingerprint_tree(cfg, ignore)
+    return json.dumps({"stage": stage, "config": tree}, sort_keys=True, default=str)
 
 
 def changed_settings(saved: dict | None, current: dict) -> list[tuple[str, object, object]]:

@@ -180,7 +180,7 @@ class ABAW24(nn.Module):
             return
         kernel = self.cfg.system.abaw24.kelm_kernel
         self.kelm = KELM(float(self.kelm_C), kernel)
-        self.kelm.x_train, self.kelm.beta = self.kelm_x.numpy(), self.kelm_beta.numpy()
+        self.kelm.x_train, self.kelm.beta = self.kelm_x.cpu().numpy(), self.kelm_beta.cpu().numpy()
         gamma = float(self.kelm_gamma)
         self.kelm.gamma_ = None if math.isnan(gamma) else gamma
 
@@ -188,7 +188,7 @@ class ABAW24(nn.Module):
         self.forest = None
         if self.cfg.system.abaw24.fusion == "random_forest" and self.rf_preds.shape[1]:
             self.forest = RandomForestFusion(seed=self.cfg.train.seed).fit(
-                self.rf_preds.numpy(), self.rf_targets.numpy()
+                self.rf_preds.cpu().numpy(), self.rf_targets.cpu().numpy()
             )
 
     # ---- predictions ------------------------------------------------------------------------
@@ -220,7 +220,7 @@ class ABAW24(nn.Module):
         preds = np.stack([dynamic, kelm])
         if kind == "random_forest" and self.forest is not None:
             return self.forest.predict(preds)
-        return apply_weights(preds, self.fusion_weights.numpy())
+        return apply_weights(preds, self.fusion_weights.cpu().numpy())
 
     @torch.no_grad()
     def all_predictions(self, frames: torch.Tensor) -> dict[str, np.ndarray]:

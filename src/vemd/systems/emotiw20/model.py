@@ -108,16 +108,16 @@ class EmotiW20(nn.Module):
         if not len(self.svm_labels):
             self.svm = None
             return
-        scores = self.svm_scores.double().numpy()
+        scores = self.svm_scores.double().cpu().numpy()
         c = self.num_classes
-        folds = int(min(5, np.bincount(self.svm_labels.numpy()).min()))
+        folds = int(min(5, np.bincount(self.svm_labels.cpu().numpy()).min()))
         self.svm = SVMFusion(
             C=e.svm_C,
             kernel=e.svm_kernel,
             degree=e.svm_degree,
             calibration_folds=max(2, folds),
             seed=self.cfg.train.seed,
-        ).fit([scores[:, :c], scores[:, c:]], self.svm_labels.numpy())
+        ).fit([scores[:, :c], scores[:, c:]], self.svm_labels.cpu().numpy())
 
     def fused_probs(self, video: np.ndarray, audio: np.ndarray) -> np.ndarray:
         """Branch probabilities (N, C) each → the SVM's probabilities (N, C) in class order."""
