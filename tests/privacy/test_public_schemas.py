@@ -42,7 +42,16 @@ PREDICTIONS_FILE = {"[]"} | {f"[].{k}" for k in RESULT}  # --out predictions.jso
 TIMELINE_COLUMNS = {"input", "start", "end", "label", "valence", "arousal"} | {f"prob_{c}" for c in CLASSES}
 # /v1/model: what the model predicts and how it reads its input, the server's limits, the card
 MODEL_INFO = {"class_names", "class_names[]", "system", "mode", "image_size", "frames", "sampling"}
-MODEL_INFO |= {"window", "stride", "valence", "arousal", "vemd_version", "max_upload_mb", "max_duration_s"}
+MODEL_INFO |= {
+    "window",
+    "stride",
+    "valence",
+    "arousal",
+    "audio",
+    "vemd_version",
+    "max_upload_mb",
+    "max_duration_s",
+}
 MODEL_INFO |= {"model_card"}
 GROUP_EMOTION_FIELDS = {"input", "label", "probs", "duration", "windows", "valence", "modalities", "arousal"}
 WINDOW_FIELDS = {"start", "end", "label", "probs", "valence", "audio_present", "arousal"}
