@@ -42,6 +42,7 @@ LAYER_OF = {
     "vemd.noise": "base",
     "vemd.model_file": "base",
     "vemd.device": "base",
+    "vemd.card": "base",
     "vemd.progress": "base",
     "vemd.data": "data",
     "vemd.models": "models",

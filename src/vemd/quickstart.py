@@ -70,7 +70,7 @@ def _demo_video(out: Path, seed: int, seconds_per_clip: int = 5, fps: int = 5) -
 
 def _privacy_audit(out: Path, model: Path, seed: int, identities: int) -> dict | None:
     """Step 5: audit ``model`` on ``identities`` built-in people; a finished audit of this model is reused."""
-    from vemd.models.card import add_audit
+    from vemd.card import add_audit
     from vemd.privacy.audit import file_digest, run_audit
     from vemd.synth import generate_dataset
 

@@ -13,7 +13,7 @@ from tests.privacy.helpers import WriteSpy, use_tmpdir
 
 from vemd.cli import main
 from vemd.config import to_dict
-from vemd.models.card import fit_facts, read_facts, write_model_card
+from vemd.card import fit_facts, read_facts, write_model_card
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 EMODB = FIXTURES / "audio" / "emodb"

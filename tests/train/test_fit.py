@@ -274,7 +274,7 @@ def test_resume_with_other_training_settings_is_refused(synth_root, tmp_path, ca
 def test_fit_writes_a_model_card_that_vemd_test_completes(trained, tmp_path):
     import shutil
 
-    from vemd.models.card import read_facts
+    from vemd.card import read_facts
     from vemd.train.fit import StageResult, _write_card
 
     out, summary = trained

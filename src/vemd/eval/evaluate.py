@@ -135,7 +135,7 @@ def evaluate_vemd(artifact, options) -> dict:
             column_titles=titles,
             title=f"{cfg.model.sr.modalities[0]} SR: target vs predicted",
         )
-    from vemd.models.card import add_evaluation
+    from vemd.card import add_evaluation
 
     add_evaluation(checkpoint, split, metrics, out)  # the model card beside the model, if any
     return {**metrics, "split": split, "report": str(out)}

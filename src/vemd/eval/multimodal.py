@@ -100,7 +100,7 @@ def evaluate_multimodal(artifact, options) -> dict:
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
     atomic_write_text(out / "modalities.md", render_table(cfg, metrics, tests, split))
     plot_confusion(np.asarray(metrics["fused"]["confusion"]), class_names, out / "confusion.png")
-    from vemd.models.card import add_evaluation
+    from vemd.card import add_evaluation
 
     add_evaluation(checkpoint, split, metrics["fused"], out)  # the fused scores, in the model card
     summary = {name: _short(m) for name, m in metrics.items()}

@@ -49,7 +49,7 @@ def run_audit(
     Writes ``audit.json``, ``audit.md`` and ``audit.png`` into ``out_dir`` and returns the
     ``audit.json`` dict; the card beside the model file gains its headline figures.
     """
-    from vemd.models.card import add_audit
+    from vemd.card import add_audit
     from vemd.privacy.report import write_report
 
     started = time.perf_counter()

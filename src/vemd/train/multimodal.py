@@ -103,7 +103,7 @@ def _write_card(cfg: Config, model_path: Path, class_names: list[str], summary: 
     """``MODEL_CARD.md`` beside the multimodal ``model.pt``: the video card's facts, the branches,
     and the fused validation score the fusion was selected on."""
     from vemd.eval.metrics import wilson_interval
-    from vemd.models.card import fit_facts, write_model_card
+    from vemd.card import fit_facts, write_model_card
 
     n_val, score = summary["sizes"]["val"], summary["best_val_score"]
     validation = {"monitor": "val/accuracy", "score": score, "checkpoint": str(model_path)}

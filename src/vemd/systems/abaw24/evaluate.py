@@ -62,8 +62,8 @@ def evaluate_abaw24(artifact: Artifact, options: TestOptions) -> dict:
     its mean fused valence/arousal and targets) into the report folder, and adds the scores to
     the model card.
     """
+    from vemd.card import add_evaluation
     from vemd.eval.report import write_metrics_json
-    from vemd.systems.card import add_system_evaluation
 
     run = open_for_test(artifact, options, group_sizes=False)
     model, cfg, dataset, out = run.model, run.cfg, run.dataset, run.out
@@ -109,7 +109,11 @@ def evaluate_abaw24(artifact: Artifact, options: TestOptions) -> dict:
     for name, m in metrics.items():
         lines.append(f"| {name} | {m['valence_ccc']:.4f} | {m['arousal_ccc']:.4f} | {m['mean_ccc']:.4f} |")
     atomic_write_text(out / "va.md", "\n".join(lines) + "\n")
-    add_system_evaluation(
-        run.checkpoint, run.split, {f"{n} mean CCC": round(m["mean_ccc"], 4) for n, m in metrics.items()}, out
+    add_evaluation(
+        run.checkpoint,
+        run.split,
+        {f"{n} mean CCC": round(m["mean_ccc"], 4) for n, m in metrics.items()},
+        out,
+        keys=None,
     )
     return {"split": run.split, "models": metrics, "report": str(out)}

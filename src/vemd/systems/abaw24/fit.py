@@ -219,11 +219,15 @@ def _fit_kelm(model: ABAW24, emb: dict, a) -> tuple[float, float]:
 
 
 def _write_card(cfg: Config, path: Path, summary: dict) -> None:
-    from vemd.systems.card import write_system_card
+    from vemd.card import write_model_card
+    from vemd.systems.abaw24 import ABAW24System
 
     a, d = cfg.system.abaw24, cfg.data
     facts = {
         "system": "abaw24",
+        "title": ABAW24System.title,
+        "outputs": "the scene's valence and arousal",
+        "hears_audio": False,
         "model": {
             "static": f"{a.backbone} per frame, 2 outputs, loss {a.loss}",
             "dynamic": f"transformer ({a.dynamic_layers} layers, {a.dynamic_dim} wide) over {d.frames} frames {d.frame_interval:g} s apart",
@@ -238,4 +242,4 @@ def _write_card(cfg: Config, path: Path, summary: dict) -> None:
         },
         "validation": {f"{k} mean CCC": round(v, 4) for k, v in summary["val_mean_ccc"].items()},
     }
-    write_system_card(path, facts)
+    write_model_card(path, facts)

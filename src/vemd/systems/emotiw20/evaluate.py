@@ -25,12 +25,12 @@ def evaluate_emotiw20(artifact: Artifact, options: TestOptions) -> dict:
     Writes ``metrics.json``, ``predictions.csv`` (fused), ``confusion.png`` (fused),
     ``modalities.md`` (the per-branch table) and adds the scores to the model card.
     """
+    from vemd.card import add_evaluation
     from vemd.eval.compare import mcnemar
     from vemd.eval.group_size import group_size_report
     from vemd.eval.metrics import classification_metrics
     from vemd.eval.plots import plot_confusion
     from vemd.eval.report import write_metrics_json, write_predictions_csv
-    from vemd.systems.card import add_system_evaluation
 
     run = open_for_test(artifact, options)
     model, cfg, class_names, dataset, out = run.model, run.cfg, run.class_names, run.dataset, run.out
@@ -74,8 +74,12 @@ def evaluate_emotiw20(artifact: Artifact, options: TestOptions) -> dict:
         n: {"accuracy": m["accuracy"], "accuracy_ci95": m["accuracy_ci95"], "uar": m["uar"]}
         for n, m in metrics.items()
     }
-    add_system_evaluation(
-        run.checkpoint, run.split, {f"{n} accuracy": round(m["accuracy"], 4) for n, m in metrics.items()}, out
+    add_evaluation(
+        run.checkpoint,
+        run.split,
+        {f"{n} accuracy": round(m["accuracy"], 4) for n, m in metrics.items()},
+        out,
+        keys=None,
     )
     return {"split": run.split, "modalities": short, "mcnemar": tests, "report": str(out)}
 

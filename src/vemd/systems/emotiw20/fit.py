@@ -223,11 +223,15 @@ def fit_emotiw20(cfg: Config, *, resume: bool = False) -> dict:
 
 
 def _write_card(cfg: Config, path: Path, data: _Splits, summary: dict) -> None:
-    from vemd.systems.card import write_system_card
+    from vemd.card import write_model_card
+    from vemd.systems.emotiw20 import EmotiW20System
 
     e, d = cfg.system.emotiw20, cfg.data
     facts = {
         "system": "emotiw20",
+        "title": EmotiW20System.title,
+        "outputs": "a group label, class probabilities",
+        "hears_audio": True,
         "model": {
             "video": f"{e.backbone} inflated to 3D ({'whole network' if e.train_backbone else 'last layer'} trained)",
             "audio": f"34 window features ({e.audio_window_s * 1000:g} ms every {e.audio_hop_s * 1000:g} ms) → Bi-LSTM ({e.audio_hidden} per direction) with local attention",
@@ -242,4 +246,4 @@ def _write_card(cfg: Config, path: Path, data: _Splits, summary: dict) -> None:
         },
         "validation": {f"{k} accuracy": round(v, 4) for k, v in summary["val_accuracy"].items()},
     }
-    write_system_card(path, facts)
+    write_model_card(path, facts)

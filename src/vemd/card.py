@@ -1,7 +1,12 @@
 """``MODEL_CARD.md``: what a model file is, what it was trained and measured on, and what it is for.
 
-``vemd fit`` writes the card beside every ``model.pt`` it exports; ``vemd test`` adds the
-metrics of the split it evaluated (accuracy with its 95 % Wilson interval, UAR, F1). The
+One renderer for every system: the model, its training data and its results are the system's
+sections (a VE-MD's from :func:`fit_facts`; another system lists its own ``model``, ``data``
+and ``validation`` facts under its ``title``), then the same intended use, out-of-scope uses,
+privacy design and measured identity leakage for all. ``vemd fit`` writes the card beside
+every ``model.pt`` it exports; ``vemd test`` adds the metrics of the split it evaluated
+(accuracy with its 95 % Wilson interval, UAR, F1, or a system's own scores); ``vemd audit``
+its leakage. The
 facts the card is drawn from are kept in the card itself, in one HTML comment that
 markdown viewers hide, so the card can be redrawn when a new evaluation comes in without
 any other file. ``vemd serve`` shows the card at ``/v1/model``.
@@ -48,24 +53,28 @@ def read_facts(model_path: str | Path) -> dict | None:
         return None
 
 
-def add_evaluation(model_path: str | Path, split: str, metrics: dict, report: str | Path) -> Path | None:
-    """Record the metrics of ``split`` in the card beside ``model_path`` (if it has one) and redraw it."""
+SCORE_KEYS = (
+    "num_items",
+    "accuracy",
+    "accuracy_ci95",
+    "uar",
+    "f1_weighted",
+    "f1_macro",
+    "valence_ccc",
+    "mer_score",
+)
+
+
+def add_evaluation(
+    model_path: str | Path, split: str, metrics: dict, report: str | Path, *, keys: tuple | None = SCORE_KEYS
+) -> Path | None:
+    """Record the scores of ``split`` in the card beside ``model_path`` (if it has one) and redraw it:
+    the ``keys`` of ``metrics`` (None: all of them, a system's own scores)."""
     facts = read_facts(model_path)
     if facts is None:
         return None
-    keys = (
-        "num_items",
-        "accuracy",
-        "accuracy_ci95",
-        "uar",
-        "f1_weighted",
-        "f1_macro",
-        "valence_ccc",
-        "mer_score",
-    )
-    facts.setdefault("evaluations", {})[split] = {k: metrics[k] for k in keys if k in metrics} | {
-        "report": str(report)
-    }
+    scores = dict(metrics) if keys is None else {k: metrics[k] for k in keys if k in metrics}
+    facts.setdefault("evaluations", {})[split] = scores | {"report": str(report)}
     return write_model_card(model_path, facts)
 
 
@@ -131,6 +140,87 @@ def fit_facts(cfg, class_names: list[str], *, sizes: dict[str, int], validation:
 
 def render(facts: dict) -> str:
     """The card's markdown, with ``facts`` kept in a trailing HTML comment."""
+    if "dataset" in facts:  # a VE-MD's facts (fit_facts), with its multimodal branches if any
+        title, sections = "Model card", _vemd_sections(facts)
+        outputs = "a group label, class probabilities"
+        hears = (facts.get("multimodal") or {}).get("audio_encoder", "none") != "none"
+    else:  # a system's own facts: lists under its title
+        title, sections = facts.get("title") or facts.get("system", "Model card"), _listed_sections(facts)
+        outputs = facts.get("outputs", "group-level values")
+        hears = bool(facts.get("hears_audio"))
+    audits = facts.get("audits") or {}
+    lines = [
+        f"# {title}",
+        "",
+        *sections,
+        "",
+        "## Intended use",
+        "",
+        "- Reading the collective affect of a group (a classroom, a meeting, an audience) from images or"
+        " video, as an aggregate over the scene, for research and for studying group-level dynamics.",
+        "- On data like its training data: a model trained on synthetic scenes (SynthGroups) is a"
+        " demonstration of the pipeline, not a model of real people's emotions.",
+        "",
+        "## Out of scope",
+        "",
+        "- Monitoring, scoring or ranking individuals; identifying, recognising or tracking anyone.",
+        "- Decisions about a person (grading, hiring, discipline, security screening) or any use where a"
+        " wrong group label harms the people in the scene.",
+        "- Populations, settings or cultures the training data does not cover, without evaluating there first.",
+        "",
+        "## Privacy design",
+        "",
+        "- Guaranteed by construction: the public outputs (`vemd predict`, the Python API, `vemd serve`) are"
+        f" {outputs} and a timeline of windows. No box, track, identity, per-person"
+        " score or structural map leaves the model; no frame is written to disk unless asked for.",
+        *(
+            [
+                "- In VE-MD mode the structural decoders are not in `model.pt`; in VE-MD-SR mode their maps stay inside."
+            ]
+            if "mode" in facts
+            else []
+        ),
+        "- Not guaranteed: that internal embeddings or the outputs carry no information about who is in the"
+        " scene. Only a measurement (re-identification probes on the model's representations, `vemd audit`)"
+        " can show how much they carry"
+        + ("; none is recorded in this card." if not audits else ": see Measured identity leakage."),
+        *(
+            [
+                "- The audio branch hears voices: speech embeddings are known to carry speaker identity,"
+                " and its clip embedding reaches the fusion"
+                + (
+                    "; how much identity it carries is not measured here."
+                    if "audio" not in audits
+                    else " (its speaker leakage is measured below)."
+                )
+            ]
+            if hears
+            else []
+        ),
+        "- The training data (frames, annotations) is not part of the model file.",
+        *_audit_lines(audits),
+        "",
+        f"<!-- vemd-card {json.dumps(facts, sort_keys=True)} -->",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _listed_sections(facts: dict) -> list[str]:
+    """A system's own facts as lists: model, training data, validation and each evaluation."""
+    lines = []
+    for heading, table in (
+        ("Model", facts.get("model", {})),
+        ("Training data", facts.get("data", {})),
+        ("Validation (the scores the model was selected on)", facts.get("validation", {})),
+        *((f"Test on split {split!r}", scores) for split, scores in facts.get("evaluations", {}).items()),
+    ):
+        lines += [f"## {heading}", "", *(f"- {key}: {value}" for key, value in table.items()), ""]
+    return lines[:-1]
+
+
+def _vemd_sections(facts: dict) -> list[str]:
+    """A VE-MD's model, training data and results table."""
     splits = facts["dataset"]["splits"]
     sizes = ", ".join(f"{name}: {count:,} items" for name, count in splits.items())
     structure = (
@@ -139,8 +229,6 @@ def render(facts: dict) -> str:
         else "none"
     )
     lines = [
-        "# Model card",
-        "",
         f"vemd {facts['vemd_version']} · group emotion recognition · classes: {', '.join(facts['class_names'])}",
         "",
         "## Model",
@@ -181,56 +269,7 @@ def render(facts: dict) -> str:
         )
     if not facts.get("evaluations"):
         lines.append("| test | | not evaluated yet: run `vemd test --ckpt model.pt` | | |")
-    lines += [
-        "",
-        "## Intended use",
-        "",
-        "- Reading the collective affect of a group (a classroom, a meeting, an audience) from images or"
-        " video, as an aggregate over the scene, for research and for studying group-level dynamics.",
-        "- On data like its training data: a model trained on synthetic scenes (SynthGroups) is a"
-        " demonstration of the pipeline, not a model of real people's emotions.",
-        "",
-        "## Out of scope",
-        "",
-        "- Monitoring, scoring or ranking individuals; identifying, recognising or tracking anyone.",
-        "- Decisions about a person (grading, hiring, discipline, security screening) or any use where a"
-        " wrong group label harms the people in the scene.",
-        "- Populations, settings or cultures the training data does not cover, without evaluating there first.",
-        "",
-        "## Privacy design",
-        "",
-        "- Guaranteed by construction: the public outputs (`vemd predict`, the Python API, `vemd serve`) are a"
-        " group label, class probabilities and a timeline of windows. No box, track, identity, per-person"
-        " score or structural map leaves the model; no frame is written to disk unless asked for.",
-        "- In VE-MD mode the structural decoders are not in `model.pt`; in VE-MD-SR mode their maps stay inside.",
-        "- Not guaranteed: that internal embeddings or the outputs carry no information about who is in the"
-        " scene. Only a measurement (re-identification probes on the model's representations, `vemd audit`)"
-        " can show how much they carry"
-        + (
-            "; none is recorded in this card."
-            if not facts.get("audits")
-            else ": see Measured identity leakage."
-        ),
-        *(
-            [
-                "- The audio branch hears voices: speech embeddings are known to carry speaker identity,"
-                " and its clip embedding reaches the fusion"
-                + (
-                    "; how much identity it carries is not measured here."
-                    if "audio" not in facts.get("audits", {})
-                    else " (its speaker leakage is measured below)."
-                )
-            ]
-            if (facts.get("multimodal") or {}).get("audio_encoder", "none") != "none"
-            else []
-        ),
-        "- The training data (frames, annotations) is not part of the model file.",
-        *_audit_lines(facts.get("audits") or {}),
-        "",
-        f"<!-- vemd-card {json.dumps(facts, sort_keys=True)} -->",
-        "",
-    ]
-    return "\n".join(lines)
+    return lines
 
 
 def _audit_lines(audits: dict) -> list[str]:
