@@ -321,7 +321,8 @@ DECISION_FUSIONS = ("dirichlet", "random_forest", "none")
 
 @dataclass
 class StageTrainConfig:
-    """One trained part of a seed system: optimizer, learning rate, batch, epochs, patience."""
+    """The schedule of one stage the epoch loop trains (:func:`vemd.train.epochs.train_epochs`: a
+    seed system's part, a §7 branch or the fusion): optimizer, learning rate, batch, epochs, patience."""
 
     optimizer: str = "adam"  # adam | adamw | sgd
     lr: float = 1e-4

@@ -15,46 +15,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from vemd.config import ConfigError
+from vemd.config import ConfigError, StageTrainConfig
 from vemd.errors import VemdError
 from vemd.io import atomic_write, load_weights_only
 from vemd.train.optim import make_optimizer
 from vemd.train.resume import describe, setting_changes
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EpochSettings:
-    """How a stage trains: optimizer (adam | adamw | sgd), learning rate, weight decay,
-    batch size, epochs at most, early-stopping patience and the seed."""
-
-    optimizer: str = "adam"
-    lr: float = 1e-4
-    weight_decay: float = 0.0
-    batch_size: int = 32
-    epochs: int = 20
-    patience: int = 5
-    seed: int = 0
-
-    @classmethod
-    def of(cls, stage, seed: int) -> EpochSettings:
-        """The settings of a config's stage section (``StageTrainConfig``) with the run's seed."""
-        return cls(
-            stage.optimizer,
-            stage.lr,
-            stage.weight_decay,
-            stage.batch_size,
-            stage.epochs,
-            stage.patience,
-            seed,
-        )
 
 
 def epoch_generator(seed: int, stage_id: int, epoch: int) -> torch.Generator:
@@ -70,20 +42,22 @@ def train_epochs(
     loss_of: Callable[[torch.Tensor], torch.Tensor],
     score_of: Callable[[], float],
     train_rows: torch.Tensor,
-    settings: EpochSettings,
+    schedule: StageTrainConfig,
+    seed: int,
     folder: Path,
     setting: str,
     resume: bool,
     on_epoch: Callable[[int], None] | None = None,
 ) -> float:
-    """Train ``module`` (its ``params``) and leave it with its best weights; returns that score.
+    """Train ``module`` (its ``params``) as ``schedule`` says and leave it with its best weights;
+    returns that score. ``seed`` seeds each epoch's shuffle and dropout (with ``stage_id``).
 
     ``loss_of(rows)``: the training loss of a batch of ``train_rows``; ``score_of()``: the
     validation score (higher is better) of the module as it is; ``on_epoch(epoch)``: called
     before each epoch (e.g. to set a dataset's augmentation epoch).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    optimizer = make_optimizer(settings.optimizer, params, settings.lr, settings.weight_decay)
+    optimizer = make_optimizer(schedule.optimizer, params, schedule.lr, schedule.weight_decay)
     if not len(train_rows):
         raise VemdError(f"{name}: no training item")
     state = load_state(folder / "state.pt", setting) if resume else None
@@ -96,15 +70,15 @@ def train_epochs(
         (state["best"], state["best_state"], state["bad"]) if state else (-float("inf"), None, 0)
     )
     done = state.get("done", False) if state else False
-    while not done and epoch < settings.epochs:
-        gen = epoch_generator(settings.seed, stage_id, epoch)
+    while not done and epoch < schedule.epochs:
+        gen = epoch_generator(seed, stage_id, epoch)
         torch.manual_seed(int(torch.randint(2**62, (1,), generator=gen)))  # dropout of this epoch
         if on_epoch is not None:
             on_epoch(epoch)
         module.train()
         order = train_rows[torch.randperm(len(train_rows), generator=gen)]
         total = 0.0
-        for rows in order.split(settings.batch_size):
+        for rows in order.split(schedule.batch_size):
             loss = loss_of(rows)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -118,7 +92,7 @@ def train_epochs(
             best, best_state, bad = score, {k: v.detach().clone() for k, v in module.state_dict().items()}, 0
         else:
             bad += 1
-        done = bad >= settings.patience or epoch >= settings.epochs
+        done = bad >= schedule.patience or epoch >= schedule.epochs
         log.info(
             "%s epoch %d: train loss %.4f, val %.4f (best %.4f)",
             name,

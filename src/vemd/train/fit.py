@@ -359,8 +359,8 @@ def fit_vemd(cfg: Config, *, resume: bool = False) -> dict:
 
 def _write_card(cfg: Config, model_path: Path, final: StageResult) -> None:
     """``MODEL_CARD.md`` beside ``model.pt``: the model, its data and the validation score selected on."""
-    from vemd.eval.metrics import wilson_interval
     from vemd.card import fit_facts, read_facts, write_model_card
+    from vemd.eval.metrics import wilson_interval
 
     class_names = load_weights_only(model_path, mmap=True)["class_names"]
     validation = {

@@ -27,14 +27,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vemd.config import Config, ConfigError, to_yaml
+from vemd.config import Config, ConfigError, StageTrainConfig, to_yaml
 from vemd.data.multimodal import SplitInputs, split_inputs
 from vemd.errors import VemdError
 from vemd.io import atomic_write_text
 from vemd.models.checkpoint import load_model
 from vemd.models.multimodal import Features, FrozenVideo, MultimodalVEMD
 from vemd.models.text import text_source
-from vemd.train.epochs import EpochSettings, train_epochs
+from vemd.train.epochs import train_epochs
 from vemd.train.resume import stage_setting
 
 log = logging.getLogger(__name__)
@@ -102,8 +102,8 @@ def fit_multimodal(cfg: Config, *, resume: bool = False, video_model: str | Path
 def _write_card(cfg: Config, model_path: Path, class_names: list[str], summary: dict) -> None:
     """``MODEL_CARD.md`` beside the multimodal ``model.pt``: the video card's facts, the branches,
     and the fused validation score the fusion was selected on."""
-    from vemd.eval.metrics import wilson_interval
     from vemd.card import fit_facts, write_model_card
+    from vemd.eval.metrics import wilson_interval
 
     n_val, score = summary["sizes"]["val"], summary["best_val_score"]
     validation = {"monitor": "val/accuracy", "score": score, "checkpoint": str(model_path)}
@@ -266,14 +266,8 @@ def _train(
             torch.cat([logits_of("val", rows) for rows in val_rows.split(mm.batch_size)]), labels_val
         )
 
-    settings = EpochSettings(
-        mm.optimizer,
-        mm.lr,
-        mm.weight_decay,
-        mm.batch_size,
-        epochs,
-        mm.early_stopping_patience,
-        cfg.train.seed,
+    schedule = StageTrainConfig(
+        mm.optimizer, mm.lr, mm.weight_decay, mm.batch_size, epochs, mm.early_stopping_patience
     )
     return train_epochs(
         f"multimodal {stage}",
@@ -283,7 +277,8 @@ def _train(
         loss_of=loss_of,
         score_of=score_of,
         train_rows=train_rows,
-        settings=settings,
+        schedule=schedule,
+        seed=cfg.train.seed,
         folder=folder,
         setting=stage_setting(cfg, stage, ignore=() if stage == "fusion" else FUSION_SETTINGS),
         resume=resume,

@@ -28,7 +28,7 @@ from vemd.systems.abaw24.fusion import dirichlet_fusion_search
 from vemd.systems.abaw24.kelm import KELM
 from vemd.systems.abaw24.model import ABAW24, functional_windows
 from vemd.systems.common import save_system, split_data
-from vemd.train.epochs import EpochSettings, train_epochs
+from vemd.train.epochs import train_epochs
 from vemd.train.resume import refuse_other_settings, stage_setting
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,8 @@ def fit_abaw24(cfg: Config, *, resume: bool = False) -> dict:
         loss_of=static_loss,
         score_of=static_score,
         train_rows=torch.arange(len(train)),
-        settings=EpochSettings.of(a.static, cfg.train.seed),
+        schedule=a.static,
+        seed=cfg.train.seed,
         folder=folder / "static",
         setting=stage_setting(cfg, "static"),
         resume=resume,
@@ -145,7 +146,8 @@ def fit_abaw24(cfg: Config, *, resume: bool = False) -> dict:
         loss_of=dynamic_loss,
         score_of=dynamic_score,
         train_rows=torch.arange(len(train)),
-        settings=EpochSettings.of(a.dynamic, cfg.train.seed),
+        schedule=a.dynamic,
+        seed=cfg.train.seed,
         folder=folder / "dynamic",
         setting=stage_setting(cfg, "dynamic"),
         resume=resume,

@@ -21,7 +21,7 @@ from vemd.data.multimodal import audio_path, read_waveforms
 from vemd.io import atomic_write_text
 from vemd.systems.common import frames_of, save_system, split_data
 from vemd.systems.emotiw20.model import EmotiW20
-from vemd.train.epochs import EpochSettings, train_epochs
+from vemd.train.epochs import train_epochs
 from vemd.train.resume import refuse_other_settings, stage_setting
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,8 @@ def _train_video(
         loss_of=loss_of,
         score_of=score_of,
         train_rows=torch.arange(len(rows)),
-        settings=EpochSettings.of(e.video, cfg.train.seed),
+        schedule=e.video,
+        seed=cfg.train.seed,
         folder=folder / stage,
         setting=stage_setting(cfg, stage),
         resume=resume,
@@ -139,7 +140,8 @@ def _train_audio(
         loss_of=loss_of,
         score_of=score_of,
         train_rows=torch.arange(len(rows)),
-        settings=EpochSettings.of(e.audio, cfg.train.seed),
+        schedule=e.audio,
+        seed=cfg.train.seed,
         folder=folder / stage,
         setting=stage_setting(cfg, stage),
         resume=resume,
