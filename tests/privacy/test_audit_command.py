@@ -11,9 +11,9 @@ import pytest
 from tests.models.helpers import tiny_config, tiny_model, write_model_file
 from tests.privacy.helpers import WriteSpy, use_tmpdir
 
+from vemd.card import fit_facts, read_facts, write_model_card
 from vemd.cli import main
 from vemd.config import to_dict
-from vemd.card import fit_facts, read_facts, write_model_card
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 EMODB = FIXTURES / "audio" / "emodb"

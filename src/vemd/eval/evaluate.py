@@ -15,31 +15,21 @@ on a split with valence targets (MER2023) ``metrics.json`` gains ``valence_mse``
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from vemd.config import Config, to_yaml
+from vemd.config import to_yaml
 from vemd.data.dataset import usable
 from vemd.errors import DataError
-from vemd.eval.group_size import check_edges, group_size_report
+from vemd.eval.group_size import group_size_report
 from vemd.eval.metrics import classification_metrics, mer_score, regression_metrics
 from vemd.eval.plots import plot_confusion, plot_sr_heatmaps
 from vemd.eval.report import write_metrics_json, write_predictions_csv
+from vemd.eval.run import open_split
 from vemd.io import atomic_write_text
 
 log = logging.getLogger(__name__)
-
-
-def _data_config(model_cfg: Config, data_cfg: Config | None) -> Config:
-    """The checkpoint's model with the data section of ``data_cfg`` (if given)."""
-    if data_cfg is None:
-        return model_cfg
-    model_cfg.data = data_cfg.data
-    model_cfg.train.batch_size = data_cfg.train.batch_size
-    model_cfg.train.num_workers = data_cfg.train.num_workers
-    return model_cfg
 
 
 @torch.no_grad()
@@ -56,17 +46,10 @@ def evaluate_vemd(artifact, options) -> dict:
     ``split`` and ``report`` (the output folder).
     """
     from vemd.data.build import build_dataset, eval_loader
-    from vemd.device import autocast, autocast_dtype, resolve_device
 
-    group_sizes = options.group_sizes
-    if group_sizes is not None:
-        group_sizes = check_edges(group_sizes)
-    device = resolve_device(options.device)
-    dtype = autocast_dtype(options.precision, device)
-    model, class_names, checkpoint = artifact.model.to(device), artifact.class_names, artifact.path
-    cfg = _data_config(artifact.cfg, options.data_cfg)
-    split = options.split or cfg.data.test_split
-    out = Path(options.out_dir) if options.out_dir is not None else checkpoint.parent / f"test-{split}"
+    run = open_split(artifact, options)
+    model, cfg, class_names, checkpoint = run.model, run.cfg, run.class_names, run.checkpoint
+    split, out, device, group_sizes = run.split, run.out, run.device, run.group_sizes
     log.info("evaluating %s on split %r of %s", checkpoint, split, cfg.data.root)
     stage1 = model.stage == "1"
     sr_figure = cfg.model.mode == "ve-md-sr" and cfg.model.decoder == "heatmap" and not stage1
@@ -79,7 +62,7 @@ def evaluate_vemd(artifact, options) -> dict:
     for batch in map(usable, eval_loader(cfg, dataset)):
         if batch is None:
             continue
-        with autocast(device, dtype):
+        with run.autocast():
             output = model.classify(model.preprocess(batch["frames"].to(device)))
         if sr_figure and figure is None:
             figure = _sr_pairs(output, batch, cfg.model.sr.modalities[0])
@@ -118,7 +101,7 @@ def evaluate_vemd(artifact, options) -> dict:
             group_sizes,
             len(class_names),
             out,
-            face_counter=options.face_counter,
+            face_counter=run.face_counter,
         )
         if by_size is not None:
             metrics["group_size"] = by_size

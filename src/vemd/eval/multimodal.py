@@ -23,7 +23,8 @@ from vemd.eval.compare import mcnemar
 from vemd.eval.group_size import check_edges, group_size_report
 from vemd.eval.metrics import classification_metrics
 from vemd.eval.plots import plot_confusion
-from vemd.eval.report import write_metrics_json, write_predictions_csv
+from vemd.eval.report import modality_table, write_metrics_json, write_predictions_csv
+from vemd.eval.run import open_split
 from vemd.io import atomic_write_text
 from vemd.models.multimodal import FrozenVideo
 from vemd.models.text import text_source
@@ -35,27 +36,19 @@ log = logging.getLogger(__name__)
 def evaluate_multimodal(artifact, options) -> dict:
     """Metrics of each modality and of the fusion of a loaded multimodal model on a split
     (``options``: :class:`vemd.systems.TestOptions`); reports in its folder."""
-    from vemd.device import autocast, autocast_dtype, resolve_device
-
-    device = resolve_device(options.device)
-    dtype = autocast_dtype(options.precision, device)
-    model, cfg, class_names, checkpoint = artifact.model, artifact.cfg, artifact.class_names, artifact.path
-    data_cfg = options.data_cfg
-    if data_cfg is not None:
-        cfg.data = data_cfg.data
-        cfg.train.batch_size, cfg.train.num_workers = data_cfg.train.batch_size, data_cfg.train.num_workers
-    split = options.split or cfg.data.test_split
-    out = Path(options.out_dir) if options.out_dir is not None else checkpoint.parent / f"test-{split}"
+    run = open_split(artifact, options)
+    model, cfg, class_names, checkpoint = run.model, run.cfg, run.class_names, run.checkpoint
+    split, out, device = run.split, run.out, run.device
     log.info("evaluating %s on split %r of %s (each modality and fused)", checkpoint, split, cfg.data.root)
-    model.to(device).eval()
     source = text_source(cfg) if model.text is not None else None
     # a multimodal config's model section is its VE-MD's (vemd fit copies it), so it reads the frames
-    inputs = split_inputs(
-        cfg, split, FrozenVideo(model.video), cfg, folder=None, device=device, text_source=source
-    )
+    with run.autocast():
+        inputs = split_inputs(
+            cfg, split, FrozenVideo(model.video), cfg, folder=None, device=device, text_source=source
+        )
     logits: dict[str, list[torch.Tensor]] = {}
     for rows in torch.arange(len(inputs)).split(cfg.multimodal.batch_size):
-        with autocast(device, dtype):
+        with run.autocast():
             features = {"video": inputs.video.index(rows).to(device)}
             if model.audio is not None:
                 present = inputs.audio_present[rows].to(device)
@@ -91,14 +84,20 @@ def evaluate_multimodal(artifact, options) -> dict:
         out / "predictions.csv", inputs.clip_ids, y_true, preds["fused"], fused_probs, class_names
     )
     extra = {"split": split, "checkpoint": str(checkpoint), "mcnemar": tests, "counts": inputs.counts}
-    if options.group_sizes is not None:
-        faces = options.face_counter  # the caller's: evaluation imports no annotator
-        by_size = _group_sizes(cfg, split, inputs.clip_ids, fused_correct, options.group_sizes, out, faces)
+    if run.group_sizes is not None:  # faces counted by the caller's counter: evaluation imports no annotator
+        by_size = _group_sizes(
+            cfg, split, inputs.clip_ids, fused_correct, run.group_sizes, out, run.face_counter
+        )
         if by_size is not None:
             extra["group_size"] = by_size
     write_metrics_json(out / "metrics.json", {"modalities": metrics}, extra)
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
-    atomic_write_text(out / "modalities.md", render_table(cfg, metrics, tests, split))
+    mm = cfg.multimodal
+    notes = [
+        f"Audio encoder `{mm.audio.encoder}`, fusion `{mm.fusion.kind}` over {', '.join(mm.fusion.modalities)}."
+    ]
+    table = modality_table(f"Each modality alone and fused ({split} split)", metrics, tests, notes)
+    atomic_write_text(out / "modalities.md", table)
     plot_confusion(np.asarray(metrics["fused"]["confusion"]), class_names, out / "confusion.png")
     from vemd.card import add_evaluation
 
@@ -123,31 +122,3 @@ def _short(m: dict | None) -> dict | None:
     if m is None:
         return None
     return {k: m[k] for k in ("accuracy", "accuracy_ci95", "f1_weighted", "uar", "num_items")}
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.2f}"
-
-
-def render_table(cfg: Config, metrics: dict, tests: dict, split: str) -> str:
-    """The Table 12 row of this model (audio, video, fusion accuracy) and the per-modality scores."""
-    mm = cfg.multimodal
-    lines = [
-        f"# Each modality alone and fused ({split} split)",
-        "",
-        f"Audio encoder `{mm.audio.encoder}`, fusion `{mm.fusion.kind}` over {', '.join(mm.fusion.modalities)}.",
-        "",
-        "| modality | accuracy % | 95 % CI | F1 weighted % | UAR % | clips | McNemar p (fused vs) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, m in metrics.items():
-        if m is None:
-            lines.append(f"| {name} | – | – | – | – | 0 | – |")
-            continue
-        low, high = m["accuracy_ci95"]
-        p = tests.get(f"fused_vs_{name}", {}).get("p_value")
-        lines.append(
-            f"| {name} | {_pct(m['accuracy'])} | {_pct(low)}–{_pct(high)} | {_pct(m['f1_weighted'])} | "
-            f"{_pct(m['uar'])} | {m['num_items']} | {'–' if p is None else f'{p:.2g}'} |"
-        )
-    return "\n".join(lines) + "\n"

@@ -154,3 +154,27 @@ def _plain(value):
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def modality_table(title: str, metrics: dict, tests: dict, notes: Sequence[str] = ()) -> str:
+    """``modalities.md``: each modality (or branch) alone and fused, one row each (the paper's
+    Table 12 for §7): accuracy with its Wilson 95 % interval, weighted F1, UAR, clips scored and
+    McNemar's p of the fused predictions against it. ``metrics``: name → classification metrics
+    (None: no clip had it); ``tests``: ``fused_vs_<name>`` → McNemar result."""
+    lines = [f"# {title}", "", *(f"{note}\n" for note in notes)]
+    lines += [
+        "| modality | accuracy | 95 % CI | F1 (weighted) | UAR | clips | McNemar p (fused vs) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, m in metrics.items():
+        if m is None:
+            lines.append(f"| {name} | – | – | – | – | 0 | – |")
+            continue
+        low, high = m["accuracy_ci95"]
+        p = tests.get(f"fused_vs_{name}", {}).get("p_value")
+        lines.append(
+            f"| {name} | {100 * m['accuracy']:.1f} % | {100 * low:.1f}–{100 * high:.1f} | "
+            f"{100 * m['f1_weighted']:.1f} % | {100 * m['uar']:.1f} % | {m['num_items']} | "
+            f"{'–' if p is None else f'{p:.2g}'} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -43,10 +43,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from vemd import __version__
+from vemd.card import card_path
 from vemd.data.media import probe
 from vemd.errors import VemdError
 from vemd.inference.predictor import GroupEmotionPredictor, check_window
-from vemd.card import card_path
 from vemd.serve.content import identify
 from vemd.serve.errors import RequestError, one_line
 from vemd.serve.slots import ClientGone, Slots, timed_out

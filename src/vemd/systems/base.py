@@ -14,12 +14,13 @@ by its methods, so predicting with any system imports no training stack.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+
+from vemd.eval.run import TestOptions
 
 if TYPE_CHECKING:
     import torch
@@ -55,21 +56,6 @@ class Clips:
     probs: np.ndarray | None = None
     valence: np.ndarray | None = None
     arousal: np.ndarray | None = None
-
-
-@dataclass
-class TestOptions:
-    """The options of ``vemd test`` that every system honours."""
-
-    split: str | None = None  # default: the recipe's data.test_split
-    out_dir: str | Path | None = None  # default: <model folder>/test-<split>
-    data_cfg: Config | None = None  # replaces the model's data section (and batch size, workers)
-    device: str = "cpu"
-    precision: str = "auto"
-    group_sizes: tuple[int, ...] | None = None  # bucket edges of the accuracy by people per clip
-    # makes the function counting faces in an RGB frame, for clips the annotation store does not
-    # cover (vemd.annotate.backends.offline_faces.face_counter); None: only the store counts people
-    face_counter: Callable[[], Callable] | None = None
 
 
 @dataclass

@@ -14,9 +14,8 @@ Light to import: torch and the systems' models are imported by the functions tha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vemd.config import Config, from_dict, to_dict
 from vemd.model_file import CheckpointError, ModelFile, first_line, read_model_file, write_model_file
@@ -107,65 +106,14 @@ def system_from_file(file: ModelFile, build):
     return model, cfg, class_names
 
 
-@dataclass
-class OpenSplit:
-    """What ``vemd test`` of a seed system starts from (:func:`open_for_test`)."""
+def open_for_test(artifact: Artifact, options: TestOptions, *, group_sizes: bool = True):
+    """``vemd test`` of a seed system starts from the common options applied
+    (:func:`vemd.eval.run.open_split`) and the split's ClipDataset: (run, dataset)."""
+    from vemd.eval.run import open_split
 
-    model: Any  # the artifact's model, on ``device``, in eval mode
-    cfg: Config  # the model's config, with ``data_cfg``'s data section where one was given
-    class_names: list[str]
-    split: str
-    out: Path  # the report folder
-    dataset: Any  # the split's ClipDataset (no augmentation)
-    checkpoint: Path  # the model file
-    device: Any  # torch.device
-    dtype: Any  # the autocast dtype of ``precision`` on ``device``
-    group_sizes: tuple[int, ...] | None  # checked bucket edges; None: no group-size report
-
-    def autocast(self):
-        """A context running the model's forward passes in the ``precision`` asked for."""
-        from vemd.device import autocast
-
-        return autocast(self.device, self.dtype)
-
-
-def open_for_test(artifact: Artifact, options: TestOptions, *, group_sizes: bool = True) -> OpenSplit:
-    """The common options of ``vemd test`` applied to a seed system's artifact: ``data_cfg``
-    replaces the data section (and the batch size and workers), ``split`` defaults to the
-    recipe's ``data.test_split``, ``out_dir`` to ``<model folder>/test-<split>``, the model goes
-    to ``device`` and ``precision`` gives the autocast dtype (:mod:`vemd.device`: bf16
-    on a GPU by default, fp32 on the CPU); ``group_sizes`` are checked before any forward pass
-    (a system that reports none passes ``group_sizes=False``)."""
-    from vemd.device import autocast_dtype, resolve_device
-    from vemd.eval.group_size import check_edges
-
-    device = resolve_device(options.device)
-    dtype = autocast_dtype(options.precision, device)
-    edges = options.group_sizes
-    if group_sizes and edges is not None:
-        edges = check_edges(edges)
-    cfg = artifact.cfg
-    if options.data_cfg is not None:
-        cfg.data = options.data_cfg.data
-        cfg.train.batch_size = options.data_cfg.train.batch_size
-        cfg.train.num_workers = options.data_cfg.train.num_workers
-    split = options.split or cfg.data.test_split
-    checkpoint = Path(artifact.path)
-    out = Path(options.out_dir) if options.out_dir is not None else checkpoint.parent / f"test-{split}"
-    model = artifact.model.to(device).eval()
-    dataset, _ = split_data(cfg, split, train=False)
-    return OpenSplit(
-        model,
-        cfg,
-        artifact.class_names,
-        split,
-        out,
-        dataset,
-        checkpoint,
-        device,
-        dtype,
-        edges if group_sizes else None,
-    )
+    run = open_split(artifact, options, group_sizes=group_sizes)
+    dataset, _ = split_data(run.cfg, run.split, train=False)
+    return run, dataset
 
 
 def frames_of(dataset, rows: torch.Tensor) -> torch.Tensor:

@@ -65,8 +65,8 @@ def evaluate_abaw24(artifact: Artifact, options: TestOptions) -> dict:
     from vemd.card import add_evaluation
     from vemd.eval.report import write_metrics_json
 
-    run = open_for_test(artifact, options, group_sizes=False)
-    model, cfg, dataset, out = run.model, run.cfg, run.dataset, run.out
+    run, dataset = open_for_test(artifact, options, group_sizes=False)
+    model, cfg, out = run.model, run.cfg, run.out
     preds: dict[str, list[np.ndarray]] = {}
     targets, ids = [], []
     for _, batch in batches(dataset, torch.arange(len(dataset)), cfg.system.abaw24.dynamic.batch_size):

@@ -30,10 +30,10 @@ def evaluate_emotiw20(artifact: Artifact, options: TestOptions) -> dict:
     from vemd.eval.group_size import group_size_report
     from vemd.eval.metrics import classification_metrics
     from vemd.eval.plots import plot_confusion
-    from vemd.eval.report import write_metrics_json, write_predictions_csv
+    from vemd.eval.report import modality_table, write_metrics_json, write_predictions_csv
 
-    run = open_for_test(artifact, options)
-    model, cfg, class_names, dataset, out = run.model, run.cfg, run.class_names, run.dataset, run.out
+    run, dataset = open_for_test(artifact, options)
+    model, cfg, class_names, out = run.model, run.cfg, run.class_names, run.out
     e = cfg.system.emotiw20
     paths = [audio_path(r, dataset.root) for r in dataset.records]
     waves, present, _ = read_waveforms(
@@ -64,12 +64,15 @@ def evaluate_emotiw20(artifact: Artifact, options: TestOptions) -> dict:
         "without_audio": int((~present).sum()),
     }
     if run.group_sizes is not None:
-        group = group_size_report(dataset, cfg.data, ids, correct, run.group_sizes, len(class_names), out)
+        edges, n = run.group_sizes, len(class_names)
+        group = group_size_report(dataset, cfg.data, ids, correct, edges, n, out, run.face_counter)
         if group is not None:
             extra["group_size"] = group
     write_metrics_json(out / "metrics.json", {"modalities": metrics}, extra)
     plot_confusion(np.asarray(metrics["fused"]["confusion"]), class_names, out / "confusion.png")
-    atomic_write_text(out / "modalities.md", _table(metrics, tests, run.split))
+    atomic_write_text(
+        out / "modalities.md", modality_table(f"EmotiW 2020 system on split {run.split!r}", metrics, tests)
+    )
     short = {
         n: {"accuracy": m["accuracy"], "accuracy_ci95": m["accuracy_ci95"], "uar": m["uar"]}
         for n, m in metrics.items()
@@ -82,20 +85,3 @@ def evaluate_emotiw20(artifact: Artifact, options: TestOptions) -> dict:
         keys=None,
     )
     return {"split": run.split, "modalities": short, "mcnemar": tests, "report": str(out)}
-
-
-def _table(metrics: dict, tests: dict, split: str) -> str:
-    lines = [
-        f"# EmotiW 2020 system on split {split!r}",
-        "",
-        "| branch | accuracy | 95 % CI | UAR | F1 (weighted) | McNemar p (fused vs) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, m in metrics.items():
-        lo, hi = m["accuracy_ci95"]
-        p = tests.get(f"fused_vs_{name}", {}).get("p_value")
-        lines.append(
-            f"| {name} | {m['accuracy'] * 100:.1f} % | {lo * 100:.1f}–{hi * 100:.1f} | {m['uar'] * 100:.1f} % | "
-            f"{m['f1_weighted'] * 100:.1f} % | {'' if p is None else f'{p:.2g}'} |"
-        )
-    return "\n".join(lines) + "\n"
