@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from vemd.config import Config, ConfigError, load_config, to_dict
-from vemd.train.epochs import load_state, save_state
+from vemd.train.epochs import save_state
 from vemd.train.resume import (
     RESUMABLE,
     fingerprint_tree,
+    load_state,
     refuse_other_settings,
     setting_changes,
     stage_setting,

@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vemd.config import ConfigError, StageTrainConfig
+from vemd.config import StageTrainConfig
 from vemd.errors import VemdError
-from vemd.io import atomic_write, load_weights_only
+from vemd.io import atomic_write
 from vemd.train.optim import make_optimizer
-from vemd.train.resume import describe, setting_changes
+from vemd.train.resume import load_state
 
 log = logging.getLogger(__name__)
 
@@ -120,23 +120,3 @@ def train_epochs(
 def save_state(path: Path, payload: dict) -> None:
     """Write a stage's state atomically (a kill never leaves half a file)."""
     atomic_write(path, lambda handle: torch.save(payload, handle))
-
-
-def load_state(path: Path, setting: str) -> dict | None:
-    """The saved state of a stage, None when there is none; one-line errors otherwise."""
-    if not path.exists():
-        return None
-    try:
-        state = load_weights_only(path)
-        saved = state["setting"]
-    except Exception as err:  # torch raises several types for damaged or crafted files
-        raise VemdError(
-            f"{path}: not a state vemd fit wrote ({type(err).__name__}); delete it to retrain"
-        ) from None
-    changed = setting_changes(saved, setting)
-    if changed:
-        raise ConfigError(
-            f"{path}: trained with other settings ({describe(changed)}); resume with the same settings "
-            "or train into another train.out_dir"
-        )
-    return state

@@ -22,6 +22,8 @@ import json
 from pathlib import Path
 
 from vemd.config import Config, to_dict
+from vemd.errors import ConfigError, VemdError
+from vemd.io import load_weights_only
 
 # Settings a resumed run may change. Any other change would make the resumed steps differ from
 # the ones the interrupted run would have taken.
@@ -115,7 +117,26 @@ def refuse_other_settings(cfg: Config, folder: str | Path) -> None:
     """Stop a resume whose saved stages were trained under other settings before anything of the
     run is written (its config.yaml still describes its model.pt). Each stage's state lives in
     ``<folder>/<stage>/state.pt`` (:func:`vemd.train.epochs.train_epochs`)."""
-    from vemd.train.epochs import load_state
-
     for state in sorted(Path(folder).glob("*/state.pt")):
         load_state(state, stage_setting(cfg, state.parent.name))
+
+
+def load_state(path: Path, setting: str) -> dict | None:
+    """The saved state of a stage (:func:`vemd.train.epochs.save_state`), None when there is none;
+    one-line errors for a file that is not one and for a state trained under other settings."""
+    if not path.exists():
+        return None
+    try:
+        state = load_weights_only(path)
+        saved = state["setting"]
+    except Exception as err:  # torch raises several types for damaged or crafted files
+        raise VemdError(
+            f"{path}: not a state vemd fit wrote ({type(err).__name__}); delete it to retrain"
+        ) from None
+    changed = setting_changes(saved, setting)
+    if changed:
+        raise ConfigError(
+            f"{path}: trained with other settings ({describe(changed)}); resume with the same settings "
+            "or train into another train.out_dir"
+        )
+    return state
