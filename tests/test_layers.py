@@ -36,6 +36,7 @@ SRC = ROOT / "src"
 LAYER_OF = {
     "vemd": "api",  # vemd.load; imported as `vemd` (for __version__) it is every module's parent anyway
     "vemd.errors": "base",
+    "vemd.version": "base",
     "vemd.io": "base",
     "vemd.config": "base",
     "vemd.structure": "base",
@@ -78,6 +79,7 @@ class Import:
     path: Path
     line: int
     top_level: bool  # runs when the importer is imported: not in a function, not for type checkers
+    typing_only: bool = False  # under ``if TYPE_CHECKING``: never runs
 
     def where(self) -> str:
         return f"{_shown(self.path)}:{self.line}"
@@ -107,11 +109,14 @@ class _Imports(ast.NodeVisitor):
         self.name, self.path, self.known = name, path, known
         self.package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         self.lazy = 0  # depth of functions and TYPE_CHECKING blocks around the node
+        self.typing = 0  # depth of TYPE_CHECKING blocks around the node
         self.found: list[Import] = []
 
     def _add(self, target: str, node: ast.AST) -> None:
         if target == "vemd" or target.startswith("vemd."):
-            self.found.append(Import(self.name, target, self.path, node.lineno, self.lazy == 0))
+            self.found.append(
+                Import(self.name, target, self.path, node.lineno, self.lazy == 0, self.typing > 0)
+            )
 
     def _inside(self, node: ast.AST) -> None:
         self.lazy += 1
@@ -124,8 +129,10 @@ class _Imports(ast.NodeVisitor):
         if not _is_type_checking(node.test):
             return self.generic_visit(node)
         self.lazy += 1
+        self.typing += 1
         for child in node.body:
             self.visit(child)
+        self.typing -= 1
         self.lazy -= 1
         for child in node.orelse:
             self.visit(child)
@@ -194,8 +201,9 @@ def _ancestors(module: str) -> list[str]:
     return [".".join(parts[:n]) for n in range(1, len(parts))]
 
 
-def import_graph(src: Path = SRC) -> dict[str, dict[str, Import]]:
-    """module → {module it imports when it is imported: the import statement}.
+def import_graph(src: Path = SRC, *, lazy: bool = False) -> dict[str, dict[str, Import]]:
+    """module → {module it imports when it is imported: the import statement}; with ``lazy``,
+    also the modules its functions import when they run (not those imported for type checkers).
 
     Importing ``a.b.c`` runs the packages ``a`` and ``a.b`` first: they are edges too, but not
     the importer's own packages (they ran before it).
@@ -203,7 +211,8 @@ def import_graph(src: Path = SRC) -> dict[str, dict[str, Import]]:
     known = modules(src)
     graph: dict[str, dict[str, Import]] = {name: {} for name in known}
     for imp in imports(src):
-        if not imp.top_level or imp.target not in known:
+        runs = imp.top_level or (lazy and not imp.typing_only)
+        if not runs or imp.target not in known:
             continue
         mine = set(_ancestors(imp.importer))
         for target in [imp.target, *(a for a in _ancestors(imp.target) if a not in mine)]:
@@ -276,6 +285,13 @@ def test_no_import_cycle_among_vemd_modules():
     graph = import_graph()
     found = [describe(cycle, graph) for cycle in cycles(graph)]
     assert not found, "module-level import cycles:\n" + "\n".join(found)
+
+
+def test_no_import_cycle_at_runtime_either():
+    """No circle through the imports functions make when they run (a lazy import hiding a cycle)."""
+    graph = import_graph(lazy=True)
+    found = [describe(cycle, graph) for cycle in cycles(graph)]
+    assert not found, "import cycles through lazy imports:\n" + "\n".join(found)
 
 
 def test_the_checks_see_lazy_imports_relative_imports_and_cycles(tmp_path):

@@ -18,8 +18,8 @@ import json
 import re
 from pathlib import Path
 
-from vemd import __version__
 from vemd.io import atomic_write_text
+from vemd.version import __version__
 
 CARD = "MODEL_CARD.md"
 _FACTS = re.compile(r"<!-- vemd-card (\{.*?\}) -->", re.S)

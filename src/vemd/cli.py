@@ -27,7 +27,7 @@ COMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from vemd import __version__
+    from vemd.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="vemd", description="Privacy-aware group emotion recognition (VE-MD)."

@@ -24,9 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vemd import __version__
 from vemd.errors import VemdError
 from vemd.io import atomic_write, load_weights_only
+from vemd.version import __version__
 
 FORMAT = "vemd-model"
 FORMAT_VERSION = 2

@@ -47,8 +47,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vemd import __version__
 from vemd.errors import VemdError
+from vemd.version import __version__
 
 FORMATS = ("onnx", "torchscript")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}

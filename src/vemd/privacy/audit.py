@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from vemd import __version__
 from vemd.errors import DataError
 from vemd.privacy import features as F
 from vemd.privacy.items import find_identities, read_groups
@@ -27,6 +26,7 @@ from vemd.privacy.probes import (
     presence_prototype,
     reidentify,
 )
+from vemd.version import __version__
 
 AUDIT_FORMAT = "vemd-audit"
 

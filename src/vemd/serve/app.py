@@ -42,7 +42,6 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from vemd import __version__
 from vemd.card import card_path
 from vemd.data.media import probe
 from vemd.errors import VemdError
@@ -51,6 +50,7 @@ from vemd.serve.content import identify
 from vemd.serve.errors import RequestError, one_line
 from vemd.serve.slots import ClientGone, Slots, timed_out
 from vemd.serve.upload import FILE_FIELD, private_folder, receive_upload
+from vemd.version import __version__
 
 __all__ = ["create_app"]
 

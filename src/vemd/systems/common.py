@@ -61,7 +61,7 @@ def save_system(model: torch.nn.Module, cfg: Config, class_names: list[str], out
 def load_system(path: str | Path):
     """(model in eval mode, config, class names) of a seed system's model file (:func:`save_system`);
     one-line CheckpointError for any other file."""
-    from vemd.systems import SYSTEMS
+    from vemd.systems.base import SYSTEMS
 
     file = read_model_file(path)
     system = SYSTEMS.get(file.system)

@@ -156,7 +156,7 @@ class VEMDModule(pl.LightningModule):
         return max(1, min(limits)) if limits else max(1, per_epoch)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        from vemd import __version__
+        from vemd.version import __version__
 
         checkpoint["vemd"] = {
             "version": __version__,

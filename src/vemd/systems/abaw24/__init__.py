@@ -86,7 +86,7 @@ class ABAW24System(SeedSystem):
     def fit(cls, cfg, *, resume: bool = False) -> dict:
         from vemd.systems.abaw24.fit import fit_abaw24
 
-        return fit_abaw24(cfg, resume=resume)
+        return fit_abaw24(cfg, resume=resume, title=cls.title)
 
     @staticmethod
     def predict_clips(model, frames, waveforms=None, present=None) -> Clips:

@@ -55,7 +55,7 @@ def embeddings_of(model: ABAW24, dataset, batch_size: int) -> tuple[torch.Tensor
     return torch.cat(embeds), torch.cat(targets), ids
 
 
-def fit_abaw24(cfg: Config, *, resume: bool = False) -> dict:
+def fit_abaw24(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
     """Static model, dynamic model, KELM, fusion; writes ``model.pt``, ``fit.json`` and the card."""
     a = cfg.system.abaw24
     out = Path(cfg.train.out_dir)
@@ -183,7 +183,7 @@ def fit_abaw24(cfg: Config, *, resume: bool = False) -> dict:
         "sizes": {"train": len(train), "val": len(val)},
     }
     atomic_write_text(out / "fit.json", json.dumps(summary, indent=2))
-    _write_card(cfg, path, summary)
+    _write_card(cfg, path, summary, title)
     log.info("abaw24 validation mean CCC: %s", ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     return summary
 
@@ -220,14 +220,13 @@ def _fit_kelm(model: ABAW24, emb: dict, a) -> tuple[float, float]:
     return float(score), float(C)
 
 
-def _write_card(cfg: Config, path: Path, summary: dict) -> None:
+def _write_card(cfg: Config, path: Path, summary: dict, title: str) -> None:
     from vemd.card import write_model_card
-    from vemd.systems.abaw24 import ABAW24System
 
     a, d = cfg.system.abaw24, cfg.data
     facts = {
         "system": "abaw24",
-        "title": ABAW24System.title,
+        "title": title,
         "outputs": "the scene's valence and arousal",
         "hears_audio": False,
         "model": {

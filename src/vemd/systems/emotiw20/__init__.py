@@ -70,7 +70,7 @@ class EmotiW20System(SeedSystem):
     def fit(cls, cfg, *, resume: bool = False) -> dict:
         from vemd.systems.emotiw20.fit import fit_emotiw20
 
-        return fit_emotiw20(cfg, resume=resume)
+        return fit_emotiw20(cfg, resume=resume, title=cls.title)
 
     @staticmethod
     def predict_clips(model, frames, waveforms=None, present=None) -> Clips:

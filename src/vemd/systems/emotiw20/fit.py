@@ -169,7 +169,7 @@ def cfg_of(model: EmotiW20) -> Config:
     return model.cfg
 
 
-def fit_emotiw20(cfg: Config, *, resume: bool = False) -> dict:
+def fit_emotiw20(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
     """Train both branches, their out-of-fold scores and the SVM; write ``model.pt``."""
     from sklearn.model_selection import StratifiedKFold
 
@@ -214,7 +214,7 @@ def fit_emotiw20(cfg: Config, *, resume: bool = False) -> dict:
         "counts": data.counts,
     }
     atomic_write_text(out / "fit.json", json.dumps(summary, indent=2))
-    _write_card(cfg, path, data, summary)
+    _write_card(cfg, path, data, summary, title)
     log.info(
         "emotiw20 validation accuracy: video %.4f, audio %.4f, SVM-fused %.4f",
         scores["video"],
@@ -224,14 +224,13 @@ def fit_emotiw20(cfg: Config, *, resume: bool = False) -> dict:
     return summary
 
 
-def _write_card(cfg: Config, path: Path, data: _Splits, summary: dict) -> None:
+def _write_card(cfg: Config, path: Path, data: _Splits, summary: dict, title: str) -> None:
     from vemd.card import write_model_card
-    from vemd.systems.emotiw20 import EmotiW20System
 
     e, d = cfg.system.emotiw20, cfg.data
     facts = {
         "system": "emotiw20",
-        "title": EmotiW20System.title,
+        "title": title,
         "outputs": "a group label, class probabilities",
         "hears_audio": True,
         "model": {
