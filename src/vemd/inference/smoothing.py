@@ -10,7 +10,6 @@ row is a convex combination of the input rows.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import get_window
 
 
 def hamming_smooth(values: np.ndarray, length: int) -> np.ndarray:
@@ -19,7 +18,7 @@ def hamming_smooth(values: np.ndarray, length: int) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     if length <= 2 or len(values) < 2:
         return values.copy()
-    kernel = get_window("hamming", length, fftbins=False)  # symmetric; its end taps are 0.08
+    kernel = np.hamming(length)  # symmetric; its end taps are 0.08
     weight = np.convolve(np.ones(len(values)), kernel, mode="same")
     columns = [np.convolve(values[:, c], kernel, mode="same") / weight for c in range(values.shape[1])]
     return np.stack(columns, axis=1)
