@@ -61,18 +61,17 @@ class AuditModel:
 
 def load_audit_model(path: str | Path, device: str = "cpu") -> AuditModel:
     """A model file as :class:`AuditModel`; one-line errors for files the audit cannot probe."""
+    from vemd.device import resolve_device
     from vemd.systems import load_artifact
 
-    artifact = load_artifact(path, device=device)
-    reason = artifact.capabilities.audit
-    if reason is not None:
-        raise VemdError(reason)
+    resolved = resolve_device(device)
+    artifact = load_artifact(path, device=resolved)
+    can = artifact.capabilities
+    if can.audit is not None:
+        raise VemdError(can.audit)
     vision = artifact.vision()
-    branches = artifact.model if vision is not artifact.model else None  # the audio branch's holder
-    resolved = next(vision.parameters()).device
-    return AuditModel(
-        vision, artifact.cfg, artifact.class_names, branches, resolved, artifact.capabilities.audio_seconds
-    )
+    outer = artifact.model if vision is not artifact.model else None  # a multimodal model around it
+    return AuditModel(vision, artifact.cfg, artifact.class_names, outer, resolved, can.audio_seconds)
 
 
 def _clip(model: AuditModel, path: Path) -> np.ndarray:

@@ -14,10 +14,11 @@ Light to import: torch and the systems' models are imported by the functions tha
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vemd.config import Config, from_dict, to_dict
+from vemd.config import Config, from_dict, to_dict, to_yaml
 from vemd.model_file import CheckpointError, ModelFile, first_line, read_model_file, write_model_file
 from vemd.systems.base import Artifact, Capabilities, System, TestOptions
 
@@ -35,14 +36,45 @@ class SeedSystem(System):
         ``extra``: the plain facts its model file keeps)."""
         raise NotImplementedError
 
+    name: str  # how the one-line refusals of export and audit name it
+    parts: str  # what it is made of, for the same lines
+
+    @classmethod
+    def outputs(cls, cfg: Config) -> Capabilities:
+        """What the model gives (classes, valence, arousal, the audio it hears, its smoothing)."""
+        raise NotImplementedError
+
     @classmethod
     def capabilities(cls, cfg: Config, path: Path) -> Capabilities:
-        raise NotImplementedError
+        """:meth:`outputs`; neither export nor audit, which need a VE-MD inside."""
+        return replace(
+            cls.outputs(cfg),
+            export=f"{path}: {cls.name} ({cls.parts}); vemd export writes VE-MD models only",
+            audit=(
+                f"{path}: {cls.name}, which has no VE-MD representations; vemd audit probes VE-MD "
+                "and multimodal model files"
+            ),
+        )
 
     @classmethod
     def load(cls, file: ModelFile) -> Artifact:
         model, cfg, class_names = system_from_file(file, cls.build)
         return Artifact(cls, model, cfg, class_names, file.path, cls.capabilities(cfg, file.path))
+
+
+def start_run(cfg: Config, *, resume: bool) -> tuple[Path, Path]:
+    """The run folder and the system's stage folder under it: a resume under other settings is
+    refused before anything of the run is written, then the resolved config is saved."""
+    from vemd.io import atomic_write_text
+    from vemd.train.resume import refuse_other_settings
+
+    out = Path(cfg.train.out_dir)
+    folder = out / cfg.system.kind
+    if resume:
+        refuse_other_settings(cfg, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", to_yaml(cfg))
+    return out, folder
 
 
 def save_system(model: torch.nn.Module, cfg: Config, class_names: list[str], out: str | Path) -> Path:

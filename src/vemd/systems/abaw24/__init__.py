@@ -46,8 +46,6 @@ prediction imports no training stack), :mod:`~vemd.systems.abaw24.model` the mod
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from vemd.systems.base import Artifact, Capabilities, Clips, TestOptions, register
 from vemd.systems.common import SeedSystem
 
@@ -55,6 +53,8 @@ from vemd.systems.common import SeedSystem
 @register
 class ABAW24System(SeedSystem):
     kind = "abaw24"
+    name = "an ABAW 2024 system"
+    parts = "backbone, transformer, KELM and fusion"
     title = "ABAW 2024 valence/arousal system (static backbone, dynamic transformer, functionals + KELM)"
 
     @classmethod
@@ -64,7 +64,7 @@ class ABAW24System(SeedSystem):
         return ABAW24(cfg, for_loading=for_loading, extra=extra)
 
     @classmethod
-    def capabilities(cls, cfg, path: Path) -> Capabilities:
+    def outputs(cls, cfg) -> Capabilities:
         """Valence and arousal of the scene, no class; its own timeline smoothing (0: none)."""
         smoothing = float(cfg.system.abaw24.smoothing_s)
         return Capabilities(
@@ -72,14 +72,6 @@ class ABAW24System(SeedSystem):
             valence=True,
             arousal=True,
             smoothing_s=smoothing if smoothing > 0 else None,
-            export=(
-                f"{path}: an ABAW 2024 system (backbone, transformer, KELM and fusion); vemd export "
-                "writes VE-MD models only"
-            ),
-            audit=(
-                f"{path}: an ABAW 2024 system, which has no VE-MD representations; vemd audit probes "
-                "VE-MD and multimodal model files"
-            ),
         )
 
     @classmethod

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vemd.config import Config, to_yaml
+from vemd.config import Config
 from vemd.data.dataset import collate
 from vemd.io import atomic_write_text
 from vemd.models.regression import regression_loss
@@ -27,9 +27,9 @@ from vemd.systems.abaw24.evaluate import batches, ccc_scores, frame_targets
 from vemd.systems.abaw24.fusion import dirichlet_fusion_search
 from vemd.systems.abaw24.kelm import KELM
 from vemd.systems.abaw24.model import ABAW24, functional_windows
-from vemd.systems.common import save_system, split_data
+from vemd.systems.common import save_system, split_data, start_run
 from vemd.train.epochs import train_epochs
-from vemd.train.resume import refuse_other_settings, stage_setting
+from vemd.train.resume import stage_setting
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,7 @@ def embeddings_of(model: ABAW24, dataset, batch_size: int) -> tuple[torch.Tensor
 def fit_abaw24(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
     """Static model, dynamic model, KELM, fusion; writes ``model.pt``, ``fit.json`` and the card."""
     a = cfg.system.abaw24
-    out = Path(cfg.train.out_dir)
-    folder = out / "abaw24"
-    if resume:  # before anything of the run is written
-        refuse_other_settings(cfg, folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", to_yaml(cfg))
+    out, folder = start_run(cfg, resume=resume)
     torch.manual_seed(cfg.train.seed)
     model = ABAW24(cfg)
     train, index = split_data(cfg, cfg.data.train_split, train=True)

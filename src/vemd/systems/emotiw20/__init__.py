@@ -33,8 +33,6 @@ prediction imports no training stack), :mod:`~vemd.systems.emotiw20.model` the m
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from vemd.systems.base import Artifact, Capabilities, Clips, TestOptions, register
 from vemd.systems.common import SeedSystem
 
@@ -42,6 +40,8 @@ from vemd.systems.common import SeedSystem
 @register
 class EmotiW20System(SeedSystem):
     kind = "emotiw20"
+    name = "an EmotiW 2020 system"
+    parts = "3D ResNet, Bi-LSTM and an SVM refitted on loading"
     title = "EmotiW 2020 audio-video group emotion system (inflated 3D ResNet, Bi-LSTM, SVM fusion)"
 
     @classmethod
@@ -51,19 +51,11 @@ class EmotiW20System(SeedSystem):
         return EmotiW20(cfg, for_loading=for_loading)
 
     @classmethod
-    def capabilities(cls, cfg, path: Path) -> Capabilities:
+    def outputs(cls, cfg) -> Capabilities:
         """Class probabilities of clips that are heard: each window's first ``audio_seconds``."""
         return Capabilities(
             classes=True,
             audio_seconds=float(cfg.system.emotiw20.audio_seconds),
-            export=(
-                f"{path}: an EmotiW 2020 system (3D ResNet, Bi-LSTM and an SVM refitted on loading); "
-                "vemd export writes VE-MD models only"
-            ),
-            audit=(
-                f"{path}: an EmotiW 2020 system, which has no VE-MD representations; vemd audit "
-                "probes VE-MD and multimodal model files"
-            ),
         )
 
     @classmethod

@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from vemd.config import Config, to_yaml
+from vemd.config import Config
 from vemd.data.multimodal import audio_path, read_waveforms
 from vemd.io import atomic_write_text
-from vemd.systems.common import frames_of, save_system, split_data
+from vemd.systems.common import frames_of, save_system, split_data, start_run
 from vemd.systems.emotiw20.model import EmotiW20
 from vemd.train.epochs import train_epochs
-from vemd.train.resume import refuse_other_settings, stage_setting
+from vemd.train.resume import stage_setting
 
 log = logging.getLogger(__name__)
 
@@ -174,12 +174,7 @@ def fit_emotiw20(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
     from sklearn.model_selection import StratifiedKFold
 
     e = cfg.system.emotiw20
-    out = Path(cfg.train.out_dir)
-    folder = out / "emotiw20"
-    if resume:  # before anything of the run is written
-        refuse_other_settings(cfg, folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", to_yaml(cfg))
+    out, folder = start_run(cfg, resume=resume)
     torch.manual_seed(cfg.train.seed)
     model = EmotiW20(cfg)
     data = _Splits(cfg, model)
