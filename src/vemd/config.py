@@ -14,6 +14,7 @@ from the paper-size setup it builds on.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,10 @@ SR_NORMS = ("layernorm", "projected", "none")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SAMPLINGS = ("uniform", "fps")
 # What Lightning's Trainer accepts (lightning_fabric.connector._PRECISION_INPUT, as strings; a test
-# compares the two) and its accelerator names; spelled here so that reading a config never imports
+# compares the two) with vemd's measured ``auto``, and Lightning's accelerator names; spelled here so that reading a config never imports
 # Lightning.
 PRECISIONS = (
+    "auto",  # measured: see vemd.device.choose_precision
     "64",
     "32",
     "16",
@@ -51,6 +53,29 @@ PRECISIONS = (
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 # Backbone names vemd builds itself (model.cnn.name); any other name must be in timm's registry.
 OWN_BACKBONES = ("custom", "plain")
+# timm architectures vemd's recipes and documents name. A name among these (with or without a
+# pretrained tag, ``resnet50.a1_in1k``) is accepted without importing timm, which takes over a
+# second (it imports torchvision and torch._dynamo), so that reading a config or opening a model
+# file imports timm only to build a timm backbone. Any other name is looked up in timm's
+# registry. tests/configs/test_config_checks.py checks that timm registers each of these.
+KNOWN_TIMM_MODELS = frozenset(
+    {
+        "vit_tiny_patch16_224",
+        "vit_small_patch16_224",
+        "vit_base_patch16_224",
+        "vit_large_patch16_224",
+        "vit_base_patch16_clip_224",
+        "vit_large_patch14_clip_224",
+        "resnet10t",
+        "resnet18",
+        "resnet34",
+        "resnet50",
+        "resnet101",
+        "resnet152",
+        "efficientnet_b0",
+        "efficientnet_b1",
+    }
+)
 
 
 @dataclass
@@ -210,7 +235,7 @@ class TrainConfig:
     checkpoint_every_n_steps: int = 50  # last.ckpt for resuming
     early_stopping_patience: int = 10
     monitor: str = "val/accuracy"
-    precision: str = "32"  # one of PRECISIONS: 32 | bf16-mixed | 16-mixed | ...
+    precision: str = "auto"  # one of PRECISIONS: auto | 32 | bf16-mixed | 16-mixed | ...
     accelerator: str = "auto"  # one of ACCELERATORS
     devices: Any = 1
     num_nodes: int = 1
@@ -514,8 +539,8 @@ def load_config(recipe: str | Path | None = None, overrides: list[str] | tuple[s
 def validate(cfg: Config) -> None:
     """Refuse the first bad value with one line naming its key, the value and what is allowed.
 
-    Backbone names other than vemd's own are looked up in timm's registry, which imports timm
-    (and torch) the first time a config names one.
+    Backbone names other than vemd's own and :data:`KNOWN_TIMM_MODELS` are looked up in timm's
+    registry, which imports timm (and torch) the first time a config names one.
     """
     for problem in (
         *_model_problems(cfg),
@@ -571,8 +596,13 @@ def _model_problems(cfg: Config) -> list[str]:
     return problems
 
 
+_KNOWN_TIMM_NAME = re.compile(r"[a-z0-9_]+(\.[A-Za-z0-9_-]+)?")  # an architecture, then an optional tag
+
+
 def _timm_name_problems(key: str, name: str) -> list[str]:
     """A name timm's ``create_model`` builds: registered (a ``.tag`` allowed), or ``hf-hub:`` / ``local-dir:``."""
+    if _KNOWN_TIMM_NAME.fullmatch(name) and name.split(".", 1)[0] in KNOWN_TIMM_MODELS:
+        return []  # no need to import timm (over a second) to know it
     from timm.models import is_model, parse_model_name
 
     try:

@@ -98,8 +98,10 @@ class GroupEmotionPredictor:
         smoothing: Hamming window in seconds for a file's timeline (None: no smoothing).
         batch_size: windows per forward pass (live sources run one at a time).
         device: where the model runs (``cpu``, ``cuda``, ``cuda:N``, ``mps``, ``auto``).
-        precision: ``auto`` (bf16 on a GPU that has it, else fp16 on a GPU, fp32 elsewhere),
-            ``fp32``, ``bf16`` or ``fp16`` (autocast; the weights stay fp32).
+        precision: ``auto`` (bf16 on a GPU that has it, else fp16 on a GPU; on a CPU bf16 where
+            it measured faster than fp32, else fp32: :func:`vemd.device.choose_precision`),
+            ``fp32``, ``bf16`` or ``fp16`` (autocast; the weights stay fp32). The choice and its
+            reason are in ``self.precision``.
         notify: called with the one-line notice of a truncated video or of an audio track that
             stops decoding (default: a logged warning).
     """
@@ -116,7 +118,7 @@ class GroupEmotionPredictor:
         precision: str = "auto",
         notify: Callable[[str], None] | None = None,
     ) -> None:
-        from vemd.device import autocast_dtype, resolve_device
+        from vemd.device import choose_precision, resolve_device
         from vemd.systems import load_artifact
 
         for value, name in ((window, "window"), (stride, "stride"), (smoothing, "smoothing")):
@@ -125,7 +127,9 @@ class GroupEmotionPredictor:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size {batch_size!r}: expected an integer >= 1")
         self.device = resolve_device(device)
-        self.dtype = autocast_dtype(precision, self.device)
+        self.precision = choose_precision(precision, self.device)
+        self.dtype = self.precision.dtype
+        log.info("predicting on %s in %s", self.device, self.precision.reason)
         self.artifact = load_artifact(checkpoint).to(self.device)
         self.cfg, self.class_names = self.artifact.cfg, self.artifact.class_names
         self.capabilities = self.artifact.capabilities

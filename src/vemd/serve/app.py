@@ -7,6 +7,7 @@ Endpoints:
   ``vemd predict --json`` prints as a result (:meth:`GroupEmotion.to_dict`), with ``input``
   the uploaded file's name (its basename).
 - ``GET /v1/health``, ``GET /v1/model`` (classes, mode, input size, frames, window, limits,
+  device and precision with the reason it was chosen,
   vemd version, and the text of the ``MODEL_CARD.md`` beside the model file, else null).
 - ``GET /`` the page in ``static/`` (``/static/...`` its files), ``/docs`` the OpenAPI docs.
 
@@ -291,6 +292,9 @@ def _model_info(predictor: GroupEmotionPredictor) -> dict:
         "valence": can.valence,
         "arousal": can.arousal,
         "audio": can.audio,
+        "device": str(predictor.device),
+        "precision": predictor.precision.name,
+        "precision_reason": predictor.precision.reason,
         "vemd_version": __version__,
     }
 
