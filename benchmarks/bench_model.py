@@ -1,10 +1,11 @@
 """Forward throughput of VE-MD (frames/s) in fp32 and bf16 autocast, and how close it runs to the CPU's matmul peak.
 
-Default: the paper-size VE-MD-SR-Heatmap (ViT-L/16 + ResNet-50, body+face SR, T=5), batch 8
-clips. On a 2-core CPU a batch of 8 clips takes minutes per forward: shorten with
-``--batch 1 --clips 1``. Random weights (throughput does not depend on them).
+Default: the paper-size VE-MD-SR-Heatmap (ViT-L/16 + ResNet-50, body+face SR, T=5) at batch 1
+and 8 clips, each precision's frames/s as a fraction of the matmul peak of the same precision
+measured in the same run; the row of the precision ``auto`` picks here (vemd.device) is marked.
+Random weights (throughput does not depend on them). About 3 minutes on 2 cores.
 
-    .venv/bin/python benchmarks/bench_model.py --batch 1 --clips 2
+    .venv/bin/python benchmarks/bench_model.py [--batches 1 8] [--clips 8]
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from vemd.config import load_config
+from vemd.device import choose_precision
 from vemd.models import build_model
 
 PAPER = ["model.sr.modalities=[body,face]", "model.vit.pretrained=false", "model.cnn.pretrained=false"]
@@ -54,8 +56,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="default")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--batch", type=int, default=8, help="clips per forward pass")
-    parser.add_argument("--clips", type=int, default=16, help="clips measured per precision")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8], help="clips per forward pass")
+    parser.add_argument(
+        "--clips", type=int, default=8, help="clips timed per batch size and precision (≥ batch)"
+    )
     parser.add_argument("--frames", type=int, default=5, help="frames per clip (T)")
     parser.add_argument("--no-channels-last", action="store_true")
     args = parser.parse_args()
@@ -68,23 +72,27 @@ def main() -> None:
         for module in model.modules():
             if isinstance(module, torch.nn.Conv2d):
                 module.to(memory_format=torch.channels_last)
-    batch = torch.randn(args.batch, args.frames, 3, m.image_size, m.image_size)
-    iterations = math.ceil(args.clips / args.batch)
-    flops = gflops_per_frame(model, batch[:1])
+    flops = gflops_per_frame(model, torch.randn(1, args.frames, 3, m.image_size, m.image_size))
+    auto = choose_precision("auto", torch.device("cpu"))
     print(
         f"{args.config}: {m.mode} {m.decoder} {m.sr.modalities} vit={m.vit.name} cnn={m.cnn.name}; "
-        f"batch {args.batch}×{args.frames} frames, {iterations} timed forward(s) per precision, "
-        f"{torch.get_num_threads()} threads"
+        f"{args.frames} frames per clip, {torch.get_num_threads()} threads"
     )
-    print(f"forward cost: {flops:.1f} GFLOP/frame")
-    for name, dtype, bf16 in (("fp32", torch.float32, False), ("bf16", torch.bfloat16, True)):
-        peak = matmul_gflops(dtype)
-        fps = frames_per_second(model, batch, iterations, bf16)
-        achieved = fps * flops
-        print(
-            f"{name}: {fps:.2f} frames/s ({fps / args.frames:.2f} clips/s), {achieved:.0f} GFLOP/s achieved, "
-            f"matmul peak {peak:.0f} GFLOP/s, ratio {achieved / peak:.2f}"
-        )
+    print(f"forward cost: {flops:.1f} GFLOP/frame; precision auto here: {auto.reason}")
+    peaks = {
+        name: matmul_gflops(dtype) for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))
+    }
+    for batch_size in args.batches:
+        batch = torch.randn(batch_size, args.frames, 3, m.image_size, m.image_size)
+        iterations = max(1, math.ceil(args.clips / batch_size))
+        for name, peak in peaks.items():
+            fps = frames_per_second(model, batch, iterations, name == "bf16")
+            achieved = fps * flops
+            mark = "  <- auto" if name == auto.name else ""
+            print(
+                f"batch {batch_size} {name}: {fps:.2f} frames/s ({fps / args.frames:.2f} clips/s), "
+                f"{achieved:.0f} GFLOP/s achieved, matmul peak {peak:.0f} GFLOP/s, ratio {achieved / peak:.2f}{mark}"
+            )
 
 
 if __name__ == "__main__":
