@@ -71,6 +71,17 @@ def test_workers_give_the_same_store_as_one_process(tmp_path):
         np.testing.assert_array_equal(frame.stacked("body"), two[key].stacked("body"))
 
 
+def test_no_more_worker_processes_than_sources(tmp_path):
+    # One source with --workers 4 runs in this process: a lambda factory could not even be
+    # sent to a spawned worker, and the backend built here does the one frame.
+    items = find_items(_images(tmp_path / "media", [10]))
+    backend = FakeBackend()
+    report = run_annotation(
+        items, AnnotationStore(tmp_path / "ann", create=True), lambda: backend, workers=4, progress=False
+    )
+    assert report.annotated_frames == 1 and backend.calls == 1
+
+
 def test_summary_counts_empty_clips_and_q_max(tmp_path):
     from vemd.structure.annotations import FrameAnnotation, Person
 

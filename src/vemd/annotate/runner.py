@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import multiprocessing
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -86,6 +87,12 @@ def annotate_item(backend: Backend, item: MediaItem, sampling: Sampling, done: f
     return ItemResult(item, records, skipped=len(indices) - len(todo))
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which containers narrow): the worker
+    count that keeps every core busy, since one worker runs one frame at a time on one core."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 _worker_backend: Backend | None = None
 
 
@@ -110,9 +117,14 @@ def _stored_indices(store: AnnotationStore) -> dict[str, set[int]]:
 def iter_results(
     items: list[MediaItem], store: AnnotationStore, factory: BackendFactory, sampling: Sampling, workers: int
 ) -> Iterator[ItemResult]:
-    """Results of every item, in-process (``workers`` ≤ 1) or from a spawned process pool."""
+    """Results of every item, in-process (``workers`` ≤ 1) or from a spawned process pool.
+
+    The pool has at most one process per item: each process loads its own models (seconds
+    of CPU) before it can take an item, so one with nothing to take only slows the others.
+    """
     done = _stored_indices(store)
     tasks = [(item, sampling, frozenset(done.get(item.clip_id, ()))) for item in items]
+    workers = min(workers, len(tasks))
     if workers <= 1:
         backend = factory()
         yield from (annotate_item(backend, *task) for task in tasks)

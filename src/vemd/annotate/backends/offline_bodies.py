@@ -52,17 +52,25 @@ def body_box(keypoints: np.ndarray, pad: float = 0.15) -> np.ndarray | None:
 
 
 def _clip_box(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
-    x0, y0 = (int(max(0, v)) for v in box[:2])
-    x1, y1 = int(min(width, box[2])), int(min(height, box[3]))
-    return x0, y0, x1, y1
+    """Integer x0, y0, x1, y1 of ``box`` cut to the frame; empty (x1 = x0 or y1 = y0) when the box
+    lies outside it, never a negative end, which would index from the far side."""
+    x0, x1 = (int(min(max(v, 0), width)) for v in box[0::2])
+    y0, y1 = (int(min(max(v, 0), height)) for v in box[1::2])
+    return x0, y0, max(x0, x1), max(y0, y1)
 
 
-def _masked(image: np.ndarray, boxes: list[np.ndarray]) -> np.ndarray:
-    out = image.copy()
+def _masked_crop(image: np.ndarray, crop: tuple[int, int, int, int], masks: list[np.ndarray]) -> np.ndarray:
+    """A contiguous copy of ``crop`` of the frame with the ``masks`` boxes (frame pixels) painted grey.
+
+    Only the crop is copied, not the whole frame once per face: the pixels are those of
+    masking the frame and then cropping it.
+    """
+    cx0, cy0, cx1, cy1 = crop
+    out = image[cy0:cy1, cx0:cx1].copy()
     height, width = image.shape[:2]
-    for box in boxes:
+    for box in masks:
         x0, y0, x1, y1 = _clip_box(box, width, height)
-        out[y0:y1, x0:x1] = MASK_VALUE
+        out[max(y0 - cy0, 0) : max(y1 - cy0, 0), max(x0 - cx0, 0) : max(x1 - cx0, 0)] = MASK_VALUE
     return out
 
 
@@ -92,12 +100,16 @@ class MediaPipeBodies:
         self.min_points = min_points
         self.max_repeats = max_repeats
 
-    def _run(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+    def _run(
+        self, image: np.ndarray, box: tuple[int, int, int, int], masks: list[np.ndarray]
+    ) -> np.ndarray | None:
+        """The skeleton MediaPipe finds in crop ``box`` of the frame with ``masks`` painted out."""
         x0, y0, x1, y1 = box
         if x1 - x0 < 16 or y1 - y0 < 16:
             return None
+        crop = _masked_crop(image, box, masks)
         with native_noise_filtered():  # its graph's calculators log W0000 lines on fd 2
-            result = self._pose.process(np.ascontiguousarray(image[y0:y1, x0:x1]))
+            result = self._pose.process(crop)
         if result.pose_landmarks is None:
             return None
         points = keypoints_from_landmarks(
@@ -112,7 +124,7 @@ class MediaPipeBodies:
         height, width = image.shape[:2]
         for _ in range(self.max_repeats):
             boxes = [b for b in map(body_box, found) if b is not None]
-            points = self._run(_masked(image, boxes + with_body), (0, 0, width, height))
+            points = self._run(image, (0, 0, width, height), boxes + with_body)
             known = points is not None and (
                 any(_same_person(points, other) for other in found)
                 or any(head_in_box(points, box) for box in with_body)
@@ -126,12 +138,11 @@ class MediaPipeBodies:
         """The body below face ``i``, searched in crops around it with the other faces masked."""
         face = faces[i]
         others = [f.box for j, f in enumerate(faces) if j != i]
-        masked = _masked(image, others) if others else image
         size = float(np.sqrt(np.prod(face.box[2:] - face.box[:2])))
         height, width = image.shape[:2]
         for side, above, below in CROPS:
             crop = face.box + size * np.array([-side, -above, side, below])
-            points = self._run(masked, _clip_box(crop, width, height))
+            points = self._run(image, _clip_box(crop, width, height), others)
             if points is not None and head_in_box(points, face.box):
                 return points
         return None
