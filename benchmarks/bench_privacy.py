@@ -2,7 +2,8 @@
 
 Both are audited (``vemd audit``) on the same recurring built-in people (``vemd synth
 --identities``, the quickstart's audit set by default); the table gives the best probe's
-re-identification accuracy per representation and the presence AUC.
+re-identification accuracy per representation and the presence AUC, beside the input baseline
+(raw grey pixels) and the face-recognition ceiling, with how the items were grouped.
 
     .venv/bin/python benchmarks/bench_privacy.py --ckpt runs/quickstart/run/model.pt
 """
@@ -18,6 +19,7 @@ from vemd.io import load_weights_only
 from vemd.model_file import FORMAT as MODEL_FORMAT
 from vemd.models import build_model
 from vemd.privacy.audit import run_audit
+from vemd.privacy.report import grouping_text
 from vemd.synth import generate_dataset
 
 
@@ -75,7 +77,12 @@ def main() -> int:
             f"{rep} {100 * best(e):.1f} % / {presence[rep]['logreg']['auc']:.2f}"
             for rep, e in result["representations"].items()
         )
-        print(f"{name}: {cells}; ceiling {100 * best(result['ceiling']):.1f} %")
+        baseline = result["presence"]["baseline"]["logreg"]["auc"]
+        print(
+            f"{name}: {cells}; pixels {100 * best(result['baseline']):.1f} % / {baseline:.2f};"
+            f" ceiling {100 * best(result['ceiling']):.1f} %"
+        )
+    print(grouping_text(first["grouping"], first["identities"]["left_out"]))
     return 0
 
 

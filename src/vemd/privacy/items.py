@@ -2,14 +2,22 @@
 
 Identity folders (``vemd audit --identities DIR``)::
 
-    DIR/<identity>/<file>     images, videos, frame folders or audio files, several per identity
+    DIR/<identity>/<file>               images, videos, frame folders or audio files
+    DIR/<identity>/<recording>/<file>   the same, one folder per recording (session, sequence, video)
 
 or EMO-DB's flat folder of speaker-coded WAVs (``03a01Fa.wav``: speaker ``03``, text ``a01``,
 emotion ``F``, version ``a``), detected from the file names or asked for with ``layout="emodb"``.
 
+An item's recording is the folder it sits in under its identity's folder: the audit never puts
+items of one recording on both sides of a split (:mod:`vemd.privacy.grouping`). A subfolder
+holding videos, audio files or frame folders is a recording folder; one holding images only is
+a frame folder (one item, a video as frames) unless ``layout="sessions"`` says every subfolder
+is a recording whose images are items of their own (``DIR/S037/001/frame_17.png``).
+
 Group scenes (``--groups DIR``): ``DIR/members.csv`` with columns ``file`` (relative to DIR)
 and ``identities`` (the identity names present, joined with ``;``), as ``vemd synth
---identities`` writes them.
+--identities`` writes them; a scene's recording is the subfolder of DIR it sits in
+(``DIR/<recording>/<file>``), None for a file of DIR itself.
 """
 
 from __future__ import annotations
@@ -19,11 +27,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from vemd.data.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_image
 from vemd.errors import DataError
 
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".m4a", ".opus"})
-LAYOUTS = ("auto", "folders", "emodb")
+LAYOUTS = ("auto", "folders", "sessions", "emodb")
 # EMO-DB (Burkhardt et al., 2005): speaker (2 digits), text (a|b + 2 digits), emotion letter, version.
 EMODB_NAME = re.compile(r"^(?P<speaker>\d{2})[ab]\d{2}[WLEAFTN][a-z]\.wav$")
 MEMBERS = "members.csv"
@@ -36,6 +43,7 @@ class Item:
     path: Path
     identity: str
     kind: str
+    recording: str | None = None  # its recording folder's name under the identity's; None outside one
 
 
 @dataclass(frozen=True)
@@ -44,10 +52,13 @@ class GroupScene:
 
     path: Path
     identities: frozenset[str]
+    recording: str | None = None  # the subfolder of the groups folder it sits in; None for DIR itself
 
 
 def media_kind(path: Path) -> str | None:
     """``visual``, ``audio`` or None (not a medium) for a file or a folder of frames."""
+    from vemd.data.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_image  # numpy, PIL: not for `vemd --help`
+
     suffix = path.suffix.lower()
     if path.is_dir():
         return "visual" if any(is_image(p) for p in path.iterdir()) else None
@@ -72,7 +83,7 @@ def find_identities(root: str | Path, layout: str = "auto") -> list[Item]:
     if layout == "emodb" or (layout == "auto" and _looks_like_emodb(root)):
         items = _emodb_items(root)
     else:
-        items = _folder_items(root)
+        items = _folder_items(root, sessions=layout == "sessions")
     identities = sorted({item.identity for item in items})
     if len(identities) < 2:
         raise DataError(
@@ -101,16 +112,32 @@ def _emodb_items(root: Path) -> list[Item]:
     return items
 
 
-def _folder_items(root: Path) -> list[Item]:
+def _folder_items(root: Path, *, sessions: bool) -> list[Item]:
     items = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for path in sorted(folder.iterdir()):
-            if path.name.startswith("."):
-                continue
-            kind = media_kind(path)
-            if kind is not None:
+    for folder in _visible(root, dirs=True):
+        for path in _visible(folder):
+            if path.is_dir() and (sessions or _is_recording_folder(path)):
+                items += [Item(p, folder.name, kind, path.name) for p, kind in _media(path)]
+            elif (kind := media_kind(path)) is not None:
                 items.append(Item(path, folder.name, kind))
     return items
+
+
+def _visible(folder: Path, *, dirs: bool = False) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and (p.is_dir() or not dirs))
+
+
+def _media(folder: Path) -> list[tuple[Path, str]]:
+    """The media of a folder with their kinds."""
+    return [(p, kind) for p in _visible(folder) if (kind := media_kind(p)) is not None]
+
+
+def _is_recording_folder(folder: Path) -> bool:
+    """A folder holding a medium other than a plain image (a video, an audio file, a frame folder)
+    is a recording of several items; one of images only is a frame folder, a single item."""
+    from vemd.data.media import is_image
+
+    return any(not (p.is_file() and is_image(p)) for p, _ in _media(folder))
 
 
 def read_groups(root: str | Path) -> list[GroupScene]:
@@ -132,5 +159,6 @@ def read_groups(root: str | Path) -> list[GroupScene]:
         if not row["file"] or not scene.exists():
             raise DataError(f"{path}: line {line}: no such scene {row['file']!r}")
         members = frozenset(name.strip() for name in (row["identities"] or "").split(";") if name.strip())
-        scenes.append(GroupScene(scene, members))
+        folder = Path(row["file"]).parent.as_posix()
+        scenes.append(GroupScene(scene, members, None if folder == "." else folder))
     return scenes

@@ -1,5 +1,6 @@
 """The audit's files: ``audit.json`` (every figure), ``audit.md`` (tables) and ``audit.png``
-(re-identification accuracy per representation, with chance and ceiling lines)."""
+(re-identification accuracy per representation and of the input baseline, with chance and
+ceiling lines)."""
 
 from __future__ import annotations
 
@@ -26,29 +27,172 @@ def _pct(value) -> str:
     return "–" if value is None else f"{100 * value:.1f} %"
 
 
-def _ratio(value) -> str:
-    return "–" if value is None else f"{value:.2f}"
-
-
 def _span(bounds: list[int]) -> str:
     low, high = bounds
     return str(low) if low == high else f"{low}–{high}"
 
 
-def _row(name: str, entry: dict) -> str:
-    cells = [f"`{name}`", entry.get("description", ""), str(entry.get("dim", ""))]
+def _accuracy_row(name: str, entry: dict) -> str:
+    cells = [name, entry.get("description", ""), str(entry.get("dim", ""))]
     for kind in PROBE_NAMES:
         p = entry[kind]
         lo, hi = p["ci95"]
         cells.append(f"{_pct(p['accuracy'])} ({100 * lo:.1f}–{100 * hi:.1f})")
-    cells += [_ratio(entry["knn"].get("leakage")), _ratio(entry["logreg"].get("leakage"))]
     return "| " + " | ".join(cells) + " |"
 
 
-def render_markdown(result: dict) -> str:
-    """``audit.md``: what was audited, re-identification and presence tables, how to read them."""
+def _leakage_cell(probe: dict, key: str) -> str:
+    value, bounds = probe.get(key), probe.get(f"{key}_ci95")
+    return "–" if value is None else f"{value:.2f} ({bounds[0]:.2f}–{bounds[1]:.2f})"
+
+
+def _leakage_row(name: str, entry: dict) -> str:
+    keys = ("leakage_vs_input", "leakage")
+    cells = [name] + [_leakage_cell(entry[kind], key) for key in keys for kind in PROBE_NAMES]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _rows(result: dict) -> list[tuple[str, dict]]:
+    """(label, entry) of every row of the tables: representations, input baseline, ceiling."""
+    rows = [(f"`{name}`", entry) for name, entry in result["representations"].items()]
+    rows.append((f"`{result['baseline']['name']}` (input baseline)", result["baseline"]))
+    if result["ceiling"]:
+        rows.append((f"`{result['ceiling']['name']}` (ceiling)", result["ceiling"]))
+    return rows
+
+
+def grouping_text(grouping: dict, left_out: dict[str, str] | None = None) -> str:
+    """How items were grouped for the splits, in a sentence or three."""
+    near = grouping["near_duplicate"]
+    joined = (
+        f"near-duplicates ({near['signature']} correlating at {near['min_correlation']:g} or more)"
+        " outside them were joined"
+    )
+    how = {
+        "recording folders": "by the recording folder each item sits in",
+        "near-duplicates": "by near-duplicates the audit found (no recording folders): "
+        f"{near['signature']} correlating at {near['min_correlation']:g} or more joined",
+        "recording folders, near-duplicates outside them": f"by recording folder, and {joined}",
+    }[grouping["by"]]
+    text = (
+        f"Items were grouped {how}: {grouping['num_groups']} groups"
+        f" ({_span(grouping['groups_per_identity'])} per identity), and the cross-validation never puts"
+        " items of one group on both sides of a split."
+    )
+    if grouping["num_near_duplicate_pairs_across_groups"]:
+        text += (
+            f" {grouping['num_near_duplicate_pairs_across_groups']} pairs of items in different recordings look"
+            " near-identical all the same; figures may be inflated by them."
+        )
+    if left_out:
+        names = ", ".join(f"{name} ({why})" for name, why in list(left_out.items())[:8])
+        more = f" and {len(left_out) - 8} more" if len(left_out) > 8 else ""
+        text += (
+            f" Left out, with no second group to be recognised from: {len(left_out)} identities,"
+            f" {names}{more}."
+        )
+    return text
+
+
+def _scene_grouping_text(grouping: dict) -> str:
+    near = grouping["near_duplicate"]
+    return (
+        "Scenes were grouped by recording (the subfolder of the groups folder they sit in), and outside"
+        f" subfolders as near-duplicates ({near['signature']} correlating at {near['min_correlation']:g} or"
+        f" more): {grouping['num_groups']} groups."
+    )
+
+
+def _frame_folder_note(count: int) -> list[str]:
+    if not count:
+        return []
+    return [
+        "",
+        f"{count} items are frame folders, each one clip (a video as frames); with `--layout sessions` the"
+        " images of each subfolder are items of one recording instead.",
+    ]
+
+
+def _reidentification(result: dict) -> list[str]:
     ids = result["identities"]
-    ceiling = result["ceiling"]
+    return [
+        "## Re-identification",
+        "",
+        "Top-1 accuracy of re-identifying held-out items of the same identities (grouped cross-validation),"
+        " with 95 % Wilson intervals, for each representation of the model, for the input itself (the"
+        " trivial baseline) and for a real recogniser (the ceiling).",
+        "",
+        grouping_text(result["grouping"], ids.get("left_out")),
+        *_frame_folder_note(ids.get("num_frame_folders", 0)),
+        "",
+        f"Chance: {_pct(result['chance'])} (1 / {ids['num_identities']}).",
+        "",
+        "| representation | what | dim | 1-NN (cosine) | logistic regression |",
+        "|---|---|---|---|---|",
+        *(_accuracy_row(name, entry) for name, entry in _rows(result)),
+        "",
+        "## Leakage",
+        "",
+        "(accuracy − chance) / (reference − chance) for each probe, at its accuracy and (in brackets) at the"
+        " ends of its Wilson interval. Against the input: 0 is chance, 1 as much identity as the input itself"
+        f" (`{result['baseline']['name']}`), above 1 more than the input shows. Against the ceiling: 1 is as"
+        " much as a real recogniser.",
+        "",
+        "| representation | vs input, 1-NN | vs input, logreg | vs ceiling, 1-NN | vs ceiling, logreg |",
+        "|---|---|---|---|---|",
+        *(_leakage_row(name, entry) for name, entry in _rows(result)),
+    ]
+
+
+def _ceiling_note(ceiling: dict | None) -> list[str]:
+    if not ceiling:
+        return ["", "No ceiling was computed (`--no-ceiling`): leakage against it is not defined."]
+    found = "a face" if ceiling["name"] == "face_recognition" else "audio"
+    return [
+        "",
+        f"The ceiling found {found} in {_pct(ceiling['coverage'])} of the items; the others count as errors.",
+    ]
+
+
+def _auc(summary: dict) -> str:
+    return "–" if summary["auc"] is None else f"{summary['auc']:.3f}"
+
+
+def _presence(presence: dict | None) -> list[str]:
+    if not presence:
+        return []
+    lines = [
+        "",
+        "## Presence in a group",
+        "",
+        f"{presence['num_scenes']} group scenes; for each identity, as many scenes without them as with them, of the"
+        " same numbers of people. ROC AUC (mean over identities; 0.5 = chance): `logreg` is a logistic regression"
+        " on the scene's representation, cross-validated with the scenes grouped by recording, `prototype` its"
+        " cosine similarity to the identity's mean representation over its own items.",
+        "",
+    ]
+    if presence.get("grouping"):
+        lines += [_scene_grouping_text(presence["grouping"]), ""]
+    if presence.get("note"):
+        return [*lines, presence["note"]]
+    lines += ["| representation | logreg AUC | prototype AUC | identities | pairs |", "|---|---|---|---|---|"]
+    rows = [(f"`{name}`", entry) for name, entry in presence["representations"].items()]
+    if presence.get("baseline"):
+        rows.append((f"`{presence['baseline']['name']}` (input baseline)", presence["baseline"]))
+    for name, entry in rows:
+        lg, pr = entry["logreg"], entry["prototype"]
+        lines.append(f"| {name} | {_auc(lg)} | {_auc(pr)} | {lg['num_identities']} | {lg['num_pairs']} |")
+    if presence.get("ceiling"):
+        pr = presence["ceiling"]["prototype"]
+        lines.append(
+            f"| `face_recognition` (ceiling, best face) | – | {_auc(pr)} | {pr['num_identities']} | {pr['num_pairs']} |"
+        )
+    return lines
+
+
+def render_markdown(result: dict) -> str:
+    """``audit.md``: what was audited, re-identification, leakage and presence tables, how to read them."""
+    ids = result["identities"]
     lines = [
         "# Privacy audit",
         "",
@@ -57,61 +201,9 @@ def render_markdown(result: dict) -> str:
         f" {ids['num_identities']} identities from `{ids['root']}` ({_span(ids['items_per_identity'])}"
         f" per identity); vemd {result['vemd_version']}, {result['seconds']:g} s.",
         "",
-        "## Re-identification",
-        "",
-        "Top-1 accuracy of re-identifying held-out items of the same identities (stratified cross-validation),"
-        " with 95 % Wilson intervals. Leakage = (accuracy − chance) / (ceiling − chance): 0 is chance, 1 is a"
-        " real recogniser.",
-        "",
-        f"Chance: {_pct(result['chance'])} (1 / {ids['num_identities']}).",
-        "",
-        "| representation | what | dim | 1-NN (cosine) | logistic regression | leakage 1-NN | leakage logreg |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    lines += [_row(name, entry) for name, entry in result["representations"].items()]
-    if ceiling:
-        entry = dict(ceiling, dim=128 if ceiling["name"] == "face_recognition" else 80)
-        entry["knn"] = dict(ceiling["knn"], leakage=1.0)
-        entry["logreg"] = dict(ceiling["logreg"], leakage=1.0)
-        lines.append(_row(f"{ceiling['name']} (ceiling)", entry))
-        found = "a face" if ceiling["name"] == "face_recognition" else "audio"
-        lines += [
-            "",
-            f"The ceiling found {found} in {_pct(ceiling['coverage'])} of the items; the others count as errors.",
-        ]
-    else:
-        lines += ["", "No ceiling was computed (`--no-ceiling`): leakage ratios are not defined."]
-    presence = result.get("presence")
-    if presence:
-        lines += [
-            "",
-            "## Presence in a group",
-            "",
-            f"{presence['num_scenes']} group scenes; for each identity, as many scenes without them as with them, of the same numbers of people. ROC AUC"
-            " (mean over identities; 0.5 = chance): `logreg` is a cross-validated logistic regression on the"
-            " scene's representation, `prototype` its cosine similarity to the identity's mean representation"
-            " over its own items.",
-            "",
-        ]
-        if presence.get("note"):
-            lines.append(presence["note"])
-        else:
-            lines += [
-                "| representation | logreg AUC | prototype AUC | identities | pairs |",
-                "|---|---|---|---|---|",
-            ]
-            for name, entry in presence["representations"].items():
-                lg, pr = entry["logreg"], entry["prototype"]
-                lines.append(
-                    f"| `{name}` | {lg['auc']:.3f} | {pr['auc']:.3f} | {lg['num_identities']} | {lg['num_pairs']} |"
-                )
-            if presence.get("ceiling"):
-                pr = presence["ceiling"]["prototype"]
-                lines.append(
-                    f"| `face_recognition` (ceiling, best face) | – | {pr['auc']:.3f} | {pr['num_identities']} |"
-                    f" {pr['num_pairs']} |"
-                )
-    lines += [
+        *_reidentification(result),
+        *_ceiling_note(result["ceiling"]),
+        *_presence(result.get("presence")),
         "",
         "![re-identification accuracy per representation](audit.png)",
         "",
@@ -122,18 +214,17 @@ def render_markdown(result: dict) -> str:
 
 
 def plot_audit(result: dict, path: str | Path) -> Path:
-    """Grouped bars (representation × probe) of re-identification accuracy, chance and ceiling lines."""
+    """Grouped bars (representation × probe) of re-identification accuracy, the input baseline's and
+    the ceiling's bars hatched, chance and ceiling lines."""
     import numpy as np
     from matplotlib.figure import Figure
 
     from vemd.eval.plots import _save
 
-    names = list(result["representations"])
     ceiling = result["ceiling"]
-    entries = [result["representations"][n] for n in names]
-    if ceiling:
-        names.append(f"{ceiling['name']}\n(ceiling)")
-        entries.append(ceiling)
+    rows = _rows(result)
+    names = [label.replace("`", "").replace(" (", "\n(") for label, _ in rows]
+    entries = [entry for _, entry in rows]
     figure = Figure(figsize=(max(6.0, 1.1 * len(names) + 2), 4.2))
     ax = figure.subplots()
     x = np.arange(len(names))
@@ -142,9 +233,10 @@ def plot_audit(result: dict, path: str | Path) -> Path:
     for k, kind in enumerate(PROBE_NAMES):
         values = [e[kind]["accuracy"] for e in entries]
         bars = ax.bar(x + (k - 0.5) * width, values, width, label=PROBE_NAMES[kind], color=colours[kind])
-        if ceiling:
-            bars[-1].set_hatch("//")
-            bars[-1].set_edgecolor("black")
+        references = bars[len(result["representations"]) :]  # the input baseline's bars, the ceiling's
+        for bar, hatch in zip(references, ("..", "//"), strict=False):
+            bar.set_hatch(hatch)
+            bar.set_edgecolor("black")
     ax.axhline(
         result["chance"],
         color="black",
