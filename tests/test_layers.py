@@ -1,5 +1,7 @@
-"""vemd's layers run downward only, no two vemd modules import each other in a circle, and the
-consumers of a model import no training code.
+"""vemd's layers run downward only, no two vemd modules import each other in a circle, the
+consumers of a model import no training code, and predicting (``vemd predict``, ``vemd.load``,
+``vemd serve``'s model loading) imports only what the model needs: no timm, torchvision or
+torch._dynamo for a model without a timm backbone, never numba, scipy, scikit-learn or matplotlib.
 
 Layers, lowest first (a module's layer is that of the longest prefix in :data:`LAYER_OF`)::
 
@@ -328,37 +330,119 @@ def test_the_checks_see_lazy_imports_relative_imports_and_cycles(tmp_path):
     assert cycles(graph)[0] == ["vemd.models", "vemd.models.m", "vemd.models"]
 
 
-TRAINING = ("pytorch_lightning", "lightning", "lightning_fabric", "vemd.train")
+# The training stack: no consumer of a model imports any of it.
+TRAINING = ("pytorch_lightning", "lightning", "lightning_fabric", "tensorboard", "torchmetrics", "vemd.train")
+# What predicting with a model that has no timm backbone needs none of: timm (over a second, as it
+# imports torchvision, which imports torch._dynamo), numba (the training targets' kernel), the
+# evaluation's scipy, scikit-learn and matplotlib.
+NOT_PREDICTING = ("timm", "torchvision", "torch._dynamo", "numba", "scipy", "sklearn", "matplotlib")
+LEAN = TRAINING + NOT_PREDICTING
 WALKED = ("vemd.data", "vemd.eval", "vemd.inference", "vemd.models")
 NO_FASTAPI = importlib.util.find_spec("fastapi") is None
+NEEDS_FASTAPI = pytest.mark.skipif(NO_FASTAPI, reason="no fastapi")
+
+
+def loaded_in_fresh_interpreter(code: str, forbidden: tuple[str, ...], cwd: Path) -> list[str]:
+    """The modules of ``forbidden`` that ``code``, run in a fresh interpreter, leaves in
+    ``sys.modules`` (a package is there when any of its modules is); ``code`` must succeed."""
+    report = f"""
+import json as _json, sys as _sys
+print(_json.dumps([name for name in {forbidden!r} if name in _sys.modules]))
+"""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(SRC)}
+    done = subprocess.run(
+        [sys.executable, "-c", code + report], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize(
-    "modules",
+    ("modules", "forbidden"),
     [
-        pytest.param(["vemd"], id="vemd"),
-        pytest.param(["vemd.inference.predictor"], id="predictor"),
-        pytest.param(
-            ["vemd.serve.app"], id="serve", marks=pytest.mark.skipif(NO_FASTAPI, reason="no fastapi")
-        ),
-        pytest.param(["vemd.privacy.audit"], id="audit"),
-        pytest.param(["*" + p for p in WALKED], id="every-module-of-data-eval-inference-models"),
+        pytest.param(["vemd"], (*LEAN, "torch"), id="vemd"),
+        # what `vemd --help` imports: the parser imports every command's module
+        pytest.param(["vemd.cli", "*vemd.commands"], (*LEAN, "torch", "numpy"), id="cli-every-command"),
+        pytest.param(["vemd.config"], (*LEAN, "torch"), id="config"),
+        pytest.param(["vemd.systems"], (*LEAN, "torch"), id="systems"),
+        pytest.param(["vemd.inference.predictor"], LEAN, id="predictor"),
+        pytest.param(["vemd.serve.app"], LEAN, id="serve", marks=NEEDS_FASTAPI),
+        pytest.param(["vemd.privacy.audit"], TRAINING, id="audit"),
+        pytest.param(["*" + p for p in WALKED], TRAINING, id="every-module-of-data-eval-inference-models"),
     ],
 )
-def test_consumers_import_no_training_code(modules, tmp_path):
-    """In a fresh interpreter (``*package``: every module of it), neither Lightning nor vemd.train."""
+def test_consumers_import_no_training_code(modules, forbidden, tmp_path):
+    """In a fresh interpreter (``*package``: every module of it), no training stack, and for the
+    modules a prediction starts from, nothing a model without a timm backbone does not need."""
     code = f"""
-import importlib, json, pkgutil, sys
+import importlib, pkgutil
 for name in {modules!r}:
     package = importlib.import_module(name.lstrip("*"))
     if name.startswith("*"):
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             importlib.import_module(info.name)
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {TRAINING!r} or m.startswith("vemd.train"))))
 """
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(SRC)}
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    assert loaded_in_fresh_interpreter(code, forbidden, tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def predict_files(tmp_path_factory):
+    """An image and two tiny model files (random weights): ``plain``, whose backbone is vemd's own
+    CNN (no ViT branch), and ``timm``, whose ViT branch is a timm model."""
+    import numpy as np
+    from PIL import Image
+
+    from vemd.config import load_config, to_dict
+    from vemd.model_file import write_model_file
+    from vemd.models import build_model
+
+    folder = tmp_path_factory.mktemp("predict_imports")
+    files = {"image": folder / "group.jpg"}
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(
+        files["image"]
     )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    for name, overrides in (("plain", ("model.vit.enabled=false", "train.stage=2")), ("timm", ())):
+        cfg = load_config("tiny", overrides)
+        model = build_model(cfg.model, load_weights=False)
+        files[name] = write_model_file(
+            folder / f"{name}.pt",
+            system="ve-md",
+            config=to_dict(cfg),
+            class_names=["a", "b", "c"],
+            state_dict=model.inference_state_dict(),
+            extra={"stage": "2"},
+        )
+    return files
+
+
+PREDICT_CODE = {
+    "cli": 'from vemd.cli import main\nassert main(["predict", {image!r}, "--ckpt", {model!r}]) == 0\n',
+    "api": "import vemd\nassert vemd.load({model!r}).predict({image!r}).label in ('a', 'b', 'c')\n",
+    "serve": "from vemd.serve.app import create_app\ncreate_app({model!r})\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("entry", "model", "forbidden"),
+    [
+        pytest.param("cli", "plain", LEAN, id="vemd-predict"),
+        pytest.param("api", "plain", LEAN, id="vemd.load-predict"),
+        pytest.param("serve", "plain", LEAN, id="serve-loads-its-model", marks=NEEDS_FASTAPI),
+        pytest.param("cli", "timm", (*TRAINING, "numba", "scipy", "sklearn", "matplotlib"), id="timm-vit"),
+    ],
+)
+def test_predicting_imports_only_what_the_model_needs(entry, model, forbidden, predict_files):
+    """``vemd predict``, ``vemd.load(...).predict`` and ``vemd serve``'s model loading, in a fresh
+    interpreter: no training stack, and no timm (nor torchvision, torch._dynamo) for a model
+    without a timm backbone; numba, scipy, scikit-learn and matplotlib never."""
+    code = PREDICT_CODE[entry].format(image=str(predict_files["image"]), model=str(predict_files[model]))
+    assert loaded_in_fresh_interpreter(code, forbidden, predict_files["image"].parent) == []
+
+
+def test_summary_imports_no_training_stack(tmp_path):
+    """``vemd summary`` builds a model and counts its FLOPs: no training stack, no numba, scipy,
+    scikit-learn or matplotlib (timm for the quickstart's timm ViT, torch._dynamo for the FLOP
+    counter are needed)."""
+    code = 'from vemd.cli import main\nassert main(["summary", "--config", "quickstart", "--json"]) == 0\n'
+    forbidden = (*TRAINING, "numba", "scipy", "sklearn", "matplotlib")
+    assert loaded_in_fresh_interpreter(code, forbidden, tmp_path) == []

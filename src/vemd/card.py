@@ -4,9 +4,9 @@ One renderer for every system: the model, its training data and its results are 
 sections (a VE-MD's from :func:`fit_facts`; another system lists its own ``model``, ``data``
 and ``validation`` facts under its ``title``), then the same intended use, out-of-scope uses,
 privacy design and measured identity leakage for all. ``vemd fit`` writes the card beside
-every ``model.pt`` it exports; ``vemd test`` adds the metrics of the split it evaluated
-(accuracy with its 95 % Wilson interval, UAR, F1, or a system's own scores); ``vemd audit``
-its leakage. The
+every ``model.pt`` it exports; ``vemd test --record`` adds the metrics of the split it
+evaluated (accuracy with its 95 % Wilson interval, UAR, F1, or a system's own scores);
+``vemd audit --record`` its leakage. Without ``--record`` they leave the card as it is. The
 facts the card is drawn from are kept in the card itself, in one HTML comment that
 markdown viewers hide, so the card can be redrawn when a new evaluation comes in without
 any other file. ``vemd serve`` shows the card at ``/v1/model``.

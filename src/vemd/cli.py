@@ -83,6 +83,17 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
+    except OSError as err:  # a disk full, a folder not writable, an odd path: one line naming it
+        print(f"vemd {args.command}: error: {os_error_line(err)}", file=sys.stderr)
+        return 1
+
+
+def os_error_line(err: OSError) -> str:
+    """``PATH: reason`` of an OSError (both paths of a rename), on one line."""
+    reason = err.strerror or str(err) or type(err).__name__
+    paths = [str(p) for p in (err.filename, err.filename2) if p is not None]
+    line = f"{' -> '.join(paths)}: {reason}" if paths else reason
+    return " ".join(line.split())  # a file name holding a newline stays one line
 
 
 if __name__ == "__main__":

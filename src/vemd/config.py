@@ -14,13 +14,14 @@ from the paper-size setup it builds on.
 from __future__ import annotations
 
 import io
+import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from vemd.errors import ConfigError
@@ -32,6 +33,10 @@ PAPER_STRUCT_WEIGHT = {"heatmap": 1.0, "personquery": 0.1}
 SR_NORMS = ("layernorm", "projected", "none")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SAMPLINGS = ("uniform", "fps")
+# The most pixels one clip may hold (a training item, a prediction window): data.frames ×
+# model.image_size², here 64 frames of 224×224 (9.6 MB of RGB, and the model's activations grow
+# with it); data.frames: 100000 made `vemd predict` grow to 21.5 GB before the kernel ended it.
+MAX_CLIP_PIXELS = 64 * 224 * 224
 # What Lightning's Trainer accepts (lightning_fabric.connector._PRECISION_INPUT, as strings; a test
 # compares the two) with vemd's measured ``auto``, and Lightning's accelerator names; spelled here so that reading a config never imports
 # Lightning.
@@ -195,7 +200,7 @@ class DataConfig:
     )
     root: str = "data/synth"
     annotations: str | None = None  # annotation store; None → <root>/annotations if present
-    frames: int = 5  # T frames per clip
+    frames: int = 5  # T frames per clip; frames × model.image_size² at most MAX_CLIP_PIXELS
     sampling: str = "uniform"  # uniform | fps (one frame per `frame_interval` seconds)
     frame_interval: float = 1.0
     fold: int = 1  # DFEW fold
@@ -213,7 +218,7 @@ class DataConfig:
 class TrainConfig:
     stage: str = "2"  # 1: ViT branch alone with CE; 2: frozen ViT + multitask; both: 1 then 2
     stage1_ckpt: str | None = None  # start stage 2 from this stage-1 checkpoint
-    out_dir: str = "runs/default"
+    out_dir: str = "runs/default"  # a recipe that names none trains into runs/<recipe name> (run_folder)
     seed: int = 0
     batch_size: int = 8
     num_workers: int = 0
@@ -508,7 +513,11 @@ def read_recipe(path: str | Path, _chain: tuple[Path, ...] = ()):
     bases = raw.pop(BASE_KEY, None)
     if bases is None:
         return raw
-    names = [bases] if isinstance(bases, str) else list(bases)
+    names = [bases] if isinstance(bases, str) else bases
+    if not (
+        isinstance(names, list | tuple | ListConfig) and names and all(isinstance(n, str) for n in names)
+    ):
+        raise ConfigError(f"{path}: base={bases!r}: expected a recipe name or a list of recipe names")
     merged = OmegaConf.create({})
     for name in names:
         merged = OmegaConf.merge(
@@ -520,20 +529,44 @@ def read_recipe(path: str | Path, _chain: tuple[Path, ...] = ()):
 def load_config(recipe: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Defaults ← recipe YAML (after its bases) ← dotted overrides, validated against the schema."""
     merged = OmegaConf.structured(Config)
+    out_dir = None  # where the run goes when neither the recipe nor an override names a folder
     try:
         if recipe is not None:
             path = resolve_recipe(recipe)
-            merged = OmegaConf.merge(merged, read_recipe(path))
+            read = read_recipe(path)
+            merged = OmegaConf.merge(merged, read)
+            if OmegaConf.select(read, "train.out_dir") is None:
+                out_dir = run_folder(path)
         for item in overrides:
             if "=" not in item:
                 raise ConfigError(f"override {item!r} must be KEY=VALUE")
-            merged = OmegaConf.merge(merged, OmegaConf.from_dotlist([item]))
+            try:  # a value is read by YAML's safe loader: a python/... tag is refused
+                merged = OmegaConf.merge(merged, OmegaConf.from_dotlist([item]))
+            except yaml.YAMLError as err:
+                raise ConfigError(
+                    f"override {item!r}: not a plain YAML value ({_yaml_problem(err)})"
+                ) from None
+            if item.split("=", 1)[0].strip() == "train.out_dir":
+                out_dir = None
     except OmegaConfBaseException as err:
         where = f"{recipe}: " if recipe is not None else ""
         raise ConfigError(f"{where}{str(err).splitlines()[0]}") from err
     cfg: Config = OmegaConf.to_object(merged)
+    if out_dir is not None:
+        cfg.train.out_dir = out_dir
     validate(cfg)
     return cfg
+
+
+def run_folder(recipe: Path) -> str:
+    """``runs/<recipe name>``, the run folder of a recipe that names no ``train.out_dir``: a
+    registered recipe by its registered name (``runs/paper/dfew/ve-md_heatmap``), another
+    file by its stem, so runs of different recipes never share a folder."""
+    try:
+        name = recipe.resolve().relative_to(CONFIG_DIR.resolve()).with_suffix("").as_posix()
+    except ValueError:
+        name = recipe.stem
+    return f"runs/{name}"
 
 
 def validate(cfg: Config) -> None:
@@ -543,8 +576,11 @@ def validate(cfg: Config) -> None:
     registry, which imports timm (and torch) the first time a config names one.
     """
     for problem in (
+        *_number_problems(cfg),
         *_model_problems(cfg),
+        *_loss_problems(cfg.loss),
         *_data_problems(cfg.data),
+        *_clip_problems(cfg),
         *_train_problems(cfg),
         *_multimodal_problems(cfg.multimodal),
         *_system_problems(cfg),
@@ -568,6 +604,65 @@ def _positive(key: str, value: float) -> list[str]:
     return [] if value > 0 else [f"{key}={value!r}: expected a number > 0"]
 
 
+def _number_problems(node: Any, key: str = "") -> list[str]:
+    """Every number in the config finite (``inf`` passes ``> 0``, ``nan`` every comparison), and
+    every dropout a probability in [0, 1)."""
+    if is_dataclass(node):
+        return [p for f in fields(node) for p in _number_problems(getattr(node, f.name), _join(key, f.name))]
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _number_problems(v, _join(key, str(k)))]
+    if isinstance(node, list | tuple):
+        return [p for i, v in enumerate(node) for p in _number_problems(v, f"{key}[{i}]")]
+    if isinstance(node, float) and not math.isfinite(node):
+        return [f"{key}={node}: expected a finite number"]
+    if key.endswith("dropout") and isinstance(node, int | float) and not 0 <= node < 1:
+        return [f"{key}={node}: expected a dropout probability in [0, 1)"]
+    return []
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
+
+
+def _sizes_problems(node: Any, key: str) -> list[str]:
+    """Every integer of a schema section (its sizes, counts and channel lists) >= 1."""
+    if is_dataclass(node):
+        return [p for f in fields(node) for p in _sizes_problems(getattr(node, f.name), _join(key, f.name))]
+    if isinstance(node, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in node):
+        return (
+            [] if node and min(node) >= 1 else [f"{key}={node!r}: expected a non-empty list of integers >= 1"]
+        )
+    if isinstance(node, int) and not isinstance(node, bool) and node < 1:
+        return [f"{key}={node!r}: expected an integer >= 1"]
+    return []
+
+
+def _loss_problems(loss: LossConfig) -> list[str]:
+    """Loss weights >= 0 (a negative weight trains the model away from its task), bandwidths > 0."""
+    problems = [
+        p
+        for f in fields(loss)
+        if isinstance(getattr(loss, f.name), float)
+        for p in _non_negative(f"loss.{f.name}", getattr(loss, f.name))
+    ]
+    if not loss.mmd_bandwidths or min(loss.mmd_bandwidths) <= 0:
+        problems.append(
+            f"loss.mmd_bandwidths={loss.mmd_bandwidths!r}: expected a non-empty list of numbers > 0"
+        )
+    return problems
+
+
+def _clip_problems(cfg: Config) -> list[str]:
+    """What one clip may hold: data.frames × model.image_size² at most :data:`MAX_CLIP_PIXELS`."""
+    frames, size = cfg.data.frames, cfg.model.image_size
+    if frames * size * size <= MAX_CLIP_PIXELS:
+        return []
+    return [
+        f"data.frames={frames} of {size}×{size} px: a clip would hold {frames * size * size:,} pixels, "
+        f"over the limit of {MAX_CLIP_PIXELS:,} (e.g. {MAX_CLIP_PIXELS // (size * size)} frames at this size)"
+    ]
+
+
 def _model_problems(cfg: Config) -> list[str]:
     m = cfg.model
     problems = [
@@ -580,7 +675,15 @@ def _model_problems(cfg: Config) -> list[str]:
         *_at_least("model.latent_dim", m.latent_dim, 1),
         *_at_least("model.latent_size", m.latent_size, 1),
         *_at_least("model.num_classes", m.num_classes, 2),
+        *_sizes_problems(m, "model"),
     ]
+    if m.sr.projection is not None and not m.sr.projection > 0:
+        problems.append(f"model.sr.projection={m.sr.projection}: expected null (raw SR) or a factor > 0")
+    if m.personquery.num_heads >= 1 and m.personquery.hidden_dim % m.personquery.num_heads:
+        problems.append(
+            f"model.personquery.num_heads={m.personquery.num_heads} does not divide "
+            f"model.personquery.hidden_dim={m.personquery.hidden_dim}"
+        )
     if not (m.sr.modalities and set(m.sr.modalities) <= {"body", "face"}):
         problems.append(f"model.sr.modalities={m.sr.modalities!r}: expected a non-empty list from body, face")
     if m.cnn.pretrained and m.cnn.name in OWN_BACKBONES:
@@ -624,7 +727,24 @@ def _data_problems(data: DataConfig) -> list[str]:
     ]
     if data.sampling == "fps":
         problems += _positive("data.frame_interval", data.frame_interval)
+    if not 0 <= data.flip_prob <= 1:
+        problems.append(f"data.flip_prob={data.flip_prob}: expected a probability in [0, 1]")
+    if len(data.scale) != 2 or not 0 < data.scale[0] <= data.scale[1] <= 1:
+        problems.append(
+            f"data.scale={data.scale!r}: expected [low, high] area fractions, 0 < low <= high <= 1"
+        )
+    if data.class_names is not None:
+        problems += class_name_problems("data.class_names", data.class_names)
     return problems
+
+
+def class_name_problems(where: str, names: list) -> list[str]:
+    """A class list is a non-empty list of distinct, non-empty names (a repeated name would make
+    two labels of one class, and the second could never be predicted)."""
+    if not names or not all(isinstance(n, str) and n.strip() for n in names):
+        return [f"{where}={names!r}: expected a non-empty list of non-empty names"]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    return [f"{where}={names!r}: {', '.join(map(repr, repeated))} named more than once"] if repeated else []
 
 
 def _train_problems(cfg: Config) -> list[str]:

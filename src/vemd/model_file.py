@@ -8,14 +8,19 @@
      "config": dict,             # the resolved config it was trained with
      "class_names": list[str],
      "state_dict": {name: tensor},   # every weight, prefixed by part where the system has several
-     "extra": dict}              # the system's plain facts (a VE-MD's stage, a frozen part's config)
+     "extra": dict,              # the system's plain facts (a VE-MD's stage, a frozen part's config)
+     "training_data": dict}      # what it was trained on (training_data): the loader, synthetic or not
 
 :func:`read_model_file` also reads the layouts of earlier versions and gives them in this one:
 format 1 files of a VE-MD (``vemd-model``), of a multimodal model (``vemd-multimodal``: the
 VE-MD inside, the branch weights beside it) and of a seed system (``vemd-system``), and the
 Lightning checkpoints (``*.ckpt``) that ``vemd fit`` writes while it trains a VE-MD.
 
-Every problem with a model file is one :class:`CheckpointError` line naming it.
+Every problem with a model file is one :class:`CheckpointError` line naming it: bytes that
+differ from the file's CRC-32s (:func:`vemd.io.verify_zip`), a layout that is not vemd's, and,
+where a model is loaded or written, weights that hold NaN or infinite values (what a run that
+diverged leaves). A file without the ``training_data`` record (written before it existed, or
+a fit checkpoint) has it inferred from its config's ``data`` section.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vemd.errors import VemdError
-from vemd.io import atomic_write, load_weights_only
+from vemd.io import DamagedFile, atomic_write, load_weights_only
 from vemd.version import __version__
 
 FORMAT = "vemd-model"
@@ -35,6 +40,11 @@ MULTIMODAL = "multimodal"
 _V1_MULTIMODAL = "vemd-multimodal"
 _V1_SYSTEM = "vemd-system"
 _BRANCHES = ("audio", "text", "fusion")
+# What vemd says wherever a model trained on the built-in data is applied (predict, the API, serve).
+SYNTHETIC_CAVEAT = "trained on drawn scenes (SynthGroups), not a model of real people"
+# The ``format`` of the dataset.json vemd synth writes (vemd.data.loaders.generic.SYNTH_FORMAT,
+# spelled again here: a base module imports no data layer; a test holds the two equal).
+_SYNTH_FORMAT = "vemd-synthgroups"
 
 
 class CheckpointError(VemdError):
@@ -52,11 +62,71 @@ class ModelFile:
     state_dict: dict
     extra: dict = field(default_factory=dict)
     vemd_version: str | None = None
+    training_data: dict = field(default_factory=dict)  # see training_data()
 
     def part(self, prefix: str) -> dict:
         """The weights under ``prefix.`` with the prefix taken off."""
         start = f"{prefix}."
         return {k[len(start) :]: v for k, v in self.state_dict.items() if k.startswith(start)}
+
+    @property
+    def caveat(self) -> str | None:
+        """:data:`SYNTHETIC_CAVEAT` for a model trained on the built-in synthetic data, else None."""
+        return SYNTHETIC_CAVEAT if self.training_data.get("synthetic") else None
+
+
+def training_data(config: dict, *, look: bool = True) -> dict:
+    """What a model with this config was trained on: ``{"dataset": data.name, "synthetic": bool}``.
+
+    Synthetic means SynthGroups' drawn scenes: the dataset root holds the ``dataset.json`` that
+    ``vemd synth`` writes (``look``: read at the root); a root that cannot be read, or
+    ``look=False`` (a file written before the record existed), counts a ``synth`` dataset as
+    SynthGroups. The root itself is not recorded: a model file shared need not tell a folder.
+    """
+    data = config.get("data") if isinstance(config, dict) else None
+    data = data if isinstance(data, dict) else {}
+    name = str(data.get("name", "synth"))
+    synthetic = _synthgroups_root(data.get("root")) if look else None
+    return {"dataset": name, "synthetic": name == "synth" if synthetic is None else synthetic}
+
+
+def _synthgroups_root(root) -> bool | None:
+    """Whether the dataset folder ``root`` was written by ``vemd synth``; None when unreadable."""
+    import json
+
+    if not isinstance(root, str) or not Path(root).is_dir():
+        return None
+    record = Path(root) / "dataset.json"
+    if not record.is_file():
+        return False
+    try:
+        return json.loads(record.read_bytes()).get("format") == _SYNTH_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def non_finite(named) -> list[str]:
+    """Names of the floating tensors of ``named`` (``(name, tensor)`` pairs) holding NaN or inf."""
+    import torch
+
+    return [
+        name
+        for name, tensor in named
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+
+
+def refuse_non_finite(path: str | Path, named, *, written: bool = False) -> None:
+    """One-line CheckpointError naming ``path`` when a weight of ``named`` holds NaN or inf (the
+    model of a run that diverged: its labels would be noise with a confident face)."""
+    named = list(named)
+    bad = non_finite(named)
+    if bad:
+        what = "not written" if written else "unusable"
+        raise CheckpointError(
+            f"{path}: {what}: {len(bad)} of its {len(named)} weight tensors hold NaN or infinite values "
+            f"(first: {bad[0]}), as a training run that diverged leaves them; retrain (e.g. a lower train.lr)"
+        )
 
 
 def write_model_file(
@@ -67,10 +137,17 @@ def write_model_file(
     class_names: list[str],
     state_dict: Mapping,
     extra: dict | None = None,
+    weights: list[str] | None = None,
 ) -> Path:
-    """Write a model file atomically (a unique temporary name, then a rename)."""
+    """Write a model file atomically (a unique temporary name, then a rename), with the record
+    of its training data (:func:`training_data`). ``weights``: the names in ``state_dict`` that
+    are trained weights (default: every tensor); one holding NaN or inf is refused, nothing is
+    written. Buffers left out of ``weights`` may hold NaN by design (a not-fitted sentinel)."""
     import torch
 
+    path = Path(path)
+    names = list(state_dict) if weights is None else weights
+    refuse_non_finite(path, ((name, state_dict[name]) for name in names), written=True)
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -80,8 +157,8 @@ def write_model_file(
         "class_names": [str(c) for c in class_names],
         "state_dict": dict(state_dict),
         "extra": dict(extra or {}),
+        "training_data": training_data(config),
     }
-    path = Path(path)
     atomic_write(path, lambda handle: torch.save(payload, handle))
     return path
 
@@ -121,6 +198,10 @@ def read_model_file(path: str | Path) -> ModelFile:
         file = _vemd_v1({**meta, "state_dict": state, "vemd_version": meta.get("version")}, path)
     else:
         raise CheckpointError(f"{path}: not a vemd model file (no vemd metadata)")
+    recorded = data.get("training_data")
+    file.training_data = (
+        dict(recorded) if isinstance(recorded, dict) else training_data(file.config, look=False)
+    )
     return checked(file)
 
 
@@ -133,6 +214,8 @@ def checked(file: ModelFile) -> ModelFile:
         raise CheckpointError(f"{path}: damaged vemd model file (no config mapping)")
     if not isinstance(names, list | tuple) or not names or not all(isinstance(n, str) for n in names):
         raise CheckpointError(f"{path}: damaged vemd model file (class_names is not a list of names)")
+    if len(set(names)) != len(names):
+        raise CheckpointError(f"{path}: damaged vemd model file (a class named twice in {list(names)})")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: damaged vemd model file (state_dict is not a dict of tensors)")
     file.class_names = list(names)
@@ -153,6 +236,8 @@ def _load(path: Path) -> dict:
         raise CheckpointError(f"{path}: empty model file")
     try:
         data = load_weights_only(path)
+    except DamagedFile as err:
+        raise CheckpointError(str(err)) from None
     except Exception as err:  # torch raises several types for foreign, damaged or unsafe files
         raise CheckpointError(f"{path}: not a readable vemd model ({type(err).__name__})") from err
     if not isinstance(data, dict):

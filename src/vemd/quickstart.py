@@ -71,7 +71,7 @@ def _demo_video(out: Path, seed: int, seconds_per_clip: int = 5, fps: int = 5) -
 def _privacy_audit(out: Path, model: Path, seed: int, identities: int) -> dict | None:
     """Step 5: audit ``model`` on ``identities`` built-in people; a finished audit of this model is reused."""
     from vemd.card import add_audit
-    from vemd.privacy.audit import file_digest, run_audit
+    from vemd.privacy.audit import AUDIT_VERSION, file_digest, run_audit
     from vemd.synth import generate_dataset
 
     if identities == 0:
@@ -79,7 +79,7 @@ def _privacy_audit(out: Path, model: Path, seed: int, identities: int) -> dict |
     report = out / "audit" / "audit.json"
     if report.is_file():
         result = json.loads(report.read_text())
-        same = result.get("model_sha256") == file_digest(model)
+        same = result.get("model_sha256") == file_digest(model) and result.get("version") == AUDIT_VERSION
         if same and result.get("identities", {}).get("num_identities") == identities:
             add_audit(model, result, report.with_name("audit.md"))  # a card rewritten since has it again
             return result
@@ -93,7 +93,9 @@ def _privacy_audit(out: Path, model: Path, seed: int, identities: int) -> dict |
         per_identity=AUDIT_PER_IDENTITY,
         n_groups=AUDIT_GROUPS_PER_IDENTITY * identities,
     )
-    return run_audit(model, data / "identities", groups=data / "groups", out_dir=out / "audit")
+    result = run_audit(model, data / "identities", groups=data / "groups", out_dir=out / "audit")
+    add_audit(model, result, report.with_name("audit.md"))  # the card of the model it trained
+    return result
 
 
 def run_quickstart(
@@ -140,8 +142,9 @@ def run_quickstart(
     plot_training_curves(out / "run" / "stage2" / "logs" / "metrics.csv", out / "training_curves.png")
 
     log.info("3/5 evaluating on the validation and test splits")
-    metrics = evaluate(model, split="val", out_dir=out / "eval")
-    test_metrics = evaluate(model, split="test", out_dir=out / "test")
+    # its own model, card and drawn scenes: the scores go in the card, the SR figure in the report
+    metrics = evaluate(model, split="val", out_dir=out / "eval", record=True, save_frames=True)
+    test_metrics = evaluate(model, split="test", out_dir=out / "test", record=True)
 
     log.info("4/5 predicting a generated video")
     video, truth = _demo_video(out, seed)
@@ -377,7 +380,7 @@ def run_multimodal_quickstart(
     model = Path(fitted["model"])
     log.info("4/4 evaluating each modality and the fusion on the validation and test splits")
     results = {
-        split: evaluate(model, split=split, out_dir=out / split, group_sizes=None)
+        split: evaluate(model, split=split, out_dir=out / split, group_sizes=None, record=True)
         for split in ("val", "test")
     }
     timings["total_s"] = time.perf_counter() - start

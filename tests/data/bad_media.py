@@ -7,8 +7,13 @@ line naming the file. Videos are tiny MPEG-4 clips whose frame k has grey level 
 
 Images: :func:`zero_byte_jpg`, :func:`truncated_jpeg`, :func:`truncated_jpeg_with_thumbnail`, :func:`truncated_png`,
 :func:`text_named_jpg`, :func:`cmyk_jpeg`, :func:`png16`, :func:`rgba_png`,
-:func:`gray_jpeg`, :func:`huge_image`. Videos: :func:`video` (any frame count, 0 and 1
-included), :func:`cut_mp4` (an MP4 cut in half, index first or last).
+:func:`gray_jpeg`, :func:`huge_image`, :func:`corrupt_jpeg` (a whole JPEG whose scan is damaged).
+Videos: :func:`video` (any frame count, 0 and 1 included), :func:`cut_mp4` (an MP4 cut in half,
+index first or last), :func:`timed_video` (frames at chosen presentation times: variable frame
+rate, a WebM declaring 1000 fps), :func:`cut_mkv` and :func:`corrupt_mkv` (no frame count in
+the header; cut in half, or damaged in the middle so that decoding stops), :func:`rotated_mp4`
+(a phone's portrait video: landscape frames and a display matrix). Not media:
+:func:`text_file`.
 """
 
 from __future__ import annotations
@@ -180,3 +185,106 @@ def cut_mp4(
     """
     name = name or ("cut_index_first.mp4" if index_first else "cut_index_last.mp4")
     return _cut(video(folder, frames, name, faststart=index_first, noise=True, codec=codec), 0.5)
+
+
+def corrupt_jpeg(folder: Path, name: str = "corrupt.jpg") -> Path:
+    """A 320×240 JPEG that ends as it should but whose scan is damaged in the middle (64 bytes
+    zeroed, a stray restart marker): libjpeg warns "Corrupt JPEG data" and decodes garbage."""
+    path = _target(folder, name)
+    noise = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path, quality=90)
+    data = bytearray(path.read_bytes())
+    scan = data.index(b"\xff\xda")
+    middle = scan + (len(data) - scan) // 2
+    data[middle : middle + 64] = bytes(64)
+    data[middle + 10 : middle + 12] = b"\xff\xd0"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def text_file(folder: Path, name: str = "notes.txt", size: int = 4000) -> Path:
+    """A few KB of plain text (FFmpeg's ``tty`` demuxer would render it as video)."""
+    path = _target(folder, name)
+    line = "Meeting notes: everyone smiled, then the coffee ran out.\n"
+    path.write_text(line * (size // len(line) + 1))
+    return path
+
+
+def timed_video(
+    folder: Path,
+    times: list[float],
+    name: str = "timed.mkv",
+    *,
+    format: str = "matroska",
+    codec: str = "mpeg4",
+    rate: int | None = None,
+) -> Path:
+    """A 64×48 video whose frame k (grey level 4·k) is shown from ``times[k]`` seconds, in
+    millisecond timestamps; ``rate`` is the frame rate the codec declares (None: PyAV's)."""
+    from fractions import Fraction
+
+    path = _target(folder, name)
+    time_base = Fraction(1, 1000)
+    with av.open(str(path), "w", format=format) as container:
+        stream = container.add_stream(codec, rate=rate) if rate else container.add_stream(codec)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = time_base
+        for k, seconds in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(np.full((HEIGHT, WIDTH, 3), (4 * k) % 256, np.uint8), "rgb24")
+            frame.pts, frame.time_base = round(seconds * 1000), time_base
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def vfr_times(frames: int = 80, seconds: float = 16.9, seed: int = 0) -> list[float]:
+    """``frames`` start times from 0 to ``seconds`` at random gaps (20 to 400 ms before scaling)."""
+    gaps = np.random.default_rng(seed).uniform(0.02, 0.4, frames - 1)
+    return [0.0, *np.cumsum(gaps * seconds / gaps.sum()).round(3).tolist()]
+
+
+def _noise_mkv(folder: Path, name: str, frames: int, codec: str) -> Path:
+    """A ``frames``-frame noise MKV at 10 fps (Matroska headers give no frame count)."""
+    path = _target(folder, name)
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", format="matroska") as container:
+        stream = container.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        for _ in range(frames):
+            image = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def cut_mkv(folder: Path, name: str = "cut.mkv", frames: int = 60) -> Path:
+    """A ``frames``-frame (6 s) noise MKV cut at half its bytes: its header still gives 6 s,
+    its first 24 frames (2.4 s) decode."""
+    return _cut(_noise_mkv(folder, name, frames, "mpeg4"), 0.5)
+
+
+def corrupt_mkv(folder: Path, name: str = "corrupt.mkv", frames: int = 60) -> Path:
+    """A ``frames``-frame (6 s) H.264 noise MKV with 4000 bytes in its middle overwritten:
+    decoding stops about half way (3.0 s), though the demuxer finds later packets."""
+    path = _noise_mkv(folder, name, frames, "libx264")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 4000] = b"\xff" * 4000
+    path.write_bytes(bytes(data))
+    return path
+
+
+def rotated_mp4(folder: Path, degrees: int = -90, name: str = "portrait.mp4", frames: int = 3) -> Path:
+    """A 64×48 (landscape) MP4 whose display matrix turns it by ``degrees`` counter-clockwise
+    (-90: a phone held upright); each frame is black with a white 8×8 top-left corner."""
+    path = _target(folder, name)
+    image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    image[:8, :8] = 255
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.set_display_rotation(degrees)
+        for _ in range(frames):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path

@@ -252,3 +252,24 @@ def test_missing_camera_is_one_line():
     message = _one_line_error(file, format=format, options=options, open_timeout=2.0)
     assert message.startswith("camera 97 (/dev/video97): cannot open live source (")
     assert "No such file or directory" in message
+
+
+def test_live_frames_are_turned_as_their_display_matrix_says(tmp_path):
+    from tests.data import bad_media
+
+    source = str(bad_media.rotated_mp4(tmp_path, -90))  # a phone held upright
+    frames = list(iter_live_frames(source))
+    assert frames and all(f.image.shape == (64, 48, 3) for f in frames)
+    assert frames[0].image[0, -1].mean() > 200  # the stored top-left corner, shown top-right
+
+
+def test_live_frames_over_the_pixel_limit_are_one_line(tmp_path, monkeypatch):
+    from tests.data import bad_media
+
+    from vemd.data import media
+
+    source = str(bad_media.video(tmp_path, 5))
+    monkeypatch.setattr(media, "MAX_IMAGE_PIXELS", 64 * 48 - 1)
+    with pytest.raises(DataError) as caught:
+        next(iter_live_frames(source))
+    assert str(caught.value) == f"{source}: video frames of 64×48 pixels exceed vemd's limit of 3071 pixels"

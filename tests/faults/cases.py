@@ -73,6 +73,64 @@ def torch_file(kind: str, path: Path, marker: Path) -> Path:
 TORCH_FILE_KINDS = ("zero", "truncated", "random", "payload", "pickle")
 
 
+def flip_bytes(path: Path, count: int = 64) -> Path:
+    """Flip ``count`` bytes in the middle of the largest tensor's data of a torch zip file, in
+    place: torch still reads it (its members' CRC-32s are the only witness)."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        member = max((m for m in archive.infolist() if "/data/" in m.filename), key=lambda m: m.file_size)
+    data = bytearray(path.read_bytes())
+    header = member.header_offset
+    name_length, extra_length = struct.unpack("<HH", data[header + 26 : header + 30])
+    start = header + 30 + name_length + extra_length + member.file_size // 2
+    data[start : start + count] = bytes(b ^ 0xFF for b in data[start : start + count])
+    path.write_bytes(bytes(data))
+    return path
+
+
+def rewrite_model(path: Path, *, fill: float | None = None, config: dict | None = None, classes=None) -> Path:
+    """A model file changed in place: one weight tensor filled with ``fill`` (nan, inf: what a
+    run that diverged exports), ``config`` values set by dotted key, the class names replaced."""
+    import torch
+
+    data = torch.load(path, weights_only=True)
+    if fill is not None:
+        name = next(k for k, v in data["state_dict"].items() if v.is_floating_point() and v.numel() > 1)
+        data["state_dict"][name] = torch.full_like(data["state_dict"][name], fill)
+    for key, value in (config or {}).items():
+        *parents, last = key.split(".")
+        node = data["config"]
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    if classes is not None:
+        data["class_names"] = list(classes)
+    torch.save(data, path)
+    return path
+
+
+def poison_shard(kind: str, path: Path) -> Path:
+    """An annotation shard whose arrays are well formed but whose values are not: ``nan`` (a
+    person's body keypoints NaN), ``zero-size`` (a frame of 0×0 pixels)."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k].copy() for k in data.files}
+    if kind == "nan":
+        person = int(np.flatnonzero(arrays["has_body"])[0])
+        arrays["body"][person, 0, :2] = np.nan
+    elif kind == "zero-size":
+        arrays["sizes"][0] = 0
+    else:
+        raise ValueError(kind)
+    with path.open("wb") as handle:
+        np.savez(handle, **arrays)
+    return path
+
+
+POISON_KINDS = ("nan", "zero-size")
+
+
 # Annotation shards.
 
 

@@ -102,11 +102,15 @@ def _print_warning(message, category, filename, lineno, file=None, line=None) ->
 
 
 def snapshot(folder: Path) -> dict[str, str]:
-    """``{relative path: content hash}`` of every file under ``folder`` (``/`` for a folder)."""
+    """``{relative path: content hash}`` of every file under ``folder`` (``/`` for a folder, the
+    target for a symbolic link, which is not followed: it may be a loop)."""
     state = {}
     for path in sorted(folder.rglob("*")):
         key = str(path.relative_to(folder))
-        state[key] = "/" if path.is_dir() else hashlib.sha1(path.read_bytes()).hexdigest()
+        if path.is_symlink():
+            state[key] = f"-> {path.readlink()}"
+        else:
+            state[key] = "/" if path.is_dir() else hashlib.sha1(path.read_bytes()).hexdigest()
     return state
 
 

@@ -9,6 +9,7 @@ and judges the outcome by one rule (``harness.check``). Cases run on a copy of a
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +19,18 @@ from tests.annotate.helpers import stub_backend
 from tests.data import bad_media
 from tests.faults.cases import (
     CONFIG_KINDS,
+    POISON_KINDS,
     PREDICTION_KINDS,
     SHARD_KINDS,
     TORCH_FILE_KINDS,
     Workspace,
     config_file,
     damage_shard,
+    flip_bytes,
+    poison_shard,
     predictions_csv,
     predictions_file,
+    rewrite_model,
     set_manifest_row,
     store_keys,
     torch_file,
@@ -345,6 +350,149 @@ for window in ("0", "-1", "nan"):
     )
 
 
+# ---------------------------------------------------------------- inputs that are not what they seem (issue 27 §3)
+
+
+def _predict_run(ws: Workspace, make, bad=None, then=None) -> Run:
+    """``vemd predict`` of the file ``make(folder)`` writes; ``bad`` what the line must name."""
+    path = make(ws.folder("in"))
+    return Run(["predict", "--ckpt", ws.model(), path, "--out", ws.root / "P"], bad or path, then=then)
+
+
+def _duration(seconds: float, windows: int) -> Callable[[Workspace], None]:
+    def then(ws: Workspace) -> None:
+        (entry,) = json.loads((ws.root / "P" / "predictions.json").read_text())
+        assert entry["duration"] == pytest.approx(seconds, abs=0.05), entry["duration"]
+        assert len(entry["windows"]) == windows, entry["windows"]
+
+    return then
+
+
+def _symlink_loop(folder: Path) -> Path:
+    loop = folder / "loop.mp4"
+    loop.symlink_to(loop)
+    return loop
+
+
+def _vfr_mkv(folder: Path) -> Path:
+    return bad_media.timed_video(folder, bad_media.vfr_times(80, 16.9), "vfr.mkv")
+
+
+def _webm_1000_fps(folder: Path) -> Path:
+    times = [float(k) for k in range(60)]  # a frame a second, declared 1000 fps
+    return bad_media.timed_video(folder, times, "ms.webm", format="webm", codec="libvpx", rate=1000)
+
+
+NOT_MEDIA = {  # maker → what data check, predict and annotate (in a folder, exit 3) make of it
+    "text_file": (bad_media.text_file, PROBLEM, ERROR),
+    "text_named_mp4": (lambda f: bad_media.text_file(f, "notes.mp4"), PROBLEM, ERROR),
+    "cut_mkv": (bad_media.cut_mkv, PROBLEM, NOTICE),
+    "corrupt_mkv": (bad_media.corrupt_mkv, PROBLEM, NOTICE),
+    "corrupt_jpeg": (bad_media.corrupt_jpeg, PROBLEM, NOTICE),
+}
+for name, (make, in_check, in_predict) in NOT_MEDIA.items():
+    case(f"data-check-{name}", "data/media", in_check, lambda ws, make=make: _data_check_run(ws, make))
+    then = None if in_predict == ERROR else _predicted()
+    case(
+        f"predict-{name}",
+        "data/media",
+        in_predict,
+        lambda ws, make=make, then=then: _predict_run(ws, make, then=then),
+    )
+case(
+    "annotate-text_named_mp4",
+    "data/media",
+    NOTICE,
+    lambda ws: Run(
+        _annotate_argv(ws, f := ws.folder("in")),
+        (bad_media.good_jpeg(f), bad_media.text_file(f, "notes.mp4"))[1],
+        then=_annotated(["good.jpg"], ["notes.mp4"]),
+    ),
+    code=3,
+    backend=True,
+)
+case(
+    "annotate-corrupt_jpeg",
+    "data/media",
+    NOTICE,
+    lambda ws: Run(
+        _annotate_argv(ws, f := ws.folder("in"), "--frames", "1"),
+        bad := bad_media.corrupt_jpeg(f),
+        then=_annotated([bad.name], []),
+    ),
+    backend=True,
+)
+case("predict-symlink-loop", "data/media", ERROR, lambda ws: _predict_run(ws, _symlink_loop, "symlink loop"))
+case(
+    "annotate-symlink-loop",
+    "data/media",
+    ERROR,
+    lambda ws: Run(_annotate_argv(ws, _symlink_loop(ws.folder("in"))), "symlink loop"),
+    backend=True,
+)
+case(
+    "predict-newline-in-name",
+    "data/media",
+    ERROR,
+    lambda ws: _predict_run(ws, lambda f: bad_media.text_file(f, "two\nlines.txt"), r"two\nlines.txt"),
+)
+# Time from timestamps: 80 frames over 16.9 s (3 windows of 5 s), 60 frames a second apart (12)
+case(
+    "predict-vfr-mkv-works",
+    "data/media",
+    OK,
+    lambda ws: _predict_run(ws, _vfr_mkv, then=_duration(16.94, 3)),
+)
+case(
+    "predict-webm-1000-fps-works",
+    "data/media",
+    OK,
+    lambda ws: _predict_run(ws, _webm_1000_fps, then=_duration(59.0, 12)),
+)
+case("predict-rotated-mp4-works", "data/media", OK, lambda ws: _predict_run(ws, bad_media.rotated_mp4))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("command", ["predict", "data-check", "annotate"])
+def test_a_named_pipe_is_one_line_and_never_blocks(command, base_dataset, base_model, tmp_path, capfd):
+    """A FIFO without a writer (``<(...)``, a pipe at ``/dev/stdin``): refused before it is
+    opened. It lies outside the checked folder: reading it to snapshot the folder would block."""
+    import os
+
+    ws = Workspace(tmp_path / "case", base_dataset, base_model)
+    ws.root.mkdir()
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    if command == "predict":
+        argv = ["predict", "--ckpt", ws.model(), fifo, "--out", ws.root / "P"]
+    elif command == "annotate":
+        argv = _annotate_argv(ws, fifo)
+    else:
+        root = ws.dataset()
+        set_manifest_row(root, "train-000001", path=str(fifo))
+        argv = _check_argv(root)
+    before = snapshot(ws.root)
+    with stub_backend("stub"):
+        outcome = run_cli(argv, capfd)
+    expect, code = {"predict": (ERROR, None), "annotate": (NOTICE, 3), "data-check": (PROBLEM, None)}[command]
+    check(outcome, str(argv[0]), expect, fifo, folder=ws.root, before=before, code=code)
+
+
+def test_video_frames_over_the_pixel_limit_are_one_line(
+    base_dataset, base_model, tmp_path, capfd, monkeypatch
+):
+    """vemd's pixel limit, lowered below a 64×48 frame (a 12000² frame would be 0.5 GB)."""
+    from vemd.data import media
+
+    ws = Workspace(tmp_path, base_dataset, base_model)
+    run = _predict_run(ws, lambda f: bad_media.video(f, 10))
+    monkeypatch.setattr(media, "MAX_IMAGE_PIXELS", 64 * 48 - 1)
+    before = snapshot(tmp_path)
+    outcome = run_cli(run.argv, capfd)
+    check(outcome, "predict", ERROR, run.bad, folder=tmp_path, before=before)
+    assert "video frames of 64×48 pixels exceed vemd's limit" in outcome.stderr
+
+
 # ---------------------------------------------------------------- manifests (bad labels)
 
 
@@ -561,6 +709,210 @@ for key, value in {
     )
 
 
+# ---------------------------------------------------------------- weights, values and records that pass a first look
+
+
+MODEL_FAULTS = {  # a valid model file changed in place: torch reads each of them without a word
+    "flipped-bytes": flip_bytes,  # 64 bytes inside a tensor's data: only the CRC-32s tell
+    "nan-weights": lambda m: rewrite_model(m, fill=float("nan")),  # what a diverged run exports
+    "inf-weights": lambda m: rewrite_model(m, fill=float("inf")),
+    "frames-100000": lambda m: rewrite_model(m, config={"data.frames": 100000}),  # 21.5 GB, then OOM
+    "class-named-twice": lambda m: rewrite_model(m, classes=["Negative", "Negative", "Positive"]),
+}
+for kind, damage in MODEL_FAULTS.items():
+    case(
+        f"predict-model-{kind}",
+        "predict/model",
+        ERROR,
+        lambda ws, damage=damage: Run(
+            ["predict", "--ckpt", m := damage(ws.model()), bad_media.good_jpeg(ws.folder("in"))]
+            + ["--json", "--out", ws.root / "P"],
+            m,
+        ),
+    )
+    case(
+        f"test-model-{kind}",
+        "predict/model",
+        ERROR,
+        lambda ws, damage=damage: Run(_test_argv(ws, ws.dataset(), m := damage(ws.model())), m),
+    )
+    case(
+        f"export-model-{kind}",
+        "predict/model",
+        ERROR,
+        lambda ws, damage=damage: Run(
+            [
+                "export",
+                "--ckpt",
+                m := damage(ws.model()),
+                "--format",
+                "torchscript",
+                "--out",
+                ws.root / "m.ts",
+            ],
+            m,
+        ),
+    )
+case(
+    "predict-window-1e308",
+    "predict/model",
+    ERROR,
+    lambda ws: Run(
+        ["predict", "--ckpt", ws.model(), bad_media.video(ws.folder("in"), 20), "--window", "1e308"],
+        "--window",
+    ),
+)
+case(
+    "predict-batch-size-100000",
+    "predict/model",
+    ERROR,
+    lambda ws: Run(
+        ["predict", "--ckpt", ws.model(), bad_media.good_jpeg(ws.folder("in")), "--batch-size", "100000"],
+        "batch size 100000",
+    ),
+)
+# Values the schema's types take but no model, loss or window can: each is one line naming the key
+# (or, for timm's own arguments, saying the settings make no working model), before any work.
+for key, value, named in (
+    ("train.lr", "inf", "train.lr"),
+    ("train.lr", "nan", "train.lr"),
+    ("train.stage1_lr", "inf", "train.stage1_lr"),
+    ("loss.body", "nan", "loss.body"),
+    ("loss.mmd", "inf", "loss.mmd"),
+    ("loss.cls", "-1", "loss.cls"),
+    ("model.image_size", "1", "model.image_size"),
+    ("model.emotion.num_heads", "5", "num_heads=5"),
+    ("model.vit.kwargs.depth", "-1", "model settings"),
+    ("model.vit.kwargs.num_heads", "5", "model settings"),
+    ("model.sr.projection", "-1", "model.sr.projection"),
+    ("model.emotion.dropout", "5", "model.emotion.dropout"),
+    ("model.emotion.mlp_hidden", "-3", "model.emotion.mlp_hidden"),
+    ("data.frames", "100000", "data.frames"),
+    ("data.class_names", "[Negative,Negative,Positive]", "data.class_names"),
+):
+    case(
+        f"fit-config-value-{key}={value}",
+        "config/CLI",
+        ERROR,
+        lambda ws, key=key, value=value, named=named: Run(
+            [*_fit_argv(ws, ws.dataset()), "--set", f"{key}={value}"], named
+        ),
+    )
+case(
+    "fit-config-value-python-tag",
+    "config/CLI",
+    ERROR,
+    lambda ws: Run(
+        [
+            *_fit_argv(ws, ws.dataset()),
+            "--set",
+            f"model.mode=!!python/object/apply:builtins.open [{ws.marker}, w]",
+        ],
+        "override",
+    ),
+)
+case(
+    "summary-config-base-not-a-name",
+    "config/CLI",
+    ERROR,
+    lambda ws: Run(
+        ["summary", "--config", p := ws.folder("cfg") / "base42.yaml"], (p.write_text("base: 42\n"), p)[1]
+    ),
+)
+# A learning rate the schema takes that makes the loss NaN after one step: one line, no model.pt.
+case(
+    "fit-diverges",
+    "fit",
+    ERROR,
+    lambda ws: Run(_fit_argv(ws, ws.dataset(), "train.lr=1e30"), "training loss", ("R",), _no_export),
+)
+
+
+def _poisoned_store(ws: Workspace, kind: str) -> tuple[Path, Path]:
+    root = ws.dataset()
+    return root, poison_shard(kind, root / "annotations" / "shard-000000.npz")
+
+
+for kind in POISON_KINDS:  # NaN keypoints, a 0×0 frame: data check says so, fit refuses
+    case(
+        f"data-check-shard-{kind}",
+        "data/media",
+        PROBLEM,
+        lambda ws, kind=kind: Run(_check_argv((d := _poisoned_store(ws, kind))[0]), d[1]),
+    )
+    case(
+        f"fit-shard-{kind}",
+        "fit",
+        ERROR,
+        lambda ws, kind=kind: Run(
+            _fit_argv(ws, (d := _poisoned_store(ws, kind))[0]), d[1], ("R",), _no_export
+        ),
+    )
+
+
+def _manifest_pointing(ws: Workspace, where: str) -> tuple[Path, Path]:
+    """The dataset copy with one row's media named outside ROOT (``absolute`` or ``parent``)."""
+    root = ws.dataset()
+    media = root / "frames" / "train-000001"
+    path = str(media) if where == "absolute" else f"../{root.name}/frames/train-000001"
+    set_manifest_row(root, "train-000001", path=path)
+    return root, root / "manifest.csv"
+
+
+for where in ("absolute", "parent"):
+    case(
+        f"data-check-manifest-path-{where}",
+        "data/media",
+        PROBLEM,
+        lambda ws, where=where: Run(_check_argv((d := _manifest_pointing(ws, where))[0]), d[1]),
+    )
+    case(
+        f"fit-manifest-path-{where}",
+        "fit",
+        ERROR,
+        lambda ws, where=where: Run(
+            _fit_argv(ws, (d := _manifest_pointing(ws, where))[0]), d[1], ("R",), _no_export
+        ),
+    )
+# Outputs that cannot be written are found before the run, not after it.
+case(
+    "predict-out-unwritable",
+    "predict/model",
+    ERROR,
+    lambda ws: Run(
+        ["predict", "--ckpt", ws.model(), bad_media.good_jpeg(ws.folder("in")), "--out", "/proc/vemd-out"],
+        "/proc/vemd-out",
+    ),
+)
+case(
+    "test-out-below-a-file",
+    "predict/model",
+    ERROR,
+    lambda ws: Run(
+        [*_test_argv(ws, ws.dataset(), ws.model())[:-1], out := ws.root / "taken.txt" / "T"],
+        (out.parent.write_text("mine"), out)[1],
+    ),
+)
+case(
+    "export-out-unwritable",
+    "predict/model",
+    ERROR,
+    lambda ws: Run(
+        ["export", "--ckpt", ws.model(), "--format", "torchscript", "--out", "/proc/m.ts"], "/proc/m.ts"
+    ),
+)
+case(
+    "annotate-export-coco-unwritable",
+    "config/CLI",
+    ERROR,
+    lambda ws: Run(
+        [*_annotate_argv(ws, bad_media.good_jpeg(ws.folder("in"))), "--export-coco", "/proc/vemd.json"],
+        "/proc/vemd.json",
+    ),
+    backend=True,
+)
+
+
 # ---------------------------------------------------------------- compare, synth, annotate options
 
 
@@ -700,6 +1052,43 @@ case(
     "data/media",
     OK,
     lambda ws: Run(["data", "check", "synth", d := ws.dataset(), "--json"], d / "manifest.csv"),
+)
+
+
+# ---------------------------------------------------------------- nothing changed or written unasked
+
+
+def _fit_over_a_finished_run(ws: Workspace) -> Run:
+    finished = ws.root / "R" / "model.pt"
+    finished.parent.mkdir()
+    shutil.copy(ws.model(), finished)
+    return Run(_fit_argv(ws, ws.dataset()), finished)
+
+
+def _sr_figure(written: bool) -> Callable[[Workspace], None]:
+    def then(ws: Workspace) -> None:
+        assert (ws.root / "T" / "confusion.png").is_file()
+        assert (ws.root / "T" / "sr_heatmaps.png").is_file() == written, "sr_heatmaps.png shows test frames"
+
+    return then
+
+
+# a second fit into the folder of a finished run does not replace its model.pt unasked
+case("fit-over-a-finished-run", "fit", ERROR, _fit_over_a_finished_run)
+# the SR figure shows test frames (people): written only with --save-frames
+case(
+    "test-writes-no-frame-unasked",
+    "data/media",
+    OK,
+    lambda ws: Run(_test_argv(ws, ws.dataset(), ws.model()), "sr_heatmaps", then=_sr_figure(False)),
+)
+case(
+    "test-save-frames-writes-the-sr-figure",
+    "data/media",
+    OK,
+    lambda ws: Run(
+        [*_test_argv(ws, ws.dataset(), ws.model()), "--save-frames"], "sr_heatmaps", then=_sr_figure(True)
+    ),
 )
 
 

@@ -164,3 +164,134 @@ def _keys(store: Path) -> list[str]:
     from vemd.structure.annotations import AnnotationStore
 
     return AnnotationStore(store).keys()
+
+
+# vemd predict whose figures are saved in two halves with a pause between: a kill lands while a
+# PNG is half written (the marker file says the first half is out).
+PREDICT_PAUSED_WHILE_PLOTTING = """
+import io, sys, time
+from pathlib import Path
+from matplotlib.figure import Figure
+from vemd.cli import main
+
+marker, save = Path(sys.argv[1]), Figure.savefig
+
+
+def half_then_pause(self, target, *args, **kwargs):
+    buffer = io.BytesIO()
+    save(self, buffer, *args, **{**kwargs, "format": "png"})
+    half = buffer.getvalue()[: len(buffer.getvalue()) // 2]
+    if hasattr(target, "write"):
+        target.write(half)
+        target.flush()
+    else:
+        Path(target).write_bytes(half)
+    marker.touch()
+    time.sleep(120)
+
+
+Figure.savefig = half_then_pause
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_predict_killed_while_plotting_keeps_the_earlier_figure_whole(base_model, tmp_path, capsys):
+    from vemd.cli import main
+    from vemd.inference.report import plot_name
+
+    clip, out, marker = bad_media.video(tmp_path / "in", 20, fps=10), tmp_path / "out", tmp_path / "saving"
+    argv = ["predict", str(clip), "--ckpt", str(base_model), "--window", "1", "--out", str(out)]
+    assert main(argv) == 0  # 2 windows: a timeline figure
+    figure = out / plot_name(clip)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert before[figure.name][:8] == b"\x89PNG\r\n\x1a\n"
+    _kill_when([sys.executable, "-c", PREDICT_PAUSED_WHILE_PLOTTING, str(marker), *argv], marker.exists, 1)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.suffix != ".tmp"} == before
+    capsys.readouterr()
+    assert main(argv) == 0  # the next run takes the killed one's temporary file away
+    assert sorted(p.name for p in out.iterdir()) == sorted(before)  # and leaves no lock file
+    assert not temporary_files(out)
+
+
+# vemd annotate with the stub backend that waits, before each frame, while a hold file exists.
+ANNOTATE_HELD = """
+import sys, time
+from pathlib import Path
+from tests.annotate.helpers import FakeBackend
+from vemd.annotate.backends import register_backend
+from vemd.cli import main
+
+hold = Path(sys.argv[1])
+
+
+class HeldBackend(FakeBackend):
+    def detect_faces(self, image):
+        while hold.exists():
+            time.sleep(0.01)
+        return super().detect_faces(image)
+
+
+register_backend("stub", HeldBackend)
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_a_second_annotate_into_a_store_being_written_is_refused(media, annotate_reference, tmp_path):
+    out, hold = tmp_path / "S", tmp_path / "hold"
+    other = tmp_path / "other"
+    bad_media.good_jpeg(other, "another.jpg")
+    hold.touch()
+    argv = ["annotate", str(media), "--out", str(out), "--backend", "stub", "--frames", "3", "--no-progress"]
+    first = subprocess.Popen(
+        [sys.executable, "-c", ANNOTATE_HELD, str(hold), *argv],
+        cwd=REPO,
+        env=environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not (out / "meta.json").exists():  # the first run has opened the store
+            assert first.poll() is None, first.stderr.read().decode()[-1500:]
+            assert time.monotonic() < deadline, "the first run did not open the store in 90 s"
+            time.sleep(0.01)
+        second = [sys.executable, "-c", ANNOTATE_HELD, str(tmp_path / "no-hold"), *argv]
+        second[second.index(str(media))] = str(other)
+        done = subprocess.run(
+            second, cwd=REPO, env=environment(), capture_output=True, text=True, timeout=120
+        )
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 1, done.stderr[-1500:]
+        assert len(lines) == 1 and lines[0].startswith(f"vemd annotate: error: {out}: another vemd annotate")
+    finally:
+        hold.unlink(missing_ok=True)
+        assert first.wait(timeout=120) == 0, first.stderr.read().decode()[-1500:]
+        first.stderr.close()
+    same_store(annotate_reference, out)  # the first run's frames, all of them, and nothing else
+    assert not temporary_files(out)
+
+
+# A server process in the middle of an upload: its private folder holds part of the client's file.
+UPLOADING = """
+import sys, time
+from vemd.serve.upload import private_folder
+
+with private_folder(sys.argv[1]) as folder:
+    (folder / "upload-1234.mp4").write_bytes(b"part of the client's video")
+    time.sleep(120)
+"""
+
+
+def test_a_server_starting_removes_the_uploads_a_killed_server_left(base_model, tmp_path):
+    pytest.importorskip("fastapi", reason="fastapi is not installed (extra 'serve')")
+    from vemd.serve.app import create_app
+    from vemd.serve.upload import private_folder
+
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    _kill_when([sys.executable, "-c", UPLOADING, str(uploads)], lambda: len(list(uploads.rglob("*.mp4"))), 1)
+    [left] = list(uploads.iterdir())  # kill -9: nothing could remove it
+    with private_folder(uploads) as live:  # a running server's upload (this process) stays
+        create_app(base_model, tmp_dir=uploads)
+        assert list(uploads.iterdir()) == [live]
+    assert not left.exists() and list(uploads.iterdir()) == []

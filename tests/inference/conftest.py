@@ -8,7 +8,9 @@ from vemd.config import to_dict
 
 @pytest.fixture(scope="session")
 def model_file(tmp_path_factory):
-    cfg, model = tiny_model()
+    # data.name=folder: not the built-in synthetic data, so no caveat line in these tests
+    # (test_training_data.py has the caveat)
+    cfg, model = tiny_model("data.name=folder")
     path = tmp_path_factory.mktemp("model") / "model.pt"
     write_model_file(path, to_dict(cfg), model.inference_state_dict())
     return path

@@ -117,3 +117,20 @@ def test_a_damaged_predictions_file_in_out_is_one_line(model_file, tmp_path, cap
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and str(out / "predictions.json") in err[0], err
         assert (out / "predictions.json").read_text() == text
+
+
+def test_a_run_leaves_no_lock_file_and_clears_what_killed_runs_left(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    left = [
+        ".predictions.lock",
+        ".predictions.json.0123456789abcdef.tmp",
+        ".timeline-x.png.0123456789abcdef.tmp",
+    ]
+    for name in left:  # an earlier version's lock file, a killed run's half-written files
+        (out / name).write_bytes(b"")
+    probs = {"a": 0.2, "b": 0.3, "c": 0.5}
+    window = {"start": 0.0, "end": 0.0, "label": "c", "probs": probs}
+    result = {"input": "/media/x.jpg", "duration": 0.0, "label": "c", "probs": probs, "windows": [window]}
+    write_prediction_report([result], CLASSES, out)
+    assert sorted(p.name for p in out.iterdir()) == ["predictions.json", "timeline.csv"]

@@ -42,7 +42,7 @@ def test_fit_then_test_reports_each_modality_and_fused(fitted, video_model_file,
 
     original, _, _ = load_model(video_model_file)
     assert weights_digest(model.video) == weights_digest(original)
-    result = evaluate(model_path, split="test", out_dir=tmp_path / "test")
+    result = evaluate(model_path, split="test", out_dir=tmp_path / "test", record=True)
     assert set(result["modalities"]) == {"video", "audio", "fused"}
     assert all(m["num_items"] == 12 for m in result["modalities"].values())
     assert set(result["mcnemar"]) == {"fused_vs_video", "fused_vs_audio"}

@@ -3,7 +3,7 @@
 Each run happens in a fresh folder that holds the working directory, ``TMPDIR``, the inputs
 and ``--out``; every file in it is listed before and after (:mod:`tests.privacy.helpers`), and
 every file the process opens for writing anywhere is recorded. Only the documented outputs
-may appear: ``--out``'s results, table, lock file and timeline chart; nothing at all without
+may appear: ``--out``'s results, table and timeline chart (no lock file); nothing at all without
 ``--out``, and nothing once ``vemd serve`` has answered.
 """
 
@@ -21,7 +21,7 @@ from tests.privacy.helpers import WriteSpy, media_kind, new_files, new_media_fil
 import vemd.eval.plots  # noqa: F401  (before any snapshot: matplotlib writes its font cache on first use)
 from vemd.cli import main
 from vemd.inference.predictor import GroupEmotionPredictor
-from vemd.inference.report import LOCK, RESULTS, TIMELINE, plot_name
+from vemd.inference.report import RESULTS, TIMELINE, plot_name
 
 FPS = 10
 
@@ -59,7 +59,7 @@ def test_vemd_predict_writes_only_its_documented_outputs(place, ve_md_sr, json_l
     assert capsys.readouterr().out.count(str(inputs[1])) >= 1  # it did predict
 
     plot = str(out / plot_name(inputs[1]))  # the video has 2 windows: a timeline chart
-    documented = {str(out / name) for name in (RESULTS, TIMELINE, LOCK)} | {plot}
+    documented = {str(out / name) for name in (RESULTS, TIMELINE)} | {plot}  # no lock file left
     assert set(new_files(before, after)) == (documented if with_out else set())
     media = new_media_files(before, after)
     assert set(media) <= {plot} and all(_chart(path) for path in media)

@@ -53,7 +53,12 @@ MODEL_INFO |= {
     "max_duration_s",
 }
 MODEL_INFO |= {"model_card"}
+# where and how it computes (the device, the precision chosen and why) and what its training
+# data was ("trained on drawn scenes"): facts of the model and the server, none of a person
+MODEL_INFO |= {"device", "precision", "precision_reason", "caveat"}
+# ``caveat``: one line about the model's training data, the same for every result it gives
 GROUP_EMOTION_FIELDS = {"input", "label", "probs", "duration", "windows", "valence", "modalities", "arousal"}
+GROUP_EMOTION_FIELDS |= {"caveat"}
 WINDOW_FIELDS = {"start", "end", "label", "probs", "valence", "audio_present", "arousal"}
 
 
@@ -127,7 +132,7 @@ def test_vemd_predict_json_lines_and_out_files_are_group_level(ve_md, inputs, tm
     header = rows[0]
     assert set(header) <= TIMELINE_COLUMNS and per_person_keys(header) == []
     assert {"input", "start", "end", "label", "valence"} <= set(header) and len(rows) == 1 + 3
-    assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".json", ".lock", ".png"]
+    assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".json", ".png"]  # no lock file left
 
 
 def test_vemd_serve_answers_are_group_level(ve_md_sr, inputs):

@@ -150,10 +150,18 @@ def _noise(folder: Path, name: str, size: int) -> Path:
     return path
 
 
+def _webm_1000_fps(folder: Path, frames: int) -> Path:
+    """A WebM of ``frames`` frames one second apart whose codec declares 1000 fps."""
+    times = [float(k) for k in range(frames)]
+    return bad_media.timed_video(folder, times, "ms.webm", format="webm", codec="libvpx", rate=1000)
+
+
 UPLOADS = [  # (what, writer, status, words in the error)
     ("larger than the limit", lambda d: _noise(d, "big.jpg", LIMIT_MB * 1_000_000 + 1), 413, "limit of 1 MB"),
     ("declared larger", lambda d: _noise(d, "big.jpg", 2 * LIMIT_MB * 1_000_000), 413, "limit of 1 MB"),
     ("video too long", lambda d: bad_media.video(d, (MAX_S + 1) * FPS, "long.mp4", fps=FPS), 413, "6.0 s"),
+    ("too long by its timestamps", lambda d: _webm_1000_fps(d, 10), 413, "9.0 s"),  # 10 frames at 1000 fps
+    ("text file", lambda d: bad_media.text_file(d), 415, "not an image"),
     ("text named .jpg", lambda d: bad_media.text_named_jpg(d), 415, "not an image"),
     ("random bytes", lambda d: _noise(d, "noise.mp4", 5000), 415, "not an image"),
     ("truncated JPEG", lambda d: bad_media.truncated_jpeg(d), 422, "truncated.jpg: truncated image"),

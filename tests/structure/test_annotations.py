@@ -103,3 +103,18 @@ def test_no_temporary_files_left(tmp_path):
     with AnnotationStore(tmp_path / "ann", create=True) as store:
         store.add("a/0", _frame(rng, 2))
     assert not list((tmp_path / "ann").glob(".*tmp"))
+
+
+def test_a_shard_another_writer_added_is_never_replaced(tmp_path):
+    rng = np.random.default_rng(0)
+    first = AnnotationStore(tmp_path / "ann", create=True)
+    second = AnnotationStore(tmp_path / "ann")  # opened before the first wrote anything
+    first.add("a/0", _frame(rng, 1))
+    second.add("b/0", _frame(rng, 2))
+    first.flush()
+    written = (tmp_path / "ann" / "shard-000000.npz").read_bytes()
+    with pytest.raises(AnnotationFormatError, match="shard-000000.npz: written by another process"):
+        second.flush()
+    assert (tmp_path / "ann" / "shard-000000.npz").read_bytes() == written
+    assert AnnotationStore(tmp_path / "ann").keys() == ["a/0"]
+    assert not list((tmp_path / "ann").glob(".*.tmp"))

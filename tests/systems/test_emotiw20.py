@@ -123,7 +123,7 @@ def test_the_svm_is_fitted_on_out_of_fold_scores(fitted, loaded):
 def test_vemd_test_reports_each_branch_and_the_fusion(fitted, loaded, tmp_path, capsys):
     run = fitted[0]
     out = tmp_path / "report"
-    assert main(["test", "--ckpt", str(run / "model.pt"), "--out", str(out)]) == 0
+    assert main(["test", "--ckpt", str(run / "model.pt"), "--out", str(out), "--record"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["split"] == "test" and set(printed["modalities"]) == {"video", "audio", "fused"}
     metrics = json.loads((out / "metrics.json").read_text())

@@ -114,7 +114,9 @@ def test_every_system_goes_through_every_step(kind, models, data, identities, tm
     # vemd test with the common options, on the CPU in fp32
     report = tmp_path / "test"
     args = ["test", "--ckpt", str(path), "--precision", "fp32", "--device", "cpu", "--out", str(report)]
+    card = path.with_name("MODEL_CARD.md").read_bytes()
     assert main(args) == 0
+    assert path.with_name("MODEL_CARD.md").read_bytes() == card  # written only into --out (no --record)
     printed = json.loads(capsys.readouterr().out)
     assert printed["split"] == "test" and Path(printed["report"]) == report
     assert (report / "metrics.json").is_file() and (report / "predictions.csv").is_file()

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 import torch
-from conftest import TINY
 from tests.faults.cases import payload
 
+from conftest import TINY
 from vemd.cli import main
 from vemd.config import load_config
 from vemd.inference.predictor import PUBLIC_KEYS, WINDOW_KEYS, GroupEmotionPredictor
@@ -52,7 +52,9 @@ def test_stage2_starts_from_stage1_vit(trained):
 
 def test_vemd_test_writes_reports(trained, synth_root, tmp_path):
     out, _ = trained
+    card = (out / "MODEL_CARD.md").read_bytes()
     assert main(["test", "--ckpt", str(out / "model.pt"), "--split", "val", "--out", str(tmp_path)]) == 0
+    assert (out / "MODEL_CARD.md").read_bytes() == card  # only --record changes the card
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     for key in (
         "accuracy",
@@ -69,8 +71,12 @@ def test_vemd_test_writes_reports(trained, synth_root, tmp_path):
     assert sum(map(sum, metrics["confusion"])) == 8
     rows = list(csv.DictReader((tmp_path / "predictions.csv").open()))
     assert len(rows) == 8 and {"item_id", "true_label", "pred_label"} <= set(rows[0])
-    for png in ("confusion.png", "sr_heatmaps.png"):
-        assert (tmp_path / png).stat().st_size > 1000
+    assert (tmp_path / "confusion.png").stat().st_size > 1000
+    assert not (tmp_path / "sr_heatmaps.png").exists()  # it shows test frames: only when asked
+    frames = tmp_path / "with-frames"
+    args = ["test", "--ckpt", str(out / "model.pt"), "--split", "val", "--out", str(frames), "--save-frames"]
+    assert main(args) == 0
+    assert (frames / "sr_heatmaps.png").stat().st_size > 1000
     # comparing the same predictions with themselves: no discordant pair, p = 1
     assert (
         main(["compare", str(tmp_path / "predictions.csv"), str(tmp_path / "predictions.csv"), "--json"]) == 0
@@ -93,7 +99,9 @@ def test_predict_is_group_level_only(trained, synth_root, tmp_path, capsys):
     )
     captured = capsys.readouterr()
     assert code == 1  # one input failed ...
-    assert "broken.mp4" in captured.err and len(captured.err.strip().splitlines()) == 1
+    err = captured.err.strip().splitlines()  # trained on SynthGroups: one note says so, then the error
+    assert err[0] == "vemd predict: note: trained on drawn scenes (SynthGroups), not a model of real people"
+    assert len(err) == 2 and "broken.mp4" in err[1]
     assert json.loads(captured.out.strip().splitlines()[-1])["input"] == str(image)  # ... the other still ran
     assert (tmp_path / "predictions.json").exists() and (tmp_path / "timeline.csv").exists()
 
@@ -285,10 +293,10 @@ def test_fit_writes_a_model_card_that_vemd_test_completes(trained, tmp_path):
     assert facts["validation"]["score"] == pytest.approx(summary["best_val_score"])
     low, high = facts["validation"]["ci95"]
     assert low <= facts["validation"]["score"] <= high
-    # vemd test adds its split to the card beside the model it evaluated
+    # vemd test --record adds its split to the card beside the model it evaluated
     shutil.copy(out / "model.pt", tmp_path / "model.pt")
     shutil.copy(out / "MODEL_CARD.md", tmp_path / "MODEL_CARD.md")
-    assert main(["test", "--ckpt", str(tmp_path / "model.pt"), "--split", "val"]) == 0
+    assert main(["test", "--ckpt", str(tmp_path / "model.pt"), "--split", "val", "--record"]) == 0
     metrics = json.loads((tmp_path / "test-val" / "metrics.json").read_text())
     evaluated = read_facts(tmp_path / "model.pt")["evaluations"]["val"]
     assert evaluated["accuracy"] == metrics["accuracy"] and evaluated["num_items"] == 8

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vemd.config import DataConfig
+from vemd.data.content import shown, source_type
 from vemd.data.loaders import load_index
 from vemd.data.loaders.common import Problems
 from vemd.data.media import is_image, is_video
@@ -35,7 +36,8 @@ def find_items(source: str | Path, splits: tuple[str, ...] = ("train",)) -> list
     """Items of INPUT in a stable order; DataError naming INPUT when it holds nothing to annotate."""
     source = Path(source)
     if not source.exists():
-        raise DataError(f"{source}: no such file or folder")
+        source_type(source)  # DataError: no such file or folder, a symlink loop, ...
+        raise DataError(f"{shown(source)}: no such file or folder")
     if source.is_file() and source.name == "manifest.csv":
         source = source.parent
     if source.is_dir() and (source / "manifest.csv").is_file():

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from vemd.commands.common import add_dataset_arguments, dataset_config, refuse_file_as_folder
@@ -144,7 +146,7 @@ def _run_store(
     from vemd.structure.annotations import AnnotationStore
 
     status = 0
-    with AnnotationStore(out, create=True) as store:
+    with _writing(out), AnnotationStore(out, create=True) as store:
         if args.import_coco:
             _import(args.import_coco, store, items or None)
         elif items:
@@ -157,6 +159,18 @@ def _run_store(
     if args.preview and items:
         _preview(out, items, args.preview, Path(args.preview_dir or f"{out}-preview"))
     return status
+
+
+@contextmanager
+def _writing(out: Path) -> Iterator[None]:
+    """The store folder, created, held by this run alone: a second run into it is refused at
+    once (one line) instead of writing shards beside this one's."""
+    from vemd.io import locked_folder
+
+    out.mkdir(parents=True, exist_ok=True)
+    busy = "another vemd annotate is writing this store; wait for it to end or use another --out"
+    with locked_folder(out, wait=False, busy=busy):
+        yield
 
 
 def _import(path: str, store, items: list | None) -> None:

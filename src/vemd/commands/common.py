@@ -59,10 +59,34 @@ def dataset_config(name: str | None, root: str | None, recipe: str | None, overr
 
 
 def refuse_file_as_folder(path, option: str = "--out") -> None:
-    """One line when ``option`` names an existing file where a command writes a folder."""
+    """One line, before any work, when ``option`` names an existing file where a command writes a
+    folder, or a folder that cannot be made or written (:func:`refuse_unwritable`)."""
     from pathlib import Path
 
     from vemd.errors import VemdError
 
     if Path(path).exists() and not Path(path).is_dir():
         raise VemdError(f"{path}: {option} names an existing file; it must be a folder (new or existing)")
+    refuse_unwritable(Path(path) if Path(path).is_dir() else Path(path).parent, path, option)
+
+
+def refuse_unwritable(folder, path, option: str) -> None:
+    """One line naming ``path`` when files cannot be made in ``folder`` (created if missing, as the
+    command would): the nearest existing folder above it must take a new entry, which is tried
+    (a folder made and removed at once), since permission bits do not tell for root, /proc or a
+    read-only mount. Checked before a run, not found out after it."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from vemd.errors import VemdError
+
+    base = Path(os.path.abspath(folder))
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise VemdError(f"{path}: {option} cannot be made: {base} is a file, not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".vemd-probe-", dir=base))
+    except OSError as err:
+        raise VemdError(f"{path}: {option} cannot be written ({err.strerror or err})") from None

@@ -43,8 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vemd.inference.export import export_model
+    from pathlib import Path
 
+    from vemd.commands.common import refuse_unwritable
+    from vemd.inference.export import FORMATS, default_output, export_model
+
+    if args.format in FORMATS:  # (another is refused by export_model) before the model is loaded
+        out = Path(args.out) if args.out else default_output(args.ckpt, args.format)
+        refuse_unwritable(out.parent, out, "--out")
     result = export_model(args.ckpt, args.out, format=args.format, opset=args.opset)
     where = f", weights in {result.external_data}" if result.external_data else ""
     opset = f" opset {result.opset}" if result.opset is not None else ""

@@ -1,4 +1,8 @@
-"""``vemd fit --config FILE [--set KEY=VALUE ...] [--resume]``."""
+"""``vemd fit --config FILE [--set KEY=VALUE ...] [--resume | --overwrite]``.
+
+The run goes into ``train.out_dir`` (default: ``runs/<recipe name>``); a folder that holds a
+finished run (its ``model.pt``) is refused unless ``--resume`` or ``--overwrite`` says what to do.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,14 @@ HELP = "Train VE-MD (stage 1, stage 2 or both) with Lightning on any device, or 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
-    parser.add_argument("--resume", action="store_true", help="continue from <out_dir>/stage*/last.ckpt")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from <out_dir>/stage*/last.ckpt")
+    again.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="train anew into a train.out_dir that holds a finished run (default: refused; "
+        "train.out_dir defaults to runs/<recipe name>)",
+    )
     parser.add_argument(
         "--folds",
         default=None,
@@ -32,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
     if args.folds:
         from vemd.systems.folds import fit_folds
 
-        summary = fit_folds(args.config, config_overrides(args), args.folds, resume=args.resume)
+        summary = fit_folds(
+            args.config, config_overrides(args), args.folds, resume=args.resume, overwrite=args.overwrite
+        )
     else:
-        summary = fit(cfg, resume=args.resume)
+        summary = fit(cfg, resume=args.resume, overwrite=args.overwrite)
     print(json.dumps(summary, indent=2))
     return 0

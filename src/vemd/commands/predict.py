@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--window",
         type=float,
         default=None,
-        help="seconds per window for videos (> 0; default: the training clip length)",
+        help="seconds per window for videos (> 0, at most 86400; default: the training clip length)",
     )
     parser.add_argument(
         "--stride", type=float, default=None, help="seconds between window starts (default: --window)"
@@ -129,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
     )
+    if predictor.caveat:  # a model of the built-in synthetic data, applied to anything: say so once
+        print(f"vemd predict: note: {predictor.caveat}", file=sys.stderr)
     if out is not None:
         check_out(out, output_names(predictor))
     printer = _Printer(args.json)
@@ -159,8 +161,8 @@ class _Printer:
     def window(self, source: str, window) -> None:
         import json
 
-        if self.as_json:
-            print(json.dumps({"input": source, "window": window.to_dict()}), flush=True)
+        if self.as_json:  # allow_nan=False: never a bare NaN, which is not JSON
+            print(json.dumps({"input": source, "window": window.to_dict()}, allow_nan=False), flush=True)
         else:
             print(f"{source} [{window.start:.1f}-{window.end:.1f} s]: {_readable(window)}", flush=True)
 
@@ -168,7 +170,7 @@ class _Printer:
         import json
 
         if self.as_json:
-            print(json.dumps(result), flush=True)
+            print(json.dumps(result, allow_nan=False), flush=True)
         else:
             windows = len(result["windows"])
             print(f"{result['input']}: {_readable(result)}; {windows} window(s)", flush=True)

@@ -1,6 +1,7 @@
 """``vemd serve --ckpt CKPT``: serve a model over HTTP (a web page at ``/``, a JSON API).
 
-The model is loaded before the server starts: a bad model file is one line and exit code 1.
+The address is bound first, then the model is loaded, then the server starts: a port in use,
+an address not of this machine or a bad model file is one line and exit code 1.
 The server runs until Ctrl-C (exit code 0). It has no authentication: it listens on the
 loopback interface unless ``--host`` says otherwise. Uploads are written to private folders
 under the system's temporary folder (``TMPDIR``) and deleted when answered. The endpoints,
@@ -52,6 +53,7 @@ def _require_extra() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
     import sys
 
     from vemd.errors import VemdError
@@ -71,16 +73,49 @@ def run(args: argparse.Namespace) -> int:
         raise VemdError(f"--max-concurrent {args.max_concurrent}: expected an integer >= 1")
     if not 0 <= args.port <= 65535:
         raise VemdError(f"--port {args.port}: expected a port number from 0 to 65535")
-    app = create_app(
-        args.ckpt, max_concurrent=args.max_concurrent, device=args.device, precision=args.precision, **limits
-    )
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"vemd serve: {args.ckpt} on http://{host}:{args.port}/ (API docs at /docs)", file=sys.stderr)
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(
-            "vemd serve: warning: no authentication: anyone who reaches this address can use it",
-            file=sys.stderr,
+    with bound_socket(args.host, args.port) as sock:
+        app = create_app(
+            args.ckpt,
+            max_concurrent=args.max_concurrent,
+            device=args.device,
+            precision=args.precision,
+            **limits,
         )
-    uvicorn.run(app, host=args.host, port=args.port, timeout_graceful_shutdown=5)  # until Ctrl-C
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        port = sock.getsockname()[1]  # the one the system chose for --port 0
+        print(f"vemd serve: {args.ckpt} on http://{host}:{port}/ (API docs at /docs)", file=sys.stderr)
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(
+                "vemd serve: warning: no authentication: anyone who reaches this address can use it",
+                file=sys.stderr,
+            )
+        config = uvicorn.Config(app, host=args.host, port=port, timeout_graceful_shutdown=5)
+        server = uvicorn.Server(config)
+        # until Ctrl-C: uvicorn stops gracefully, then raises it again, which uvicorn.run swallows too
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])
+        if not server.started:
+            raise VemdError(f"--host {args.host} --port {port}: the server did not start")
     print("vemd serve: stopped", file=sys.stderr)
     return 0
+
+
+def bound_socket(host: str, port: int):
+    """A TCP socket bound to ``host:port`` (as uvicorn binds one: SO_REUSEADDR), for the server to
+    listen on: a port in use or a host that is not an address of this machine is one
+    :class:`~vemd.errors.VemdError` line now, before the model is loaded, instead of uvicorn's
+    log lines after it."""
+    import socket
+
+    from vemd.errors import VemdError
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as err:  # EADDRINUSE, EADDRNOTAVAIL, EACCES, or a name that does not resolve
+        sock.close()
+        reason = err.strerror or str(err) or type(err).__name__
+        raise VemdError(f"--host {host} --port {port}: cannot listen there ({reason})") from None
+    sock.set_inheritable(True)
+    return sock

@@ -1,7 +1,9 @@
-"""``vemd test --ckpt CKPT [--config FILE] [--split SPLIT] [--out DIR]``.
+"""``vemd test --ckpt CKPT [--config FILE] [--split SPLIT] [--out DIR] [--record] [--save-frames]``.
 
 The split is ``--split`` if given, else the recipe's ``data.test_split`` (from ``--config``, or
-the config saved with the model); the printed JSON and ``metrics.json`` name it.
+the config saved with the model); the printed JSON and ``metrics.json`` name it. Everything is
+written into the report folder: the model card beside the model changes only with ``--record``,
+and no test frame reaches the disk without ``--save-frames``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--split", default=None, help="split to evaluate (default: the config's data.test_split)"
     )
     parser.add_argument("--out", default=None, help="report folder (default: <ckpt folder>/test-<split>)")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="also record the scores in the MODEL_CARD.md beside the model (default: the card is left as it is)",
+    )
+    parser.add_argument(
+        "--save-frames",
+        action="store_true",
+        help="also write sr_heatmaps.png (VE-MD-SR heatmap models): SR maps over a few test frames, "
+        "which show the people in them (default: no frame is written)",
+    )
     parser.add_argument(
         "--group-sizes",
         default=None,
@@ -55,7 +68,15 @@ def run(args: argparse.Namespace) -> int:
     from vemd.systems import TestOptions, load_artifact
 
     options = TestOptions(
-        args.split, args.out, data_cfg, args.device, args.precision, group_sizes, face_counter
+        args.split,
+        args.out,
+        data_cfg,
+        args.device,
+        args.precision,
+        group_sizes,
+        face_counter,
+        record=args.record,
+        save_frames=args.save_frames,
     )
     result = load_artifact(args.ckpt, device=args.device).evaluate(options)
     print(json.dumps(_summary(result), indent=2))

@@ -15,6 +15,10 @@ come, a source that drops, stalls for ``read_timeout`` seconds or breaks ends th
 instead (the usual end of a live source): one line ``<source>: stream ended early: <reason>``
 goes to ``notify`` and the frames still inside the decoder are handed out first. A stream
 that ends cleanly ends the iteration silently. URLs are named with any password hidden.
+
+Frames are read as a video file's are (:func:`vemd.data.media.frame_rgb`): turned as their
+display matrix says, and refused (one DataError line) when larger than
+:data:`vemd.data.media.MAX_IMAGE_PIXELS` pixels.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from vemd.data.media import ffmpeg_reason
+from vemd.data.media import ffmpeg_reason, frame_rgb
 from vemd.errors import DataError, VemdError
 
 log = logging.getLogger(__name__)
@@ -157,7 +161,7 @@ def iter_live_frames(
                 if first_wall is None:
                     first_pts, first_wall = pts, wall
                 seconds = pts - first_pts if pts is not None and first_pts is not None else wall - first_wall
-                image = frame.to_ndarray(format="rgb24")
+                image = frame_rgb(name, frame)  # as displayed; DataError over the pixel limit
                 yield LiveFrame(seconds, transform(image) if transform else image)
         if first_wall is None:
             raise DataError(f"{name}: live source ended before its first frame")

@@ -19,6 +19,9 @@ or newline. ``valence`` and ``arousal`` are the clip's continuous targets in [-1
 annotated; :mod:`vemd.data.va`); ``start_frame``/``end_frame`` (end exclusive) make the item
 a span of its source video, as the long AffWild2 videos are cut into windows.
 
+``path``, ``audio`` and ``va_file`` stay inside ROOT: an absolute path or one whose ``..``
+leads out of it is a bad row (a manifest names its own dataset's files, nothing elsewhere).
+
 ``frame_index`` in an annotation key is the index of the frame in its source: the
 position in the sorted folder, the decoded frame number in a video, 0 for an image.
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,6 +132,8 @@ def read_manifest(
             fault = f"empty or missing field (row {list(row.values())})"
         elif bad:
             fault = bad
+        elif outside := next(filter(None, (outside_root(c, getattr(record, c)) for c in PATH_COLUMNS)), None):
+            fault = outside
         elif record.label not in class_names:
             fault = f"label {record.label!r} is not one of {class_names}"
         elif record.clip_id in seen:
@@ -140,6 +146,21 @@ def read_manifest(
             raise DataError(f"{manifest}:{line}: {fault}")
         problems.append((f"{manifest}:{line}", fault))
     return records, class_names
+
+
+PATH_COLUMNS = ("path", "audio", "va_file")  # the columns naming files, relative to ROOT
+
+
+def outside_root(column: str, value: str | None) -> str | None:
+    """Why the file a table's ``column`` names is not inside ROOT (an absolute path, or a ``..``
+    leading out), or None: a dataset's table names its own files, never one elsewhere."""
+    if value is None:
+        return None
+    if Path(value).is_absolute() or Path(value).drive:
+        return f"{column} {value!r} is absolute; paths are relative to the dataset folder"
+    if os.path.normpath(value).split(os.sep)[0] == "..":
+        return f"{column} {value!r} leads out of the dataset folder"
+    return None
 
 
 def _numbers(optional: dict) -> tuple[dict, str | None]:
@@ -165,4 +186,8 @@ def _read_class_names(path: Path) -> list[str]:
         raise DataError(f"{path}: unreadable class list ({type(err).__name__}: {err})") from err
     if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
         raise DataError(f"{path}: class_names must be a non-empty list of names, not {names!r}")
+    from vemd.config import class_name_problems
+
+    for problem in class_name_problems("class_names", names):
+        raise DataError(f"{path}: {problem}")
     return names

@@ -3,8 +3,9 @@
 Writes into the output folder: ``metrics.json``, ``predictions.csv``, ``confusion.png``,
 ``group_size.csv`` / ``group_size.png`` (accuracy by number of people, when they can be
 counted: :mod:`vemd.eval.group_size`), the resolved ``config.yaml``, and for VE-MD-SR
-heatmap models ``sr_heatmaps.png`` (predicted vs. target SR maps over a few frames, as the
-paper's Figure 8).
+heatmap models asked for it (``save_frames``, ``vemd test --save-frames``) ``sr_heatmaps.png``
+(predicted vs. target SR maps over a few test frames, shown under them, as the paper's
+Figure 8). Nothing else: the model card changes only with ``record`` (``vemd test --record``).
 
 A model with a valence head (``model.valence_head``) adds its valence to ``predictions.csv``;
 on a split with valence targets (MER2023) ``metrics.json`` gains ``valence_mse``,
@@ -53,6 +54,7 @@ def evaluate_vemd(artifact, options) -> dict:
     log.info("evaluating %s on split %r of %s", checkpoint, split, cfg.data.root)
     stage1 = model.stage == "1"
     sr_figure = cfg.model.mode == "ve-md-sr" and cfg.model.decoder == "heatmap" and not stage1
+    sr_figure = sr_figure and run.save_frames  # it shows test frames: written only when asked
     dataset, index = build_dataset(cfg, split, train=False, stage="2" if sr_figure else "1")
     if index.class_names != class_names:
         log.warning(
@@ -118,9 +120,7 @@ def evaluate_vemd(artifact, options) -> dict:
             column_titles=titles,
             title=f"{cfg.model.sr.modalities[0]} SR: target vs predicted",
         )
-    from vemd.card import add_evaluation
-
-    add_evaluation(checkpoint, split, metrics, out)  # the model card beside the model, if any
+    run.add_to_card(metrics)
     return {**metrics, "split": split, "report": str(out)}
 
 

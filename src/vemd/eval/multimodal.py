@@ -99,9 +99,7 @@ def evaluate_multimodal(artifact, options) -> dict:
     table = modality_table(f"Each modality alone and fused ({split} split)", metrics, tests, notes)
     atomic_write_text(out / "modalities.md", table)
     plot_confusion(np.asarray(metrics["fused"]["confusion"]), class_names, out / "confusion.png")
-    from vemd.card import add_evaluation
-
-    add_evaluation(checkpoint, split, metrics["fused"], out)  # the fused scores, in the model card
+    run.add_to_card(metrics["fused"])  # the fused scores
     summary = {name: _short(m) for name, m in metrics.items()}
     result = {"split": split, "modalities": summary, "mcnemar": tests, "report": str(out)}
     return result | ({"group_size": extra["group_size"]} if "group_size" in extra else {})

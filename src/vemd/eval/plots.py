@@ -1,6 +1,7 @@
 """Figures of an evaluation run, drawn with matplotlib's Agg canvas (no display, no pyplot state).
 
-Every function writes one PNG (parent folders created) and returns its path.
+Every function writes one PNG (parent folders created) atomically, so a run killed while
+saving leaves the earlier figure whole, and returns its path.
 Only :func:`plot_sr_heatmaps` can show frame pixels, and only when the caller passes them.
 """
 
@@ -15,6 +16,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from vemd.errors import DataError
+from vemd.io import atomic_write
 
 _CMAP = "tab10"
 _DPI = 120
@@ -24,8 +26,7 @@ _SCORE_KEYS = ("acc", "uar", "war", "f1")
 
 def _save(figure: Figure, path: str | Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=_DPI, bbox_inches="tight")
+    atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=_DPI, bbox_inches="tight"))
     return path
 
 

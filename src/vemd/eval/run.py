@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vemd.card import SCORE_KEYS, add_evaluation
 from vemd.config import Config
 
 
@@ -32,6 +33,8 @@ class TestOptions:
     # makes the function counting faces in an RGB frame, for clips the annotation store does not
     # cover (vemd.annotate.backends.offline_faces.face_counter); None: only the store counts people
     face_counter: Callable[[], Callable] | None = None
+    record: bool = False  # add the scores to the model card beside the model (else nothing there changes)
+    save_frames: bool = False  # figures that show test frames (people visible) may be written
 
 
 @dataclass
@@ -48,12 +51,20 @@ class SplitRun:
     dtype: Any  # the autocast dtype of ``precision`` on ``device``
     group_sizes: tuple[int, ...] | None  # checked bucket edges; None: no group-size report
     face_counter: Callable[[], Callable] | None
+    record: bool = False  # ``TestOptions.record``
+    save_frames: bool = False  # ``TestOptions.save_frames``
 
     def autocast(self):
         """A context running the model's forward passes in the ``precision`` asked for."""
         from vemd.device import autocast
 
         return autocast(self.device, self.dtype)
+
+    def add_to_card(self, scores: dict, *, keys: tuple | None = SCORE_KEYS) -> None:
+        """Record the ``keys`` of ``scores`` (None: all) in the model card beside the model
+        (:func:`vemd.card.add_evaluation`) when ``record`` was asked; else the card stays as it is."""
+        if self.record:
+            add_evaluation(self.checkpoint, self.split, scores, self.out, keys=keys)
 
 
 def with_data(cfg: Config, data_cfg: Config | None) -> Config:
@@ -85,5 +96,16 @@ def open_split(artifact, options: TestOptions, *, group_sizes: bool = True) -> S
     out = Path(options.out_dir) if options.out_dir is not None else checkpoint.parent / f"test-{split}"
     model = artifact.model.to(device).eval()
     return SplitRun(
-        model, cfg, artifact.class_names, split, out, checkpoint, device, dtype, edges, options.face_counter
+        model,
+        cfg,
+        artifact.class_names,
+        split,
+        out,
+        checkpoint,
+        device,
+        dtype,
+        edges,
+        options.face_counter,
+        options.record,
+        options.save_frames,
     )

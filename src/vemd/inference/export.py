@@ -25,15 +25,17 @@ and layout.
 
 Every export is checked before it is put in place: the written graph (through onnxruntime, or
 the traced module) and the PyTorch model are run on the same random pixels at shapes other than
-the example's, and an export whose probabilities differ by more than :data:`TOLERANCE` is
-refused (the tests hold the tiny models to 1e-4 at 1 to 16 frames). Files are written under a
-temporary name, then renamed; with external data, the data is renamed first, then the graph.
+the example's, and an export whose probabilities differ by more than :data:`TOLERANCE`, or
+where either side is NaN or infinite, is refused (the tests hold the tiny models to 1e-4 at 1
+to 16 frames). Files are written under a temporary name, then renamed; with external data, the
+data is renamed first, then the graph.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import secrets
 import shutil
@@ -209,7 +211,13 @@ def _checked(graph: GroupEmotionGraph, run, ckpt) -> float:
                     f"{ckpt}: the exported {name} has shape {tuple(have.shape)} for batch {batch}, "
                     f"{frames} frame(s); the model gives {tuple(want.shape)}"
                 )
-            worst = max(worst, (have - want).abs().max().item())
+            gap = (have.float() - want.float()).abs().max().item()
+            if not math.isfinite(gap):  # max(worst, nan) is worst: a NaN must fail, never pass as 0
+                raise VemdError(
+                    f"{ckpt}: the exported {name} or the model's is NaN or infinite at batch {batch}, "
+                    f"{frames} frame(s); nothing written"
+                )
+            worst = max(worst, gap)
         if worst > TOLERANCE:
             raise VemdError(
                 f"{ckpt}: the exported graph differs from the model by {worst:.2g} (> {TOLERANCE:g}) "

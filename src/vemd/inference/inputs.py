@@ -6,7 +6,9 @@ thing in both. Each source becomes zero or more :class:`Input` items, one thing 
 
 * a stream URL (``rtsp://``, ``http://``, ...: :func:`vemd.data.live.is_stream_url`): one
   live source, read to its end;
-* an existing file: one media file, whatever its suffix (decoding tells an image from a video);
+* an existing file: one media file, whatever its suffix (its bytes tell an image from a video);
+  a named pipe, a device or a socket (``<(cat clip.mp4)``, ``/dev/stdin``) is an error naming
+  it, before it is opened (:func:`vemd.data.content.source_type`), and so is a symlink loop;
 * a *frame folder*: one clip, its frames in sorted name order. A frame folder holds images
   named by their frame number only (``00001.jpg``, ``07.png``: the name before the suffix is
   all digits), and no video and no subfolder (hidden names and other files do not count), as
@@ -44,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from vemd.data.content import shown, source_type
 from vemd.data.media import is_image, is_video
 from vemd.errors import DataError, VemdError
 
@@ -170,20 +173,23 @@ def _expand(source: str | os.PathLike) -> Iterator[Input]:
             return
         found = _folder_items(path)
         if not found:
-            raise DataError(f"{path}: folder holds no image or video")
+            raise DataError(f"{shown(path)}: folder holds no image or video")
         yield from found
-    elif path.exists():
+    elif os.path.lexists(path):  # a symlink loop or a dangling link too: named as what it is
+        source_type(path)  # DataError: a pipe, a device, a symlink loop or a dangling link
         yield Input("file", path)
     elif _is_glob(source):
         matches = sorted(glob.glob(os.fspath(source), recursive=True))
         if not matches:
-            raise DataError(f"{source}: no file or folder matches this pattern")
+            raise DataError(f"{shown(source)}: no file or folder matches this pattern")
         found = [item for match in matches for item in _match_items(Path(match))]
         if not found:
-            raise DataError(f"{source}: the files and folders matching this pattern hold no image or video")
+            raise DataError(
+                f"{shown(source)}: the files and folders matching this pattern hold no image or video"
+            )
         yield from found
     else:
-        raise DataError(f"{path}: no such file or folder")
+        raise DataError(f"{shown(path)}: no such file or folder")
 
 
 def _match_items(path: Path) -> list[Input]:

@@ -6,16 +6,20 @@ of windows with the same fields. No box, track, identity, per-person score or st
 map leaves this module, and no frame is written to disk.
 
 Videos are cut into windows of ``window`` seconds starting every ``stride`` seconds (default:
-back to back; a stride shorter than the window overlaps them). Each window is sampled as
-the model was trained (``data.frames`` frames, ``data.sampling``) and predicted as soon as its
+back to back; a stride shorter than the window overlaps them), in the time of the frames'
+presentation timestamps (:func:`vemd.data.media.frame_times`), never of a frame count and a
+declared rate: a variable-frame-rate video's windows span equal times, whatever number of
+frames each holds. Each window is sampled as the model was trained (``data.frames`` frames,
+``data.sampling``), at times spread over it as the frames are shown, and predicted as soon as its
 frames are decoded, ``batch_size`` windows per forward pass; a frame is resized to the
 model's input as it is decoded and kept only until the last window using it, so memory
 stays flat however long the video is. ``smoothing`` (seconds) smooths a file's timeline
 as in the ABAW'24 system (:mod:`vemd.inference.smoothing`).
 
-A truncated video (its header promises more frames than decode) is predicted over the
-frames that decode: the windows beyond them are dropped, ``duration`` is what was read, and
-one notice names the file and both counts. A video of which no frame decodes fails.
+A truncated video (its header promises more frames than decode, or, without a frame count,
+its frames end well before the duration its header gives) is predicted over the frames that
+decode: the windows beyond them are dropped, ``duration`` is what was read, and one notice
+names the file and both counts (or both durations). A video of which no frame decodes fails.
 
 Live sources (an RTSP/HTTP/... URL or a camera) are read by :meth:`GroupEmotionPredictor.stream`,
 which yields one window at a time until the source ends or the caller stops.
@@ -48,13 +52,18 @@ import numpy as np
 import torch
 
 from vemd.data.audio import SAMPLE_RATE, read_audio
+from vemd.data.content import shown
 from vemd.data.media import (
+    FrameTimes,
     SourceInfo,
     TruncatedVideo,
+    ends_early,
+    frame_times,
     iter_video_frames,
     probe,
     read_frames_at,
     sample_indices,
+    sample_times,
 )
 from vemd.errors import DataError, VemdError
 from vemd.inference.results import PUBLIC_KEYS, VALENCE_KEY, WINDOW_KEYS, GroupEmotion, WindowPrediction
@@ -92,7 +101,7 @@ class GroupEmotionPredictor:
     Args:
         checkpoint: ``model.pt`` (or a fit checkpoint); a multimodal ``model.pt`` hears the
             audio of videos (module docstring).
-        window: seconds of video per prediction window, a finite number > 0; default: the
+        window: seconds of video per prediction window, > 0 and at most a day; default: the
             training clip length (``frames × frame_interval`` for ``fps`` sampling, else 5 s).
         stride: seconds between window starts (default: ``window``, no overlap).
         smoothing: Hamming window in seconds for a file's timeline (None: no smoothing).
@@ -133,6 +142,7 @@ class GroupEmotionPredictor:
         self.artifact = load_artifact(checkpoint).to(self.device)
         self.cfg, self.class_names = self.artifact.cfg, self.artifact.class_names
         self.capabilities = self.artifact.capabilities
+        self.caveat = self.artifact.caveat  # trained on the built-in synthetic data: say so
         self.audio_seconds = self.capabilities.audio_seconds
         if smoothing is None:  # a system's own timeline smoothing (ABAW 2024: 0.5-s Hamming)
             smoothing = self.capabilities.smoothing_s
@@ -145,8 +155,10 @@ class GroupEmotionPredictor:
         self.smoothing = None if smoothing is None else float(smoothing)
         self.batch_size = batch_size
         self.notify = notify or log.warning
+        self._timed: tuple[tuple, SourceInfo, FrameTimes | None] | None = None  # the last file's (_timing)
         size = self.artifact.image_size
         self._resize = ClipTransform(None, False, (size, size))
+        _check_batch_pixels(checkpoint, batch_size, self.frames, size)
 
     # ---- public API -------------------------------------------------------------------------
 
@@ -250,26 +262,32 @@ class GroupEmotionPredictor:
 
     def windows(self, path: str | Path) -> tuple[list[Window], float]:
         """Prediction windows of a file and its duration in seconds (0 for images)."""
-        return self._windows(probe(path))
+        info, stamps = self._timing(Path(path))
+        return self._windows(info, _times(info, stamps))
 
     # ---- windows ----------------------------------------------------------------------------
 
-    def _windows(self, info: SourceInfo) -> tuple[list[Window], float]:
-        if info.kind != "video" or info.fps <= 0:
+    def _windows(self, info: SourceInfo, times: FrameTimes | None = None) -> tuple[list[Window], float]:
+        """The windows of a source and its duration: for a video, ``window`` seconds every
+        ``stride`` seconds over its frames' times (``times``, default: ``num_frames`` at ``fps``),
+        a last window kept when at least half full (the only one of a short video). A stride
+        shorter than the mean frame interval is taken as that interval (windows a frame apart)."""
+        if times is None and (info.kind != "video" or info.fps <= 0):
             return [Window(0.0, 0.0, self._sample(info.num_frames, 0.0))], 0.0
-        n = info.num_frames
-        per_window = max(1, int(round(self.window * info.fps)))
-        step = max(1, int(round(self.stride * info.fps)))
-        starts = list(range(0, n - per_window + 1, step))
-        tail = starts[-1] + step if starts else 0
-        if not starts or (tail + per_window > n and n - tail > per_window // 2):
-            starts.append(tail)  # a last window at least half full (the only one of a short video)
+        times = times or FrameTimes.uniform(info.num_frames, info.fps)
+        duration = times.end
+        stride = max(self.stride, 1 / times.rate) if times.rate > 0 else self.stride
+        full = max(0, math.floor((duration - self.window) / stride + 1e-9) + 1)  # windows inside it
+        starts = [round(k * stride, 9) for k in range(full)]  # 0.3, not 0.30000000000000004
+        tail = full * stride
+        if not starts or (tail + self.window > duration and duration - tail > self.window / 2 + 1e-9):
+            starts.append(tail)
         windows = []
         for start in starts:
-            count = min(per_window, n - start)
-            local = self._sample(count, info.fps)
-            windows.append(Window(start / info.fps, (start + count) / info.fps, [start + i for i in local]))
-        return windows, n / info.fps
+            end = min(start + self.window, duration)
+            picks = sample_times(start, end, self.frames, sampling=self.sampling, interval=self.interval)
+            windows.append(Window(start, end, times.shown_at(picks)))
+        return windows, duration
 
     def _sample(self, count: int, fps: float) -> list[int]:
         return sample_indices(count, self.frames, sampling=self.sampling, fps=fps, interval=self.interval)
@@ -287,26 +305,50 @@ class GroupEmotionPredictor:
     # ---- files ------------------------------------------------------------------------------
 
     def _predict_path(self, path: Path, on_window: OnWindow | None) -> GroupEmotion:
-        info = probe(path)
-        windows, duration = self._windows(info)
+        info, stamps = self._timing(path)
+        times = _times(info, stamps)
+        windows, duration = self._windows(info, times)
+        told = times is not None and ends_early(info.duration, times.end)
+        if told:  # a header without a frame count: its duration says how much is missing
+            self.notify(
+                f"{shown(path)}: truncated video: header says {info.duration:.1f} s, its frames end at "
+                f"{times.end:.1f} s; predicting over those"
+            )
         audio = self._track(path, info)
         done: dict[tuple, WindowPrediction] = {}  # by window: a truncated video keeps what it predicted
         try:
             for window, prediction in self._run(self._window_frames(path, info, windows), audio):
                 done[_key(window)] = _emit(on_window, prediction)
         except TruncatedVideo as err:  # predict over what decodes, never over frames not seen
-            self.notify(
-                f"{path}: truncated video: header says {err.header_frames} frames, "
-                f"{err.decoded_frames} decode; predicting over those"
-            )
+            if not told:
+                self.notify(
+                    f"{shown(path)}: truncated video: header says {err.header_frames} frames, "
+                    f"{err.decoded_frames} decode; predicting over those"
+                )
             info = replace(info, num_frames=err.decoded_frames)
-            windows, duration = self._windows(info)
+            times = _times(info, stamps)
+            windows, duration = self._windows(info, times)
             missing = [w for w in windows if _key(w) not in done]
             if missing:
                 for window, prediction in self._run(self._window_frames(path, info, missing), audio):
                     done[_key(window)] = _emit(on_window, prediction)
         timeline = [done[_key(w)] for w in windows]
-        return self._summary(str(path), self._smoothed(timeline, info.fps, duration), duration)
+        rate = times.rate if times is not None else 0.0
+        return self._summary(str(path), self._smoothed(timeline, rate, duration), duration)
+
+    def _timing(self, path: Path) -> tuple[SourceInfo, FrameTimes | None]:
+        """:func:`probe` of a file and when its frames are shown (:func:`_stamps`), kept for the
+        last file while it is unchanged: ``vemd predict`` asks for a file's windows (its progress
+        bar), then predicts it, and reading the timestamps reads the whole file."""
+        try:
+            stat = path.stat()
+            key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            key = None  # probe names what is wrong
+        if key is None or self._timed is None or self._timed[0] != key:
+            info = probe(path)
+            self._timed = (key, info, _stamps(path, info))
+        return self._timed[1], self._timed[2]
 
     def _window_frames(
         self, path: Path, info: SourceInfo, windows: list[Window]
@@ -314,7 +356,8 @@ class GroupEmotionPredictor:
         """Each window with its frames at the model's size, in order, as soon as they are decoded."""
         if info.kind != "video":
             wanted = sorted({i for w in windows for i in w.indices})
-            decoded = {i: self._shrink(f) for i, f in zip(wanted, read_frames_at(path, wanted))}
+            frames = read_frames_at(path, wanted, notify=self.notify)
+            decoded = {i: self._shrink(f) for i, f in zip(wanted, frames)}
             yield from ((w, [decoded[i] for i in w.indices]) for w in windows)
             return
         last_use = {i: k for k, w in enumerate(windows) for i in w.indices}  # last window needing a frame
@@ -355,6 +398,12 @@ class GroupEmotionPredictor:
             heard = [audio(w) if audio is not None else silence(self.audio_seconds) for w, _ in batch]
         clips = np.stack([np.stack(frames) for _, frames in batch])  # (B, T, S, S, 3)
         probs, valence, arousal = self._forward(clips, heard)
+        if not all(np.isfinite(x).all() for x in (probs, valence, arousal) if x is not None):
+            first = batch[0][0]  # a NaN's argmax would still make a label: refuse instead
+            raise VemdError(
+                f"the model gave NaN or infinite outputs for the window at {first.start:g}-{first.end:g} s "
+                f"(computed in {self.precision.name}); no label is given"
+            )
         out = []
         for b, (window, _) in enumerate(batch):
             v = None if valence is None else float(valence[b])
@@ -450,7 +499,12 @@ class GroupEmotionPredictor:
         if self.audio_seconds is not None:
             modalities = ("video", "audio") if any(w.audio_present for w in timeline) else ("video",)
         return GroupEmotion(
-            input=source, duration=duration, windows=tuple(timeline), modalities=modalities, **overall
+            input=source,
+            duration=duration,
+            windows=tuple(timeline),
+            modalities=modalities,
+            caveat=self.caveat,
+            **overall,
         )
 
     def _labelled(
@@ -500,6 +554,26 @@ def silence(seconds: float) -> Heard:
     return np.zeros(round(seconds * SAMPLE_RATE), np.float32), False
 
 
+def _stamps(path: Path, info: SourceInfo) -> FrameTimes | None:
+    """When a video's frames are shown: as decoded where :func:`probe` decoded them to count
+    them, else from their packets' timestamps; None for other sources."""
+    if info.kind != "video":
+        return None
+    return info.times or frame_times(path)
+
+
+def _times(info: SourceInfo, stamps: FrameTimes | None) -> FrameTimes | None:
+    """When the ``info.num_frames`` frames of a video are shown: from their timestamps
+    (``stamps``), else, where those are missing or fewer than the frames (a file cut after
+    its index, whose decoding will find the cut), at the declared rate; None for other
+    sources and for a video without timestamps or rate."""
+    if info.kind != "video":
+        return None
+    if stamps is not None and len(stamps.starts) >= info.num_frames:
+        return stamps.first(info.num_frames)
+    return FrameTimes.uniform(info.num_frames, info.fps) if info.fps > 0 else None
+
+
 def _key(window: Window) -> tuple:
     return window.start, tuple(window.indices)
 
@@ -544,12 +618,39 @@ def _as_frames(source) -> list[np.ndarray]:
     return frames
 
 
+def _check_batch_pixels(checkpoint, batch_size: int, frames: int, size: int) -> None:
+    """One forward pass holds at most ``BATCH_CLIPS`` clips of the config's limit
+    (:data:`vemd.config.MAX_CLIP_PIXELS`): a window of ``data.frames`` frames at the model's size,
+    ``batch_size`` windows at once; past that, memory grows until the kernel ends the process."""
+    from vemd.config import MAX_CLIP_PIXELS
+
+    clip, limit = frames * size * size, BATCH_CLIPS * MAX_CLIP_PIXELS
+    if clip > MAX_CLIP_PIXELS:
+        raise VemdError(
+            f"{checkpoint}: a window of {frames} frames of {size}×{size} px holds {clip:,} pixels, over "
+            f"the limit of {MAX_CLIP_PIXELS:,}"
+        )
+    if batch_size * clip > limit:
+        raise VemdError(
+            f"batch size {batch_size}: windows of {frames} frames of {size}×{size} px, {batch_size} per "
+            f"forward pass, would hold {batch_size * clip:,} pixels, over the limit of {limit:,}; give at "
+            f"most {limit // clip}"
+        )
+
+
+BATCH_CLIPS = 4  # clips of MAX_CLIP_PIXELS one forward pass may hold (the default batch_size)
+MAX_SECONDS = 86400.0  # the longest window, stride or smoothing span: a day (also the highest fps)
+
+
 def check_window(window: float, name: str = "window") -> float:
-    """``window`` if it is a finite number of seconds > 0, else ValueError naming ``name``."""
+    """``window`` if it is a number of seconds > 0 and at most :data:`MAX_SECONDS`, else
+    ValueError naming ``name``."""
     try:
         seconds = float(window)
     except (TypeError, ValueError):
         seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"{name} {window!r}: expected a finite number of seconds > 0")
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
+        raise ValueError(
+            f"{name} {window!r}: expected a number of seconds > 0 and at most {MAX_SECONDS:g} (a day)"
+        )
     return seconds

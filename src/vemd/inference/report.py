@@ -4,32 +4,30 @@ An output folder is shared safely: results merge by input. ``predictions.json`` 
 entry per input, named by its absolute path; a new result for an input replaces its entry
 and every other entry stays. ``timeline.csv`` is rewritten from all entries. A video longer
 than one window gets ``timeline-<last parts of its path>-<hash of the path>.png``, a name of
-its own. Runs that write the same folder at once take turns on ``.predictions.lock``
-(``fcntl.flock``), so none loses another's entries. A folder holding predictions over other
-classes is refused.
+its own. Every file is written atomically (a temporary file in the folder, then a rename), so
+a run killed while writing leaves the earlier file whole. Runs that write the same folder at
+once take turns on a lock of the folder itself (:func:`vemd.io.locked_folder`: no lock file is
+left behind), so none loses another's entries; the temporary files of a killed run are removed
+by the next. A folder holding predictions over other classes is refused.
 """
 
 from __future__ import annotations
 
 import csv
-import fcntl
 import hashlib
 import io
 import json
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from vemd.errors import DataError
 from vemd.inference.predictor import VALENCE_KEY
 from vemd.inference.results import AROUSAL_KEY
-from vemd.io import atomic_write_text
+from vemd.io import atomic_write_text, locked_folder
 
 RESULTS = "predictions.json"
 TIMELINE = "timeline.csv"
-LOCK = ".predictions.lock"
 # the outputs of a regression system (ABAW 2024), which has no class: they stand for its classes
 REGRESSION_OUTPUTS = [VALENCE_KEY, AROUSAL_KEY]
 
@@ -60,7 +58,8 @@ def write_prediction_report(results: list[dict], class_names: list[str], out: Pa
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise DataError(f"{out}: cannot create the output folder ({err.strerror})") from err
-    with _locked(out / LOCK):
+    with locked_folder(out):
+        _remove_temporary_files(out)
         entries = {entry["input"]: entry for entry in _read_results(out / RESULTS)}
         _check_classes(list(entries.values()), class_names, out / RESULTS)
         fresh = [{**result, "input": os.path.abspath(result["input"])} for result in results]
@@ -151,12 +150,10 @@ def _what(names: list[str]) -> str:
     return "valence and arousal" if names == REGRESSION_OUTPUTS else f"classes {names}"
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created if needed) for the block."""
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _remove_temporary_files(out: Path) -> None:
+    """The temporary files of our outputs a killed run left (:func:`vemd.io.atomic_write`'s
+    ``.<name>.<hex>.tmp``), and the lock file earlier versions left; called with the folder's
+    lock held, so no live run is writing them."""
+    for pattern in (f".{RESULTS}.*.tmp", f".{TIMELINE}.*.tmp", ".timeline-*.png.*.tmp", ".predictions.lock"):
+        for stale in out.glob(pattern):
+            stale.unlink(missing_ok=True)

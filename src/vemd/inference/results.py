@@ -67,6 +67,10 @@ class GroupEmotion:
         windows: the timeline, in order.
         modalities: what a multimodal model used for this input (``["video", "audio"]`` when a
             window had audio, else ``["video"]``); None for a video model.
+        caveat: one line when the model was trained on the built-in synthetic data ("trained on
+            drawn scenes (SynthGroups), not a model of real people"), else None. A fact about the
+            model, not the input: not in ``to_dict()`` (``vemd predict`` says it once on stderr,
+            ``GET /v1/model`` has it).
     """
 
     input: str
@@ -77,6 +81,7 @@ class GroupEmotion:
     valence: float | None = None
     modalities: tuple[str, ...] | None = None
     arousal: float | None = None
+    caveat: str | None = None
 
     def to_dict(self) -> dict:
         out = {

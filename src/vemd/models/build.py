@@ -192,12 +192,70 @@ def build_emotion_decoder(cfg: ModelConfig) -> EmotionDecoder:
     )
 
 
-def build_model(cfg: ModelConfig, *, inference: bool = False, load_weights: bool = True) -> VEMD:
+def build_model(
+    cfg: ModelConfig, *, inference: bool = False, load_weights: bool = True, check: bool = True
+) -> VEMD:
     """The model described by ``cfg``.
 
     ``inference`` leaves out the training-only decoders; ``load_weights=False`` reads no
     pretrained backbone weights (neither file nor hub), for callers that load a full state dict.
+    Settings that cannot make a working model are one :class:`ConfigError` line first
+    (:func:`check_buildable`), unless ``check=False``: a model file's reader, whose config
+    trained the model and whose weights are then checked against it one by one (the meta-device
+    check imports torch._dynamo, seconds of start-up for every prediction).
     """
+    if check:
+        check_buildable(cfg)
+    return _build_model(cfg, inference=inference, load_weights=load_weights)
+
+
+_BUILDABLE: set[str] = set()  # the configs check_buildable passed in this process
+
+
+def check_buildable(cfg: ModelConfig) -> None:
+    """One-line ConfigError when ``cfg`` passes the schema but describes a model that cannot be
+    built or run: the arithmetic no field check sees (heads that do not divide a width, a ViT
+    whose ``img_size`` or patch is not ``model.image_size``'s, timm ``kwargs`` it refuses, ...).
+    The whole training model is built on the meta device (no memory, no weights, no network)
+    and run on one frame with every output; once per distinct config in a process."""
+    import torch
+
+    key = repr(cfg)
+    if key in _BUILDABLE:
+        return
+    try:
+        with torch.device("meta"):
+            model = _build_model(cfg, inference=False, load_weights=False).eval()
+            _check_vit_size(cfg, model)
+            model(torch.zeros(1, 1, 3, cfg.image_size, cfg.image_size), auxiliary=True)
+    except ConfigError:
+        raise
+    except Exception as err:  # the modules' own checks raise ValueError, AssertionError, RuntimeError, ...
+        text = str(err).strip()
+        reason = text.splitlines()[0][:200] if text else type(err).__name__
+        raise ConfigError(f"model settings that do not make a working model: {reason}") from None
+    _BUILDABLE.add(key)
+
+
+def _check_vit_size(cfg: ModelConfig, model: VEMD) -> None:
+    """The ViT reads frames of ``model.image_size`` (the model resizes every input to it)."""
+    branch = model.encoder.vit_branch
+    embed = getattr(branch.vit, "patch_embed", None) if branch is not None else None
+    size = getattr(embed, "img_size", None)
+    if (
+        size is None
+        or getattr(branch.vit, "dynamic_img_size", False)
+        or not getattr(embed, "strict_img_size", True)
+    ):
+        return  # a ViT that takes other sizes
+    if tuple(size) != (cfg.image_size, cfg.image_size):
+        raise ConfigError(
+            f"model.image_size={cfg.image_size} but the ViT ({cfg.vit.name}) reads {size[0]}×{size[1]} "
+            f"frames: set model.vit.kwargs.img_size={cfg.image_size} (or model.image_size={size[0]})"
+        )
+
+
+def _build_model(cfg: ModelConfig, *, inference: bool, load_weights: bool) -> VEMD:
     training_only = inference and cfg.mode == "ve-md"
     modalities = [] if cfg.mode == "ve-sd" or training_only else cfg.sr.modalities
     encoder = VariationalEncoder(
@@ -225,14 +283,14 @@ def build_model(cfg: ModelConfig, *, inference: bool = False, load_weights: bool
 def pixel_stats(encoder: VariationalEncoder) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Mean and std the ViT branch expects (ImageNet, CLIP, ... from its timm config); without a
     ViT branch, those of the multitask backbone's timm config (ImageNet for vemd's own encoders)."""
-    from timm.data import resolve_data_config
-
     if encoder.vit_branch is not None:
         source = encoder.vit_branch.vit
     else:
         source = getattr(encoder.cnn_branch.backbone, "model", None)
     if source is None:
-        return IMAGENET_MEAN, IMAGENET_STD
+        return IMAGENET_MEAN, IMAGENET_STD  # no timm backbone: no timm import (over a second)
+    from timm.data import resolve_data_config
+
     data_cfg = resolve_data_config({}, model=source)
     return tuple(data_cfg["mean"]), tuple(data_cfg["std"])
 

@@ -24,6 +24,7 @@ from vemd.model_file import (
     checked,
     first_line,
     read_model_file,
+    refuse_non_finite,
     write_model_file,
 )
 from vemd.models.vemd import STAGES
@@ -119,7 +120,8 @@ def vemd_from_file(file: ModelFile):
             f"{cfg.model.num_classes} outputs"
         )
     try:
-        model = build_model(cfg.model, inference=True, load_weights=False)  # the file holds every weight
+        # the file holds every weight, checked below: no meta-device check (torch._dynamo, seconds)
+        model = build_model(cfg.model, inference=True, load_weights=False, check=False)
     except Exception as err:
         raise CheckpointError(f"{path}: bad config in model file: {first_line(err)}") from err
     state = _inference_keys(file.state_dict, cfg.model.mode)
@@ -139,6 +141,7 @@ def vemd_from_file(file: ModelFile):
             f"{path}: weights do not match the model its config describes "
             f"({len(missing)} missing, {len(unexpected)} unexpected, e.g. {(missing or unexpected)[0]})"
         )
+    refuse_non_finite(path, model.named_parameters())
     model.stage = stage
     model.eval()
     return model, cfg, class_names

@@ -8,7 +8,8 @@ Endpoints:
   the uploaded file's name (its basename).
 - ``GET /v1/health``, ``GET /v1/model`` (classes, mode, input size, frames, window, limits,
   device and precision with the reason it was chosen,
-  vemd version, and the text of the ``MODEL_CARD.md`` beside the model file, else null).
+  vemd version, ``caveat``: one line when the model was trained on the built-in synthetic
+  data, else null, and the text of the ``MODEL_CARD.md`` beside the model file, else null).
 - ``GET /`` the page in ``static/`` (``/static/...`` its files), ``/docs`` the OpenAPI docs.
 
 Every error is one line of JSON, ``{"error": "..."}``: 413 an upload over ``max_upload_mb``
@@ -50,7 +51,7 @@ from vemd.inference.predictor import GroupEmotionPredictor, check_window
 from vemd.serve.content import identify
 from vemd.serve.errors import RequestError, one_line
 from vemd.serve.slots import ClientGone, Slots, timed_out
-from vemd.serve.upload import FILE_FIELD, private_folder, receive_upload
+from vemd.serve.upload import FILE_FIELD, private_folder, receive_upload, remove_stale_uploads
 from vemd.version import __version__
 
 __all__ = ["create_app"]
@@ -121,7 +122,7 @@ def create_app(
         request_timeout_s: how long a request may take in all, upload included, before 504.
         device: where the model runs (``cpu``, ``cuda``, ``cuda:N``, ``mps``, ``auto``).
         tmp_dir: where the private upload folders are made (created if missing; default:
-            the system's temporary folder).
+            the system's temporary folder); those a killed server left there are removed.
         predictor_options: ``window``, ``stride``, ``smoothing``, ``batch_size``, ``precision``
             as :class:`GroupEmotionPredictor` takes them.
 
@@ -141,6 +142,7 @@ def create_app(
     predictor = GroupEmotionPredictor(checkpoint, device=device, **predictor_options)
     if tmp_dir is not None:
         Path(tmp_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    remove_stale_uploads(tmp_dir)  # left by a server killed outright on the same folder
     slots = Slots(max_concurrent, queue_timeout_s, request_timeout_s)
     limit = int(max_upload_mb * 1e6)
     card = card_path(checkpoint)
@@ -236,8 +238,9 @@ def _predict(
 
     try:
         info = probe(path)
-        if info.kind == "video" and info.fps > 0 and info.num_frames / info.fps > max_duration_s:
-            seconds = info.num_frames / info.fps
+        # the header's duration (a WebM declaring 1000 fps holds 60 frames over 59 s), else by count
+        seconds = info.duration or (info.num_frames / info.fps if info.fps > 0 else 0.0)
+        if info.kind == "video" and seconds > max_duration_s:
             raise RequestError(
                 413,
                 f"{name}: video of {seconds:.1f} s is longer than the server's limit of {max_duration_s:g} s",
@@ -296,6 +299,7 @@ def _model_info(predictor: GroupEmotionPredictor) -> dict:
         "precision": predictor.precision.name,
         "precision_reason": predictor.precision.reason,
         "vemd_version": __version__,
+        "caveat": predictor.caveat,  # trained on the built-in synthetic data: the page shows it
     }
 
 

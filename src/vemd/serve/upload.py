@@ -6,6 +6,9 @@ spools files to the system temporary folder, whole, before a handler runs). The 
 ``file`` goes into a file of mode 0600 inside a fresh folder of mode 0700
 (:func:`private_folder`), which is removed when the request ends, whatever happens. Reading
 stops as soon as the part passes the size limit: no more than the limit is ever written.
+A server killed outright (kill -9, power loss) cannot remove its folders: they are named
+after its process id, and a server starting on the same folder removes those of processes
+that are gone (:func:`remove_stale_uploads`).
 
 The client's file name is kept for the answer only, reduced to a printable basename
 (:func:`safe_name`); the temporary file takes its suffix when it is a known media suffix.
@@ -14,6 +17,8 @@ The client's file name is kept for the answer only, reduced to a printable basen
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -35,6 +40,8 @@ FLUSH_BYTES = 1 << 20  # written to disk (in a worker thread) once this much has
 MAX_NAME = 200  # characters of the client's file name kept for the answer
 
 MISSING_FILE = f"no {FILE_FIELD!r} field: send the image or video as multipart/form-data field {FILE_FIELD!r}"
+FOLDER_PREFIX = "vemd-upload-"
+_OWNER = re.compile(rf"{FOLDER_PREFIX}(\d+)-")  # the process id in a folder's name
 
 
 @dataclass
@@ -50,12 +57,41 @@ class Upload:
 @contextmanager
 def private_folder(parent: str | Path | None) -> Iterator[Path]:
     """A fresh folder of mode 0700 under ``parent`` (None: the system's temporary folder),
-    removed with everything in it when the block ends, by an error or not."""
-    folder = Path(tempfile.mkdtemp(prefix="vemd-upload-", dir=parent))
+    named ``vemd-upload-<pid>-<random>``, removed with everything in it when the block ends,
+    by an error or not."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-", dir=parent))
     try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_stale_uploads(parent: str | Path | None) -> list[Path]:
+    """Remove the upload folders under ``parent`` (None: the system's temporary folder) that a
+    server process killed outright left: this user's, named after a process that no longer
+    runs. Folders of running servers and of other users are left alone. Returns those removed."""
+    removed = []
+    for folder in Path(parent or tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
+        owner = _OWNER.match(folder.name)
+        try:
+            mine = folder.is_dir() and not folder.is_symlink() and folder.stat().st_uid == os.getuid()
+        except OSError:  # gone meanwhile
+            continue
+        if owner and mine and not _running(int(owner.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists (this one included; another user's counts too)."""
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists is checked
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def safe_name(raw: str | None) -> str:

@@ -133,6 +133,27 @@ class _Shard:
         )
         if not ok:
             raise AnnotationFormatError(f"{path}: annotation shard has inconsistent array shapes")
+        self._check_values()
+
+    def _check_values(self) -> None:
+        """Frame sizes of at least 1×1 and finite keypoints: training divides by the one and
+        draws the other (a 0 size was a ZeroDivisionError in ``vemd fit``)."""
+        small = np.flatnonzero((self.sizes < 1).any(axis=1))
+        if len(small):
+            width, height = self.sizes[small[0]]
+            raise AnnotationFormatError(
+                f"{self.path}: frame {str(self.keys[small[0]])!r} has size {width}×{height}; "
+                "a frame is at least 1×1 pixels"
+            )
+        for part, has in (("body", self.has_body), ("face", self.has_face)):
+            points = getattr(self, part)
+            bad = np.flatnonzero(has & ~np.isfinite(points).all(axis=(1, 2)))
+            if len(bad):
+                row = int(np.searchsorted(self.offsets, bad[0], side="right")) - 1  # the frame of that person
+                raise AnnotationFormatError(
+                    f"{self.path}: frame {str(self.keys[row])!r}: {part} keypoints hold NaN or "
+                    "infinite values"
+                )
 
     def frame(self, row: int) -> FrameAnnotation:
         lo, hi = int(self.offsets[row]), int(self.offsets[row + 1])
@@ -231,13 +252,20 @@ class AnnotationStore:
             self.add(key, frame)
 
     def flush(self) -> None:
-        """Write buffered records as one new shard (atomic rename)."""
+        """Write buffered records as one new shard (atomically). A shard of that name that
+        another writer added since the store was opened is never replaced: that is an error."""
         if not self._pending:
             return
         number = len(self._shard_paths)
         path = self.root / f"shard-{number:06d}.npz"
         arrays = _encode_shard(list(self._pending.items()))
-        atomic_write(path, lambda h: np.savez(h, **arrays))
+        try:
+            atomic_write(path, lambda h: np.savez(h, **arrays), replace=False)
+        except FileExistsError:
+            raise AnnotationFormatError(
+                f"{path}: written by another process since this store was opened, so "
+                f"{len(self._pending)} frames were not stored; write a store from one run at a time"
+            ) from None
         self._shard_paths.append(path)
         for row, key in enumerate(self._pending):
             self._index[key] = (number, row)

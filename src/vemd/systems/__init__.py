@@ -53,18 +53,33 @@ def system_for(cfg) -> type[System]:
     return found[0]
 
 
-def fit(cfg, *, resume: bool = False) -> dict:
-    """``vemd fit``: train the system ``cfg`` names; returns its fit summary."""
-    return system_for(cfg).fit(cfg, resume=resume)
+def fit(cfg, *, resume: bool = False, overwrite: bool = False) -> dict:
+    """``vemd fit``: train the system ``cfg`` names; returns its fit summary.
+
+    A finished run in ``train.out_dir`` (its ``model.pt``) is never trained over silently: it
+    is refused, before anything is read or written, unless ``resume`` (continue it; a finished
+    one trains nothing more) or ``overwrite`` (train anew in its folder) is given.
+    """
+    system = system_for(cfg)
+    finished = Path(cfg.train.out_dir) / "model.pt"
+    if finished.exists() and not (resume or overwrite):
+        from vemd.errors import ConfigError
+
+        raise ConfigError(
+            f"{finished}: train.out_dir holds a finished run; give --resume to keep it, --overwrite "
+            "to train over it, or --set train.out_dir=<another folder>"
+        )
+    return system.fit(cfg, resume=resume)
 
 
 def load_artifact(path: str | Path, *, device: str | None = None) -> Artifact:
     """The model in a model file of any system and any vemd version, in eval mode (on ``device``).
 
     One-line :class:`~vemd.model_file.CheckpointError` for a file that is missing, damaged,
-    foreign or of a system this version does not know.
+    foreign, of a system this version does not know, or whose weights hold NaN or inf. The
+    artifact's ``caveat`` says when the model was trained on the built-in synthetic data.
     """
-    from vemd.model_file import CheckpointError, read_model_file
+    from vemd.model_file import CheckpointError, read_model_file, refuse_non_finite
 
     resolved = None
     if device is not None:  # a device that does not exist is the error, before the file is read
@@ -79,6 +94,8 @@ def load_artifact(path: str | Path, *, device: str | None = None) -> Artifact:
             f"(known: {', '.join(sorted(SYSTEMS))})"
         )
     artifact = system.load(file)
+    refuse_non_finite(path, artifact.model.named_parameters())  # buffers may hold a NaN sentinel
+    artifact.caveat = file.caveat
     return artifact if resolved is None else artifact.to(resolved)
 
 
@@ -86,7 +103,8 @@ def evaluate(path: str | Path, options: TestOptions | None = None, **fields) -> 
     """``vemd test`` of any model file: its system's evaluation with the common options.
 
     ``options`` or its fields as keywords (``split``, ``out_dir``, ``data_cfg``, ``device``,
-    ``precision``, ``group_sizes``; group sizes default to the usual buckets, None turns them off).
+    ``precision``, ``group_sizes``, ``record``, ``save_frames``; group sizes default to the usual
+    buckets, None turns them off). Only ``record=True`` changes the model card.
     """
     if options is None:
         from vemd.annotate.backends.offline_faces import face_counter

@@ -68,6 +68,7 @@ class Artifact:
     class_names: list[str]
     path: Path
     capabilities: Capabilities
+    caveat: str | None = None  # one line when it was trained on the built-in synthetic data
 
     def to(self, device) -> Artifact:
         self.model.to(device)

@@ -87,6 +87,7 @@ def save_system(model: torch.nn.Module, cfg: Config, class_names: list[str], out
         class_names=class_names,
         state_dict=model.state_dict(),
         extra=extra,
+        weights=[name for name, _ in model.named_parameters()],  # buffers may hold a NaN sentinel
     )
 
 

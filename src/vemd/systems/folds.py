@@ -24,8 +24,11 @@ def parse_folds(spec: str) -> list[int]:
     return folds
 
 
-def fit_folds(recipe: str, overrides: list[str], spec: str, *, resume: bool = False) -> dict:
-    """Train and evaluate every fold; writes ``<out_dir>/folds.json`` with the average."""
+def fit_folds(
+    recipe: str, overrides: list[str], spec: str, *, resume: bool = False, overwrite: bool = False
+) -> dict:
+    """Train and evaluate every fold; writes ``<out_dir>/folds.json`` with the average
+    (``resume`` and ``overwrite`` as :func:`vemd.systems.fit` takes them, for every fold)."""
     from vemd.systems import evaluate, fit
 
     base = load_config(recipe, overrides)
@@ -35,7 +38,7 @@ def fit_folds(recipe: str, overrides: list[str], spec: str, *, resume: bool = Fa
         cfg = load_config(
             recipe, [*overrides, f"data.fold={fold}", f"train.out_dir={out_dir / f'fold{fold}'}"]
         )
-        model = fit(cfg, resume=resume)["model"]
+        model = fit(cfg, resume=resume, overwrite=overwrite)["model"]
         split = cfg.data.test_split if cfg.data.name == "dfew" else cfg.data.val_split
         metrics = evaluate(
             model, split=split, out_dir=out_dir / f"fold{fold}" / f"test-{split}", data_cfg=cfg

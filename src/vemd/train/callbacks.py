@@ -10,8 +10,9 @@ an epoch) and ends the run early. ``last.ckpt`` is therefore saved every ``n`` s
 epoch's last step, and after every validation, once ``best.ckpt`` has been updated, so the
 selection state it holds describes the ``best.ckpt`` on disk.
 
-Both are written atomically (Lightning saves through a temporary file) and given the mode the
-user's umask asks for (the temporary file is created private).
+Both are written atomically, in their own folder (:class:`AtomicCheckpointIO`: a temporary file
+beside the checkpoint, synced, then renamed onto its name, with the mode the user's umask asks
+for), so a full disk or a kill leaves the previous checkpoint whole, never a part.
 """
 
 from __future__ import annotations
@@ -21,24 +22,25 @@ from pathlib import Path
 
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.plugins.io import TorchCheckpointIO
 
-from vemd.io import load_weights_only
-
-
-def _read_umask() -> int:
-    """The process umask, read once at import (``os.umask`` sets it to read it, which would race
-    with threads writing files if done later)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+from vemd.io import atomic_write, load_weights_only
 
 
-_UMASK = _read_umask()
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, saving into a temporary file in the checkpoint's own folder
+    and renaming it onto its name (:func:`vemd.io.atomic_write`). Lightning's own writes the
+    file in ``TMPDIR`` and moves it, which is a copy across filesystems: a full disk there
+    leaves a partial checkpoint under the final name. The temporary file of a save a kill cut
+    short is removed by the next save of the same checkpoint."""
 
-
-def _chmod_for_umask(path: str | Path) -> None:
-    if os.path.exists(path):
-        os.chmod(path, 0o666 & ~_UMASK)
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options")
+        path = Path(path)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # one run writes a stage folder
+            stale.unlink(missing_ok=True)
+        atomic_write(path, lambda handle: torch.save(checkpoint, handle))
 
 
 class ResumePoint(ModelCheckpoint):
@@ -71,10 +73,6 @@ class ResumePoint(ModelCheckpoint):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         """Nothing: the save after validation covers the end of an epoch."""
-
-    def _save_checkpoint(self, trainer, filepath: str) -> None:
-        super()._save_checkpoint(trainer, filepath)
-        _chmod_for_umask(filepath)
 
 
 def _pending_log_row(trainer) -> dict | None:
@@ -127,7 +125,3 @@ class BestCheckpoint(ModelCheckpoint):
             self.best_model_score = self.kth_value = torch.as_tensor(score)
             self.best_k_models = {path: self.best_model_score}
             self.kth_best_model_path = path
-
-    def _save_checkpoint(self, trainer, filepath: str) -> None:
-        super()._save_checkpoint(trainer, filepath)
-        _chmod_for_umask(filepath)

@@ -23,7 +23,7 @@ from torch import nn
 from vemd.config import StageTrainConfig
 from vemd.errors import VemdError
 from vemd.io import atomic_write
-from vemd.train.optim import make_optimizer
+from vemd.train.optim import check_finite_loss, make_optimizer
 from vemd.train.resume import load_state
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ def train_epochs(
         total = 0.0
         for rows in order.split(schedule.batch_size):
             loss = loss_of(rows)
+            check_finite_loss({"loss": loss}, f"{name}, epoch {epoch + 1}", schedule.lr)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

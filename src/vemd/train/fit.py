@@ -56,7 +56,7 @@ def _trainer(cfg: Config, folder: Path, *, max_epochs: int):
     from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, RichProgressBar
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
-    from vemd.train.callbacks import BestCheckpoint, ResumePoint
+    from vemd.train.callbacks import AtomicCheckpointIO, BestCheckpoint, ResumePoint
 
     t = cfg.train
     # best before last: after a validation, last.ckpt records the updated selection
@@ -85,6 +85,7 @@ def _trainer(cfg: Config, folder: Path, *, max_epochs: int):
         use_distributed_sampler=False,  # EpochBatchSampler shards by rank itself
         log_every_n_steps=t.log_every_n_steps,
         callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],  # checkpoints written in their folder, atomically
         logger=[
             # flushed as often as last.ckpt is saved, so a killed run keeps the log of its saved steps
             CSVLogger(folder, name="logs", version="", flush_logs_every_n_steps=t.checkpoint_every_n_steps),
@@ -338,6 +339,9 @@ def fit_vemd(cfg: Config, *, resume: bool = False) -> dict:
     torch.manual_seed(cfg.train.seed)
     out_dir = Path(cfg.train.out_dir)
     stages = ["1", "2"] if cfg.train.stage == "both" else [cfg.train.stage]
+    from vemd.models.build import check_buildable
+
+    check_buildable(cfg.model)  # settings no working model takes: one line before anything is written
     if resume:  # a checkpoint that cannot be resumed is refused before anything is written
         for stage in stages:
             if (last := out_dir / f"stage{stage}" / "last.ckpt").exists():

@@ -22,7 +22,7 @@ from vemd.config import Config, to_dict
 from vemd.data.dataset import usable
 from vemd.models.build import build_criterion, build_model
 from vemd.train.feature_cache import FeatureCache
-from vemd.train.optim import make_optimizer
+from vemd.train.optim import check_finite_loss, make_optimizer
 
 
 class VEMDModule(pl.LightningModule):
@@ -103,6 +103,8 @@ class VEMDModule(pl.LightningModule):
         if batch is None:  # every item of the batch was skipped as bad data
             return None
         terms, diagnostics, _ = self.losses(batch, auxiliary=True)
+        lr = self.cfg.train.stage1_lr if self.stage == "1" else self.cfg.train.lr
+        check_finite_loss(terms, f"stage {self.stage}, step {self.global_step}", lr)
         size = len(batch["label"])
         for name, value in (terms | diagnostics).items():
             self.log(f"train/{name}", value.detach().float(), batch_size=size, prog_bar=name == "loss")

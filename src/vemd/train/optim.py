@@ -1,8 +1,13 @@
-"""The one optimizer factory of every training stage (VE-MD's Lightning stages, the epoch loop)."""
+"""The one optimizer factory of every training stage (VE-MD's Lightning stages, the epoch loop),
+and the one check that stops a stage whose loss diverged."""
 
 from __future__ import annotations
 
+import math
+
 import torch
+
+from vemd.errors import VemdError
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 
@@ -13,3 +18,22 @@ def make_optimizer(
     """``kind`` (adam | adamw | sgd) over ``params``; SGD with ``momentum``."""
     extra = {"momentum": momentum} if kind == "sgd" else {}
     return OPTIMIZERS[kind](params, lr=lr, weight_decay=weight_decay, **extra)
+
+
+def check_finite_loss(terms: dict[str, torch.Tensor], where: str, lr: float) -> None:
+    """Stop training with one line when a loss term is NaN or infinite: every later step would
+    spread it into the weights, and the run would export a model that is NaN throughout.
+
+    ``terms``: the loss terms of a step (the total among them); ``where``: the stage and step.
+    One device sync per step, far cheaper than autograd's anomaly detection.
+    """
+    values = torch.stack([t.detach().float().sum() for t in terms.values()])  # (terms,)
+    if bool(torch.isfinite(values).all()):
+        return
+    bad = [
+        f"{name}={float(value):g}" for name, value in zip(terms, values.tolist()) if not math.isfinite(value)
+    ]
+    raise VemdError(
+        f"{where}: the training loss is not finite ({', '.join(bad)}): training diverged and nothing "
+        f"is exported; lower the learning rate (now {lr:g}) or check the loss weights"
+    )

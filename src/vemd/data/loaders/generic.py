@@ -25,7 +25,7 @@ from pathlib import Path
 from vemd.config import DataConfig
 from vemd.data.loaders import register
 from vemd.data.loaders.common import Problems, column, media_items, problem, read_rows, relative
-from vemd.data.manifest import ClipRecord, read_manifest
+from vemd.data.manifest import ClipRecord, outside_root, read_manifest
 from vemd.errors import DataError, MissingSplit
 
 SYNTH_FORMAT = "vemd-synthgroups"  # the ``format`` of ``dataset.json`` (vemd.synth.generate writes it)
@@ -111,6 +111,8 @@ def load_csv(cfg: DataConfig, split: str, problems: Problems | None) -> tuple[li
         path, label = row.get(path_col, ""), row.get(label_col, "")
         if label not in class_names:
             problem(problems, f"{table}:{line}", f"label {label!r} is not one of {class_names}")
+        elif outside := outside_root("path", path):
+            problem(problems, f"{table}:{line}", outside)
         elif not (root / path).exists():
             problem(problems, root / path, "missing file")
         else:

@@ -62,6 +62,10 @@ async function loadModel() {
       item.append(element("span", { class: "caption" }, name + " "), element("strong", {}, String(value)));
       box.append(item);
     }
+    if (info.caveat) {
+      $("caveat").textContent = "This model was " + info.caveat + ".";
+      $("caveat").hidden = false;
+    }
     if (info.model_card) {
       $("model-card-text").textContent = info.model_card;
       $("model-card").hidden = false;

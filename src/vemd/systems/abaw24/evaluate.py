@@ -60,9 +60,8 @@ def evaluate_abaw24(artifact: Artifact, options: TestOptions) -> dict:
 
     Writes ``metrics.json``, ``va.md`` (the table) and ``predictions.csv`` (one row per item:
     its mean fused valence/arousal and targets) into the report folder, and adds the scores to
-    the model card.
+    the model card when ``options.record`` asks.
     """
-    from vemd.card import add_evaluation
     from vemd.eval.report import write_metrics_json
 
     run, dataset = open_for_test(artifact, options, group_sizes=False)
@@ -109,11 +108,5 @@ def evaluate_abaw24(artifact: Artifact, options: TestOptions) -> dict:
     for name, m in metrics.items():
         lines.append(f"| {name} | {m['valence_ccc']:.4f} | {m['arousal_ccc']:.4f} | {m['mean_ccc']:.4f} |")
     atomic_write_text(out / "va.md", "\n".join(lines) + "\n")
-    add_evaluation(
-        run.checkpoint,
-        run.split,
-        {f"{n} mean CCC": round(m["mean_ccc"], 4) for n, m in metrics.items()},
-        out,
-        keys=None,
-    )
+    run.add_to_card({f"{n} mean CCC": round(m["mean_ccc"], 4) for n, m in metrics.items()}, keys=None)
     return {"split": run.split, "models": metrics, "report": str(out)}

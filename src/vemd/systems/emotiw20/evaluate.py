@@ -23,9 +23,9 @@ def evaluate_emotiw20(artifact: Artifact, options: TestOptions) -> dict:
     reach the SVM in float32) and ``group_sizes`` (the fused accuracy by people per clip:
     ``group_size.csv`` / ``.png`` and ``metrics.json``'s ``group_size``; None: not reported).
     Writes ``metrics.json``, ``predictions.csv`` (fused), ``confusion.png`` (fused),
-    ``modalities.md`` (the per-branch table) and adds the scores to the model card.
+    ``modalities.md`` (the per-branch table), and adds the scores to the model card when
+    ``options.record`` asks.
     """
-    from vemd.card import add_evaluation
     from vemd.eval.compare import mcnemar
     from vemd.eval.group_size import group_size_report
     from vemd.eval.metrics import classification_metrics
@@ -77,11 +77,5 @@ def evaluate_emotiw20(artifact: Artifact, options: TestOptions) -> dict:
         n: {"accuracy": m["accuracy"], "accuracy_ci95": m["accuracy_ci95"], "uar": m["uar"]}
         for n, m in metrics.items()
     }
-    add_evaluation(
-        run.checkpoint,
-        run.split,
-        {f"{n} accuracy": round(m["accuracy"], 4) for n, m in metrics.items()},
-        out,
-        keys=None,
-    )
+    run.add_to_card({f"{n} accuracy": round(m["accuracy"], 4) for n, m in metrics.items()}, keys=None)
     return {"split": run.split, "modalities": short, "mcnemar": tests, "report": str(out)}
