@@ -34,7 +34,7 @@ browser:
 		{ [ "$$CI" != "true" ] && echo "chromium could not be installed: the web page tests will skip"; }
 
 test: lint browser
-	$(BIN)/python -m pytest -n 2 -q tests
+	$(BIN)/python -m pytest -n 2 -q --durations=30 tests
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
