@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 from conftest import TINY as TRAIN_TINY
-
 from vemd.noise import NATIVE_NOISE, native_noise_filtered
 
 # the training tests' tiny recipe, one epoch on the CPU, logging less often than the 4 batches

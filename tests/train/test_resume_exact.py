@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from conftest import TINY
 
 PROBE = Path(__file__).with_name("fit_probe.py")
