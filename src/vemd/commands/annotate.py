@@ -10,7 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from vemd.commands.common import add_dataset_arguments, dataset_config, refuse_file_as_folder
+from vemd.commands.common import (
+    add_dataset_arguments,
+    dataset_config,
+    refuse_file_as_folder,
+    refuse_unwritable,
+)
 
 HELP = "annotate every person's body (COCO-17) and face (68 points) in sampled frames"
 EXIT_SOME_FAILED = 3
@@ -106,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     refuse_file_as_folder(out)
     if args.preview:
         refuse_file_as_folder(args.preview_dir or f"{out}-preview", "--preview-dir")
+    if args.export_coco:  # a file: its folder must take it, known before any frame is annotated
+        refuse_unwritable(Path(args.export_coco).parent, args.export_coco, "--export-coco")
     return _run_store(args, out, items, source, sampling, problems)
 
 
