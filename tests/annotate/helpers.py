@@ -12,6 +12,7 @@ import pytest
 
 from vemd.annotate.backends import register_backend, unregister_backend
 from vemd.annotate.backends.base import Backend, BodyDetection, FaceDetection
+from vemd.errors import VemdError
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
 
@@ -65,3 +66,9 @@ def stub_backend(name: str = "stub") -> Iterator[str]:
         yield name
     finally:
         unregister_backend(name)
+
+
+def unloadable_backend() -> Backend:
+    """A backend factory that fails as a backend without its model files does (importable by
+    spawned worker processes)."""
+    raise VemdError("stub backend: its model files are missing")

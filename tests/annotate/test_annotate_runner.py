@@ -10,12 +10,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from tests.annotate.helpers import FakeBackend, fixture, stub_backend
+from tests.annotate.helpers import FakeBackend, fixture, stub_backend, unloadable_backend
 
 from vemd.annotate.runner import Sampling, run_annotation
 from vemd.annotate.sources import find_items
 from vemd.annotate.summary import summarise
 from vemd.cli import main
+from vemd.errors import VemdError
 from vemd.structure.annotations import AnnotationStore
 
 
@@ -69,6 +70,16 @@ def test_workers_give_the_same_store_as_one_process(tmp_path):
     assert sorted(one.keys()) == sorted(two.keys())
     for key, frame in one.items():
         np.testing.assert_array_equal(frame.stacked("body"), two[key].stacked("body"))
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_that_cannot_load_its_backend_stops_the_run_with_its_error(tmp_path):
+    # The pool used to replace the dead worker forever and the run never ended.
+    items = find_items(_images(tmp_path / "media", [10, 20, 30]))
+    store = AnnotationStore(tmp_path / "ann", create=True)
+    with pytest.raises(VemdError, match="stub backend: its model files are missing"):
+        run_annotation(items, store, unloadable_backend, workers=2, progress=False)
+    assert list(AnnotationStore(tmp_path / "ann").keys()) == []
 
 
 def test_no_more_worker_processes_than_sources(tmp_path):

@@ -94,14 +94,23 @@ def usable_cores() -> int:
 
 
 _worker_backend: Backend | None = None
+_worker_error: BaseException | None = None
 
 
 def _init_worker(factory: BackendFactory) -> None:
-    global _worker_backend
-    _worker_backend = factory()
+    # An exception raised here would kill the process, and multiprocessing's pool would start
+    # another in its place, forever: the parent would wait on a run that never ends. It is kept
+    # and raised by the worker's first task instead, which the pool hands back to the parent.
+    global _worker_backend, _worker_error
+    try:
+        _worker_backend = factory()
+    except Exception as err:  # the factory's own error (a missing model, a bad option)
+        _worker_error = err
 
 
 def _work(task: tuple[MediaItem, Sampling, frozenset[int]]) -> ItemResult:
+    if _worker_error is not None:
+        raise _worker_error
     return annotate_item(_worker_backend, *task)
 
 
