@@ -1,0 +1,139 @@
+"""How long does the quickstart encoder sit at chance under each head? A probe of the ln 3 plateau.
+
+The quickstart model spends its first few hundred optimizer steps at chance (cross-entropy
+ln 3) before it learns the group's balance, and on 3,000 SynthGroups scenes × 3 epochs some
+seeds never leave it. This benchmark trains the quickstart recipe's encoder (frozen random
+ViT + the `plain` CNN branch, variational latent) with cross-entropy only, under heads of
+growing depth between the pooled latent and the logits, at the recipe's batch, learning rate
+and schedule, and prints validation accuracy after each epoch:
+
+* ``linear``: one linear layer on the spatially pooled latent;
+* ``linear2``: two linear layers (no non-linearity);
+* ``mlp``: linear → ReLU → linear;
+* ``decoder``: the recipe's emotion decoder (φ, transformer, frame attention pooling,
+  LayerNorm + MLP head), with its SR input closed (VE-SD's path).
+
+A head that leaves chance later than a shallower one on the same encoder, data and steps
+shows that depth between latent and logits lengthens the plateau.
+
+    .venv/bin/python benchmarks/bench_plateau.py --out runs/bench_plateau
+    .venv/bin/python benchmarks/bench_plateau.py --out runs/bench_plateau --heads linear decoder --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vemd.config import load_config
+from vemd.data.build import build_dataset, eval_loader
+from vemd.data.dataset import usable
+from vemd.models.build import build_model
+from vemd.synth import generate_dataset
+from vemd.train.fit import train_loader
+from vemd.train.optim import make_optimizer
+
+HEADS = ("linear", "linear2", "mlp", "decoder")
+
+
+def make_head(kind: str, model, num_classes: int) -> tuple[nn.Module, Callable]:
+    """(trainable head module, latent (N, C, s, s) → logits (N, classes))."""
+    channels = model.encoder.latent_channels
+    if kind == "decoder":
+        decoder = model.emotion_decoder  # VE-SD's: no SR input
+        return decoder, lambda latent: decoder.decode(latent[:, None])[0]
+    layers = {
+        "linear": [nn.Linear(channels, num_classes)],
+        "linear2": [nn.Linear(channels, channels), nn.Linear(channels, num_classes)],
+        "mlp": [nn.Linear(channels, channels), nn.ReLU(), nn.Linear(channels, num_classes)],
+    }[kind]
+    head = nn.Sequential(*layers)
+    return head, lambda latent: head(latent.mean(dim=(-2, -1)))
+
+
+def run(kind: str, data: Path, seed: int, epochs: int) -> list[float]:
+    cfg = load_config(
+        "quickstart",
+        [f"data.root={data}", f"train.seed={seed}", "model.mode=ve-sd", f"train.max_epochs={epochs}"],
+    )
+    torch.manual_seed(seed)
+    train_set, index = build_dataset(cfg, "train", train=True, stage="2")
+    val_set, _ = build_dataset(cfg, "val", train=False, stage="2")
+    model = build_model(cfg.model)
+    if model.encoder.vit_branch is not None:
+        model.encoder.vit_branch.set_frozen(cfg.model.vit.frozen)
+    head, logits_of = make_head(kind, model, len(index.class_names))
+    t = cfg.train
+    params = [p for p in model.encoder.parameters() if p.requires_grad] + list(head.parameters())
+    optimizer = make_optimizer(t.optimizer, params, t.lr, t.weight_decay, momentum=t.momentum)
+    loader = train_loader(cfg, train_set)
+    total = epochs * len(loader)
+    warmup = max(1, int(total * t.warmup_fraction))
+    schedule = torch.optim.lr_scheduler.SequentialLR(
+        optimizer,
+        [
+            torch.optim.lr_scheduler.LinearLR(optimizer, 0.01, total_iters=warmup),
+            torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, total - warmup)),
+        ],
+        milestones=[warmup],
+    )
+    accuracies, step = [], 0
+    for epoch in range(epochs):
+        loader.batch_sampler.set_epoch(epoch)
+        model.train()
+        head.train()
+        for batch in loader:
+            batch = usable(batch)
+            torch.manual_seed(seed * 1_000_003 + step)
+            latent = model.encoder(model.preprocess(batch["frames"]).flatten(0, 1)).latent
+            loss = F.cross_entropy(logits_of(latent), batch["label"])
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, t.grad_clip or float("inf"))
+            optimizer.step()
+            schedule.step()
+            step += 1
+        accuracies.append(validate(model, head, logits_of, cfg, val_set))
+    return accuracies
+
+
+@torch.no_grad()
+def validate(model, head, logits_of, cfg, val_set) -> float:
+    model.eval()
+    head.eval()
+    correct = total = 0
+    for batch in eval_loader(cfg, val_set):
+        batch = usable(batch)
+        latent = model.encoder(model.preprocess(batch["frames"]).flatten(0, 1)).latent
+        correct += int((logits_of(latent).argmax(-1) == batch["label"]).sum())
+        total += len(batch["label"])
+    return correct / total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="runs/bench_plateau")
+    parser.add_argument("--heads", nargs="+", choices=HEADS, default=list(HEADS))
+    parser.add_argument("--n-train", type=int, default=3000)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    data = generate_dataset(
+        Path(args.out) / "data", n_train=args.n_train, n_val=600, frames=1, seed=args.seed
+    )
+    for kind in args.heads:
+        start = time.perf_counter()
+        accuracies = run(kind, data, args.seed, args.epochs)
+        row = {"head": kind, "val_accuracy_per_epoch": [round(a, 4) for a in accuracies]}
+        print(json.dumps(row | {"seconds": round(time.perf_counter() - start)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
