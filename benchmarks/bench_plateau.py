@@ -38,7 +38,7 @@ from vemd.data.dataset import usable
 from vemd.models.build import build_model
 from vemd.synth import generate_dataset
 from vemd.train.fit import train_loader
-from vemd.train.optim import make_optimizer
+from vemd.train.optim import make_optimizer, warmup_cosine
 
 HEADS = ("linear", "linear2", "mlp", "decoder")
 
@@ -74,16 +74,7 @@ def run(kind: str, data: Path, seed: int, epochs: int) -> list[float]:
     params = [p for p in model.encoder.parameters() if p.requires_grad] + list(head.parameters())
     optimizer = make_optimizer(t.optimizer, params, t.lr, t.weight_decay, momentum=t.momentum)
     loader = train_loader(cfg, train_set)
-    total = epochs * len(loader)
-    warmup = max(1, int(total * t.warmup_fraction))
-    schedule = torch.optim.lr_scheduler.SequentialLR(
-        optimizer,
-        [
-            torch.optim.lr_scheduler.LinearLR(optimizer, 0.01, total_iters=warmup),
-            torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, total - warmup)),
-        ],
-        milestones=[warmup],
-    )
+    schedule = warmup_cosine(optimizer, epochs * len(loader), t.warmup_fraction)  # the recipe's
     accuracies, step = [], 0
     for epoch in range(epochs):
         loader.batch_sampler.set_epoch(epoch)

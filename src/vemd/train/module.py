@@ -22,7 +22,7 @@ from vemd.config import Config, to_dict
 from vemd.data.dataset import usable
 from vemd.models.build import build_criterion, build_model
 from vemd.train.feature_cache import FeatureCache
-from vemd.train.optim import check_finite_loss, make_optimizer
+from vemd.train.optim import check_finite_loss, make_optimizer, warmup_cosine
 
 
 class VEMDModule(pl.LightningModule):
@@ -131,14 +131,7 @@ class VEMDModule(pl.LightningModule):
         optimizer = make_optimizer(name, params, lr, t.weight_decay, momentum=t.momentum)
         if t.scheduler == "none":
             return optimizer
-        total = self.total_steps()
-        warmup = min(total - 1, int(total * t.warmup_fraction))
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total - warmup))
-        if warmup:
-            start = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.01, total_iters=warmup)
-            scheduler = torch.optim.lr_scheduler.SequentialLR(
-                optimizer, [start, scheduler], milestones=[warmup]
-            )
+        scheduler = warmup_cosine(optimizer, self.total_steps(), t.warmup_fraction)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def total_steps(self) -> int:

@@ -1,5 +1,5 @@
 """The one optimizer factory of every training stage (VE-MD's Lightning stages, the epoch loop),
-and the one check that stops a stage whose loss diverged."""
+VE-MD's warm-up + cosine schedule, and the one check that stops a stage whose loss diverged."""
 
 from __future__ import annotations
 
@@ -18,6 +18,17 @@ def make_optimizer(
     """``kind`` (adam | adamw | sgd) over ``params``; SGD with ``momentum``."""
     extra = {"momentum": momentum} if kind == "sgd" else {}
     return OPTIMIZERS[kind](params, lr=lr, weight_decay=weight_decay, **extra)
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float):
+    """The per-step schedule of a VE-MD stage: linear warm-up from 1 % of the rate over
+    ``warmup_fraction`` of ``total_steps``, then cosine decay to 0 over the rest."""
+    warmup = min(total_steps - 1, int(total_steps * warmup_fraction))
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps - warmup))
+    if not warmup:
+        return scheduler
+    start = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.01, total_iters=warmup)
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [start, scheduler], milestones=[warmup])
 
 
 def check_finite_loss(terms: dict[str, torch.Tensor], where: str, lr: float) -> None:
