@@ -18,6 +18,10 @@ shows that depth between latent and logits lengthens the plateau.
 
     .venv/bin/python benchmarks/bench_plateau.py --out runs/bench_plateau
     .venv/bin/python benchmarks/bench_plateau.py --out runs/bench_plateau --heads linear decoder --seed 1
+
+``--set KEY=VALUE`` changes the recipe for every head, e.g. ``--set model.vit.enabled=false``: the
+random frozen ViT branch is half of the recipe's latent, fixed random features of every image,
+which a trainable projection and head can fit to the training labels.
 """
 
 from __future__ import annotations
@@ -58,10 +62,11 @@ def make_head(kind: str, model, num_classes: int) -> tuple[nn.Module, Callable]:
     return head, lambda latent: head(latent.mean(dim=(-2, -1)))
 
 
-def run(kind: str, data: Path, seed: int, epochs: int) -> list[float]:
+def run(kind: str, data: Path, seed: int, epochs: int, overrides: list[str] = ()) -> list[float]:
     cfg = load_config(
         "quickstart",
-        [f"data.root={data}", f"train.seed={seed}", "model.mode=ve-sd", f"train.max_epochs={epochs}"],
+        [f"data.root={data}", f"train.seed={seed}", "model.mode=ve-sd", f"train.max_epochs={epochs}"]
+        + list(overrides),
     )
     torch.manual_seed(seed)
     train_set, index = build_dataset(cfg, "train", train=True, stage="2")
@@ -115,13 +120,14 @@ def main() -> None:
     parser.add_argument("--n-train", type=int, default=3000)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="KEY=VALUE, every head")
     args = parser.parse_args()
     data = generate_dataset(
         Path(args.out) / "data", n_train=args.n_train, n_val=600, frames=1, seed=args.seed
     )
     for kind in args.heads:
         start = time.perf_counter()
-        accuracies = run(kind, data, args.seed, args.epochs)
+        accuracies = run(kind, data, args.seed, args.epochs, args.overrides)
         row = {"head": kind, "val_accuracy_per_epoch": [round(a, 4) for a in accuracies]}
         print(json.dumps(row | {"seconds": round(time.perf_counter() - start)}), flush=True)
 

@@ -441,7 +441,7 @@ def test_predicting_imports_only_what_the_model_needs(entry, model, forbidden, p
 
 def test_summary_imports_no_training_stack(tmp_path):
     """``vemd summary`` builds a model and counts its FLOPs: no training stack, no numba, scipy,
-    scikit-learn or matplotlib (timm for the quickstart's timm ViT, torch._dynamo for the FLOP
+    scikit-learn or matplotlib (timm for a model with a timm backbone, torch._dynamo for the FLOP
     counter are needed)."""
     code = 'from vemd.cli import main\nassert main(["summary", "--config", "quickstart", "--json"]) == 0\n'
     forbidden = (*TRAINING, "numba", "scipy", "sklearn", "matplotlib")

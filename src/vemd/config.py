@@ -166,6 +166,9 @@ class ModelConfig:
     image_size: int = 224
     num_classes: int = 3
     valence_head: bool = False  # regress a group valence (B,) beside the classes (MER2023 protocol)
+    # vemd's own, not the paper's: a linear classifier on the pooled latent, trained beside the
+    # emotion decoder (weight loss.latent_probe) and left out of model files (see vemd.models.vemd)
+    latent_probe: bool = False
     vit: ViTConfig = field(default_factory=ViTConfig)
     cnn: CNNConfig = field(default_factory=CNNConfig)
     sr: SRConfig = field(default_factory=SRConfig)
@@ -187,6 +190,7 @@ class LossConfig:
     adj: float = 0.5  # β_adj (PersonQuery)
     valence: float = 1.0  # weight of the valence head's loss (model.valence_head), items with a target only
     valence_loss: str = "mse"  # mse (MER2023's measure) | ccc (1 - CCC, Eq. 2 of ABAW 2024) | logcosh
+    latent_probe: float = 1.0  # weight of the latent probe's cross-entropy (model.latent_probe)
 
     def struct_weight(self, modality: str, decoder: str) -> float:
         value = getattr(self, modality)

@@ -268,6 +268,9 @@ def _build_model(cfg: ModelConfig, *, inference: bool, load_weights: bool) -> VE
     if cfg.variational == "vae" and not inference:
         recon = VAEDecoder(2 * cfg.latent_dim, cfg.latent_size, cfg.image_size)
     mean, std = pixel_stats(encoder)
+    probe = None
+    if cfg.latent_probe and not inference:
+        probe = nn.Linear(encoder.latent_channels, cfg.num_classes)
     return VEMD(
         encoder=encoder,
         emotion_decoder=build_emotion_decoder(cfg),
@@ -277,6 +280,7 @@ def _build_model(cfg: ModelConfig, *, inference: bool, load_weights: bool) -> VE
         image_size=cfg.image_size,
         pixel_mean=mean,
         pixel_std=std,
+        latent_probe=probe,
     )
 
 
@@ -307,6 +311,8 @@ def build_criterion(loss: LossConfig, model: VEMD, decoder: str) -> VEMDCriterio
     weight_dict = {"loss_cls": loss.cls, "loss_mmd": loss.mmd, "loss_kl": loss.kl, "loss_recon": loss.recon}
     if model.emotion_decoder.valence_head is not None:
         weight_dict["loss_valence"] = loss.valence
+    if model.latent_probe is not None:
+        weight_dict["loss_latent_probe"] = loss.latent_probe
     weight_dict |= {f"loss_{m}": loss.struct_weight(m, decoder) for m in model.struct_decoders}
     return VEMDCriterion(
         struct_losses={m: d.loss for m, d in model.struct_decoders.items()},

@@ -27,7 +27,7 @@ from vemd.model_file import (
     refuse_non_finite,
     write_model_file,
 )
-from vemd.models.vemd import STAGES
+from vemd.models.vemd import STAGES, training_only_prefixes
 
 __all__ = [
     "CheckpointError",
@@ -43,7 +43,7 @@ __all__ = [
 
 
 def _inference_keys(state: dict, mode: str) -> dict:
-    drop = ("recon_decoder.",) + (("struct_decoders.",) if mode == "ve-md" else ())
+    drop = training_only_prefixes(mode)
     return {k: v for k, v in state.items() if not k.startswith(drop)}
 
 

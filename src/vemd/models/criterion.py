@@ -108,6 +108,8 @@ class VEMDCriterion:
             ``diagnostics``: ``<modality>_<name>`` (e.g. ``body_num_unmatched_persons``).
         """
         losses = {"loss_cls": F.cross_entropy(output.logits.float(), labels)}
+        if output.latent_logits is not None:
+            losses["loss_latent_probe"] = F.cross_entropy(output.latent_logits.float(), labels)
         diagnostics: dict[str, torch.Tensor] = {}
         for modality in self.struct_losses:
             pred = output.structure(modality)

@@ -25,6 +25,8 @@ class VEMDOutput:
         frame_tokens: (B, T, D) the emotion decoder's frame tokens (stage 2), internal: never a
             public output; a multimodal fusion reads them from a frozen VE-MD.
         clip_embedding: (B, D) their FAP-pooled clip embedding, which the classifier reads.
+        latent_logits: (B, num_classes) the latent probe's logits (``model.latent_probe``), a
+            training signal only.
     """
 
     logits: torch.Tensor
@@ -38,6 +40,7 @@ class VEMDOutput:
     recon: torch.Tensor | None = None
     frame_tokens: torch.Tensor | None = None
     clip_embedding: torch.Tensor | None = None
+    latent_logits: torch.Tensor | None = None
 
     def structure(self, modality: str) -> dict | None:
         """The structural prediction of ``body`` or ``face``."""

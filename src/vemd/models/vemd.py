@@ -18,6 +18,16 @@ and does not run them at inference; ``ve-md-sr`` runs them and feeds their SR to
 decoder. The public result of inference is ``logits``/``probs`` and, with a valence head, the
 clip's ``valence`` (all group level) only.
 
+The latent probe (``model.latent_probe``, vemd's own addition, not the paper's) is a linear
+classifier on the latent map pooled over space and frames, trained with its own cross-entropy
+(``loss.latent_probe``) beside the emotion decoder. Between the latent and the logits the
+emotion decoder stacks φ, a transformer layer and an MLP: at init their product passes the
+encoder a gradient that differs from batch to batch, and a model trained from scratch sat at
+chance (cross-entropy ln 3) for hundreds of steps, or for a whole run, while a linear classifier
+on the same encoder left chance within one epoch (``benchmarks/bench_plateau.py``). The probe
+gives the encoder that linear gradient from the first step; the emotion decoder still makes every
+prediction, and the probe is training-only (never run at inference, not in model files).
+
 Stages (paper §3.4): a stage-1 model is its ViT branch with a linear head; a stage-2 model is
 the whole network. :meth:`VEMD.classify` is the one place that tells them apart; ``stage``
 says which the weights were trained for (set from the model file).
@@ -56,6 +66,7 @@ class VEMD(nn.Module):
         pixel_mean, pixel_std: per-channel statistics in [0, 1] units the backbones expect
             (those of the ViT's pretrained config; ImageNet's for vemd's own encoders).
         stage: ``"1"`` or ``"2"``, the training stage the weights are for.
+        latent_probe: the training-only linear classifier on the pooled latent (module docstring).
     """
 
     def __init__(
@@ -70,6 +81,7 @@ class VEMD(nn.Module):
         pixel_mean: tuple[float, float, float] = IMAGENET_MEAN,
         pixel_std: tuple[float, float, float] = IMAGENET_STD,
         stage: str = "2",
+        latent_probe: nn.Linear | None = None,
     ) -> None:
         super().__init__()
         if mode not in MODES:
@@ -82,6 +94,7 @@ class VEMD(nn.Module):
         self.struct_decoders = nn.ModuleDict(struct_decoders)
         self.emotion_decoder = emotion_decoder
         self.recon_decoder = recon_decoder
+        self.latent_probe = latent_probe
         self.mode = mode
         self.image_size = image_size
         self.stage = stage
@@ -188,6 +201,10 @@ class VEMD(nn.Module):
             enc.latent.view(b, t, *enc.latent.shape[1:]), sr
         )
         recon = self.recon_decoder(enc.latent) if self.recon_decoder is not None and aux else None
+        probe = None
+        if self.latent_probe is not None and aux:
+            pooled = enc.latent.mean(dim=(-2, -1)).view(b, t, -1).mean(1)  # (B, 2·C_e)
+            probe = self.latent_probe(pooled)
         return VEMDOutput(
             logits=logits,
             probs=logits.softmax(-1),
@@ -200,9 +217,17 @@ class VEMD(nn.Module):
             recon=recon,
             frame_tokens=frame_tokens,
             clip_embedding=clip,
+            latent_logits=probe,
         )
 
     def inference_state_dict(self) -> dict[str, torch.Tensor]:
-        """The state dict without training-only modules (structural decoders in ve-md, reconstruction)."""
-        drop = ("recon_decoder.",) + (("struct_decoders.",) if self.mode == "ve-md" else ())
+        """The state dict without training-only modules (structural decoders in ve-md,
+        reconstruction, the latent probe)."""
+        drop = training_only_prefixes(self.mode)
         return {k: v for k, v in self.state_dict().items() if not k.startswith(drop)}
+
+
+def training_only_prefixes(mode: str) -> tuple[str, ...]:
+    """State-dict prefixes of the modules a model file leaves out: the reconstruction decoder,
+    the latent probe and, in ``ve-md``, the structural decoders."""
+    return ("recon_decoder.", "latent_probe.") + (("struct_decoders.",) if mode == "ve-md" else ())

@@ -137,6 +137,24 @@ def _interactive() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
+def warn_random_frozen_vit(cfg: Config) -> None:
+    """One warning line when stage 2 starts with a ViT branch that is random and frozen.
+
+    Such a branch is half of the latent made of fixed random features of each image: nothing
+    trains them toward the task, yet its trainable projection and the heads can fit them to the
+    training labels. On the quickstart's scenes a linear classifier of the latent left chance
+    later with that branch than without it (``benchmarks/bench_plateau.py --set
+    model.vit.enabled=false``)."""
+    vit = cfg.model.vit
+    if vit.enabled and vit.frozen and not vit.pretrained and not vit.weights:
+        log.warning(
+            "model.vit (%s) is random and frozen: its half of the latent is fixed random features; "
+            "name pretrained weights (model.vit.weights or model.vit.pretrained=true) or set "
+            "model.vit.enabled=false",
+            vit.name,
+        )
+
+
 def run_stage(
     cfg: Config, stage: str, out_dir: Path, *, init_from: str | None, resume: bool
 ) -> tuple[StageResult, bool]:
@@ -161,6 +179,8 @@ def run_stage(
             len(missing),
             len(unexpected),
         )
+    if stage == "2" and not init_from:
+        warn_random_frozen_vit(cfg)
     if stage == "2" and cfg.train.feature_cache:
         module.feature_cache = _feature_cache(cfg, module, out_dir, augmented=cfg.data.augment)
     max_epochs = cfg.train.stage1_epochs if stage == "1" else cfg.train.max_epochs
