@@ -2,8 +2,8 @@
 
 The quickstart model spends its first few hundred optimizer steps at chance (cross-entropy
 ln 3) before it learns the group's balance, and on 3,000 SynthGroups scenes × 3 epochs some
-seeds never leave it. This benchmark trains the quickstart recipe's encoder (frozen random
-ViT + the `plain` CNN branch, variational latent) with cross-entropy only, under heads of
+seeds never leave it. This benchmark trains the quickstart recipe's encoder (the `plain` CNN
+branch, variational latent; no latent probe) with cross-entropy only, under heads of
 growing depth between the pooled latent and the logits, at the recipe's batch, learning rate
 and schedule, and prints validation accuracy after each epoch:
 
@@ -19,9 +19,10 @@ shows that depth between latent and logits lengthens the plateau.
     .venv/bin/python benchmarks/bench_plateau.py --out runs/bench_plateau
     .venv/bin/python benchmarks/bench_plateau.py --out runs/bench_plateau --heads linear decoder --seed 1
 
-``--set KEY=VALUE`` changes the recipe for every head, e.g. ``--set model.vit.enabled=false``: the
-random frozen ViT branch is half of the recipe's latent, fixed random features of every image,
-which a trainable projection and head can fit to the training labels.
+``--set KEY=VALUE`` changes the recipe for every head, e.g. ``--set model.vit.enabled=true`` puts
+back a random frozen ViT branch (no pretrained weights offline): half of the latent made of fixed
+random features of every image, which a trainable projection and head can fit to the training
+labels.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def make_head(kind: str, model, num_classes: int) -> tuple[nn.Module, Callable]:
 def run(kind: str, data: Path, seed: int, epochs: int, overrides: list[str] = ()) -> list[float]:
     cfg = load_config(
         "quickstart",
-        [f"data.root={data}", f"train.seed={seed}", "model.mode=ve-sd", f"train.max_epochs={epochs}"]
+        [f"data.root={data}", f"train.seed={seed}", "model.mode=ve-sd", "model.latent_probe=false"]
+        + [f"train.max_epochs={epochs}"]
         + list(overrides),
     )
     torch.manual_seed(seed)

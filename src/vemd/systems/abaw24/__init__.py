@@ -22,7 +22,11 @@ Per-frame valence and arousal in [-1, 1] (the ABAW 2024 VA paper, §3):
   on the validation split; ``none`` keeps the dynamic model alone;
 * **post-processing** (§3.4): ``vemd predict`` interpolates the window predictions to the
   video's frame rate and smooths them with a ``smoothing_s`` Hamming window
-  (:mod:`vemd.inference.smoothing`).
+  (:mod:`vemd.inference.smoothing`); ``vemd test`` scores the same way (§4.3, its Table 5): each
+  video's predictions at the sampled frames interpolated to every frame and smoothed, the CCC
+  over every annotated frame of all videos (:mod:`~vemd.systems.abaw24.evaluate`: a source
+  without a frame rate is not smoothed, an item without a per-frame file is scored at its sampled
+  frames; ``ccc_sampled``: the sampled frames alone, the score training selects on).
 
 Targets come from each item's per-frame ``va`` (AffWild2 files, SynthGroups ``--va``), or, for
 an item without any per-frame value, from its clip-level valence/arousal on every frame; frames
