@@ -14,8 +14,9 @@ file format (:func:`vemd.model_file.write_model_file`), as ``vemd fit`` writes t
 
 * ``tiny.pt``: the ``tiny`` recipe without its ViT branch (``model.vit.enabled=false``, the
   custom CNN alone): a model that needs no timm backbone;
-* ``quickstart.pt``: ``configs/quickstart.yaml``'s model as it is (its ViT branch is timm's
-  ``vit_tiny_patch16_224``), untrained: start-up does not depend on the weights.
+* ``quickstart_vit.pt``: ``configs/quickstart.yaml``'s model with its ViT branch switched on
+  (``model.vit.enabled=true``: timm's ``vit_tiny_patch16_224``; the quickstart itself trains
+  without it), untrained: start-up does not depend on the weights.
 
 Both say ``train.precision=32``, which every vemd version reads (a baseline may predate ``auto``).
 
@@ -64,7 +65,7 @@ out, image = Path(sys.argv[1]), sys.argv[2]
 # train.precision=32: a value every vemd version reads (a --baseline may predate precision auto)
 for name, recipe, overrides in (
     ("tiny", "tiny", ["model.vit.enabled=false", "train.stage=2", "train.precision=32"]),
-    ("quickstart", "quickstart", ["train.precision=32"]),
+    ("quickstart_vit", "quickstart", ["model.vit.enabled=true", "train.precision=32"]),
 ):
     torch.manual_seed(0)
     cfg = load_config(recipe, overrides)
@@ -161,15 +162,15 @@ def main() -> None:
         tmp = Path(tmp)
         image = args.image or (str(FIXTURE) if FIXTURE.is_file() else str(tmp / "image.jpg"))
         subprocess.run([python, "-c", BUILD, str(tmp), image], env=env, check=True)
-        tiny, quick = tmp / "tiny.pt", tmp / "quickstart.pt"
+        tiny, quick = tmp / "tiny.pt", tmp / "quickstart_vit.pt"
         api = "import vemd; vemd.load({!r}).predict({!r})"
         cases = [
             ('python -c "import torch"', [python, "-c", "import torch"]),
             ("vemd --help", [*vemd, "--help"]),
             ("vemd predict IMG --ckpt tiny.pt", [*vemd, "predict", image, "--ckpt", str(tiny)]),
-            ("vemd predict IMG --ckpt quickstart.pt", [*vemd, "predict", image, "--ckpt", str(quick)]),
+            ("vemd predict IMG --ckpt quickstart_vit.pt", [*vemd, "predict", image, "--ckpt", str(quick)]),
             ("vemd.load(tiny.pt).predict(IMG)", [python, "-c", api.format(str(tiny), image)]),
-            ("vemd.load(quickstart.pt).predict(IMG)", [python, "-c", api.format(str(quick), image)]),
+            ("vemd.load(quickstart_vit.pt).predict(IMG)", [python, "-c", api.format(str(quick), image)]),
             ("vemd summary --config quickstart", [*vemd, "summary", "--config", "quickstart"]),
         ]
         print(f"python {sys.version.split()[0]} ({python}), {os.cpu_count()} CPUs, image {image}")
