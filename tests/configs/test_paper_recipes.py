@@ -104,7 +104,15 @@ def test_recipe_resolves_by_name():
 def test_mer_multi_trains_on_all_of_train_label_csv_and_reports_on_test1():
     cfg = load_config("paper/mer2023/ve-md-sr_heatmap_face")
     assert (cfg.data.train_split, cfg.data.val_split, cfg.data.test_split) == ("train", "test1", "test1")
-    assert cfg.model.valence_head  # MER2023's F1 - 0.25·MSE needs a valence
+    assert not cfg.model.valence_head  # Eq. 2 has no valence term: the Table rows train none
+
+
+def test_mer2023s_own_score_has_a_recipe_of_its_own_with_the_valence_head():
+    paper = load_config("paper/mer2023/ve-md-sr_heatmap_body-face_proj1")
+    cfg = load_config("mer2023_valence")  # F1 - 0.25·MSE needs a valence
+    assert cfg.model.valence_head and cfg.loss.valence == 1.0
+    cfg.model.valence_head = False
+    assert cfg.model == paper.model and cfg.data == paper.data and cfg.train == paper.train
 
 
 def test_readme_lists_every_recipe_and_only_those():
