@@ -31,9 +31,12 @@ MULTIMODAL_RECIPE = "quickstart_multimodal"
 DEMO_LABELS = ("Negative", "Neutral", "Positive")
 AUDIT_PER_IDENTITY = 8  # items of each built-in identity alone
 AUDIT_GROUPS_PER_IDENTITY = 12  # group scenes per identity for the presence test
+DEMO_SECONDS_PER_SCENE = 5
 
 
-def _demo_video(out: Path, seed: int, seconds_per_clip: int = 5, fps: int = 5) -> tuple[Path, list[str]]:
+def _demo_video(
+    out: Path, seed: int, seconds_per_clip: int = DEMO_SECONDS_PER_SCENE, fps: int = 5
+) -> tuple[Path, list[str]]:
     """A video of three generated scenes in a row, one per class: the mood changes twice."""
     import av
 
@@ -150,7 +153,11 @@ def run_quickstart(
     video, truth = _demo_video(out, seed)
     predictor = GroupEmotionPredictor(model)
     prediction = predictor.predict(video).to_dict()
-    write_prediction_report([prediction], predictor.class_names, out / "predict")
+    scenes = [
+        {"start": DEMO_SECONDS_PER_SCENE * i, "end": DEMO_SECONDS_PER_SCENE * (i + 1), "label": label}
+        for i, label in enumerate(truth)
+    ]
+    write_prediction_report([prediction], predictor.class_names, out / "predict", truth={str(video): scenes})
 
     if audit_identities:
         log.info("5/5 privacy audit: re-identifying %d built-in people from the model", audit_identities)
@@ -248,9 +255,10 @@ def _report(cfg, summary: dict, metrics: dict, prediction: dict, has_sr_figure: 
     t = summary["timings_s"]
     sr_figure = "![SR heatmaps](eval/sr_heatmaps.png)\n\n" if has_sr_figure else ""
     structure = "SR fed to the emotion decoder:" if cfg.model.mode == "ve-md-sr" else "auxiliary structure:"
+    modalities = ", ".join(cfg.model.sr.modalities)
     return f"""# vemd quickstart report
 
-Model: `{cfg.model.mode}` with the `{cfg.model.decoder}` decoder, {structure} {cfg.model.sr.modalities},
+Model: `{cfg.model.mode}` with the `{cfg.model.decoder}` decoder, {structure} {modalities},
 input {cfg.model.image_size}×{cfg.model.image_size}, T = {cfg.data.frames}; trained on SynthGroups
 (`data/`, {summary["num_val_items"]} validation scenes). Chance is 33.3 %.
 

@@ -10,17 +10,18 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from vemd.errors import DataError
 from vemd.io import atomic_write
 
 _CMAP = "tab10"
 _DPI = 120
-_LOSS_KEYS = ("loss",)
 _SCORE_KEYS = ("acc", "uar", "war", "f1")
 
 
@@ -141,11 +142,21 @@ def plot_va_timeline(windows: list[dict], path: str | Path) -> Path:
     return _save(figure, path)
 
 
-def plot_timeline(windows: list[dict], class_names: list[str], path: str | Path) -> Path:
-    """Class probabilities over a video's windows, stacked, above a band of the predicted label.
+def plot_timeline(
+    windows: list[dict], class_names: list[str], path: str | Path, truth: list[dict] | None = None
+) -> Path:
+    """Write :func:`timeline_figure` to ``path``."""
+    return _save(timeline_figure(windows, class_names, truth), path)
+
+
+def timeline_figure(windows: list[dict], class_names: list[str], truth: list[dict] | None = None) -> Figure:
+    """Class probabilities over a video's windows, stacked, above a band of the predicted label;
+    with ``truth``, a band of the true label above them.
 
     Each window is ``{"start": s, "end": s, "label": name or index, "probs": (C,)}``;
     probabilities are placed at window centres and held to the first start / last end.
+    ``truth``: the true label over time, as ``{"start": s, "end": s, "label": name or index}``
+    spans (known for generated videos; ``vemd predict`` has none).
     """
     if not windows:
         raise ValueError("no windows to plot")
@@ -158,59 +169,171 @@ def plot_timeline(windows: list[dict], class_names: list[str], path: str | Path)
     curves = np.concatenate([probs[:1], probs, probs[-1:]]).T  # (C, N + 2)
     colors = _class_colors(len(class_names))
 
-    figure = Figure(figsize=(9, 3.6), layout="constrained")
-    ax, band = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [5, 1]})
+    ratios = [1, 5, 1] if truth else [5, 1]
+    figure = Figure(figsize=(9, 3.6 + 0.6 * bool(truth)), layout="constrained")
+    axes = figure.subplots(len(ratios), 1, sharex=True, gridspec_kw={"height_ratios": ratios})
+    ax = axes[-2]
     ax.stackplot(times, curves, labels=class_names, colors=colors, alpha=0.85)
     ax.set_ylim(0, 1)
     ax.set_ylabel("probability")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    ax.set_title("Group emotion over time")
+    axes[0].set_title("Group emotion over time")
 
     bounds = np.concatenate([[starts[0]], (centres[1:] + centres[:-1]) / 2, [ends[-1]]])
-    for i, window in enumerate(windows):
-        label = window["label"]
+    predicted = [
+        {"start": bounds[i], "end": bounds[i + 1], "label": w["label"]} for i, w in enumerate(windows)
+    ]
+    if truth:
+        _label_band(axes[0], "truth", truth, class_names, colors)
+    _label_band(axes[-1], "pred", predicted, class_names, colors)
+    axes[-1].set_xlabel("time (s)")
+    axes[-1].set_xlim(starts[0], ends[-1])
+    return figure
+
+
+def _label_band(ax, name: str, spans: list[dict], class_names: list[str], colors: list) -> None:
+    """A strip coloured by the label of each ``{"start", "end", "label"}`` span, named ``name``."""
+    for span in spans:
+        label = span["label"]
+        if isinstance(label, str) and label not in class_names:
+            raise ValueError(f"{name} label {label!r} is not one of {', '.join(class_names)}")
         index = class_names.index(label) if isinstance(label, str) else int(label)
-        band.broken_barh(
-            [(bounds[i], bounds[i + 1] - bounds[i])], (0, 1), facecolors=colors[index], alpha=0.85
+        ax.broken_barh(
+            [(span["start"], span["end"] - span["start"])], (0, 1), facecolors=colors[index], alpha=0.85
         )
-    band.set_yticks([])
-    band.set_ylabel("pred", rotation=0, ha="right", va="center")
-    band.set_xlabel("time (s)")
-    band.set_xlim(starts[0], ends[-1])
-    return _save(figure, path)
+    ax.set_ylim(0, 1)
+    ax.set_yticks([])
+    ax.set_ylabel(name, rotation=0, ha="right", va="center")
+
+
+class _Panel(NamedTuple):
+    """A panel of the training curves."""
+
+    title: str
+    ylabel: str
+    x: str  # the metrics.csv column of its x axis
+    log: bool = False  # log y axis
+
+
+_TOTAL = _Panel("total loss", "loss", "step")
+_EMOTION = _Panel("emotion terms", "loss", "step")
+_STRUCTURE = _Panel("structural and latent terms", "loss (log scale)", "step", log=True)
+_SCORES = _Panel("validation scores", "score", "epoch")
+_LR = _Panel("learning rate", "learning rate", "step")
+_OTHER = _Panel("diagnostics", "value", "step")
+_PANELS = (_TOTAL, _EMOTION, _STRUCTURE, _SCORES, _LR, _OTHER)  # in this order
+_EMOTION_TERMS = ("loss_cls", "loss_latent_probe", "loss_valence")
+# Scores that often coincide (accuracy and UAR on balanced data) stay apart by line and marker.
+_SCORE_STYLES = (("-", "o", True), ("--", "s", False), (":", "^", True), ("-.", "D", False))
+
+
+def _panel(name: str) -> _Panel | None:
+    """The panel of a metrics.csv column (``train/loss_cls``, ``val/uar``, ``lr-AdamW``), None for the axes."""
+    term = name.rsplit("/", 1)[-1]
+    if name in ("epoch", "step"):
+        return None
+    if term == "loss":
+        return _TOTAL
+    if term.startswith("loss"):
+        return _EMOTION if term in _EMOTION_TERMS else _STRUCTURE
+    if any(k in term.lower() for k in _SCORE_KEYS):
+        return _SCORES
+    return _LR if term.startswith("lr") else _OTHER
 
 
 def plot_training_curves(metrics_csv_path: str | Path, path: str | Path) -> Path:
-    """Losses over steps and validation scores over epochs from a Lightning ``CSVLogger`` metrics.csv.
+    """Write :func:`training_curves_figure` to ``path``."""
+    return _save(training_curves_figure(metrics_csv_path), path)
 
-    Columns whose name contains ``loss`` go in the first panel, those containing
-    ``acc``/``uar``/``war``/``f1`` in the second; absent groups are skipped.
+
+def training_curves_figure(metrics_csv_path: str | Path) -> Figure:
+    """Panels of a Lightning ``CSVLogger`` metrics.csv: the total loss, the emotion terms
+    (cross-entropies, valence), the structural and latent terms (heatmaps, limbs, MMD, …) on a
+    log axis, over steps; validation scores over epochs, each with its own line and marker; the
+    learning rate and any other logged value. Training is drawn solid, validation dashed with
+    markers; a loss column equal to another of its panel (``loss_body`` = ``loss_body_heatmap``
+    when a decoder has one term) is drawn once, named after both. Panels with nothing to draw are
+    left out.
     """
     columns = _read_metrics_csv(metrics_csv_path)
-    num_rows = len(next(iter(columns.values())))
-    step = columns.get("step", np.arange(num_rows, dtype=np.float64))
-    epoch = columns.get("epoch", step)
-    groups = [
-        ("loss", "step", step, sorted(n for n in columns if any(k in n for k in _LOSS_KEYS))),
-        ("score", "epoch", epoch, sorted(n for n in columns if any(k in n.lower() for k in _SCORE_KEYS))),
-    ]
-    groups = [g for g in groups if any(np.isfinite(columns[n]).any() for n in g[3])]
-    if not groups:
+    num_lines = len(next(iter(columns.values())))
+    axes_values = {"step": columns.get("step", np.arange(num_lines, dtype=np.float64))}
+    axes_values["epoch"] = columns.get("epoch", axes_values["step"])
+    panels: dict[_Panel, list[str]] = {}
+    for name in sorted(columns):
+        panel = _panel(name)
+        if panel is not None and np.isfinite(columns[name]).any():
+            panels.setdefault(panel, []).append(name)
+    if not panels.keys() & {_TOTAL, _EMOTION, _STRUCTURE, _SCORES}:
         raise DataError(f"{metrics_csv_path}: no loss or score column to plot")
-    figure = Figure(figsize=(6 * len(groups), 4), layout="constrained")
-    for ax, (ylabel, xlabel, x, names) in zip(figure.subplots(1, len(groups), squeeze=False)[0], groups):
-        for name in names:
-            keep = np.isfinite(columns[name]) & np.isfinite(x)
-            if keep.any():
-                ax.plot(
-                    x[keep], columns[name][keep], marker="o" if keep.sum() < 30 else None, ms=3, label=name
-                )
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+    order = [p for p in _PANELS if p in panels]
+    num_cols = min(3, len(order))
+    num_rows = math.ceil(len(order) / num_cols)
+    figure = Figure(figsize=(5 * num_cols, 3.6 * num_rows), layout="constrained")
+    grid = figure.subplots(num_rows, num_cols, squeeze=False).ravel()
+    for ax in grid[len(order) :]:
+        figure.delaxes(ax)
+    for ax, panel in zip(grid, order):
+        scores = panel is _SCORES  # equal scores (accuracy = UAR on balanced classes) are both drawn
+        series = (
+            [(n, n.rsplit("/", 1)[-1]) for n in panels[panel]]
+            if scores
+            else _merge_equal(columns, panels[panel])
+        )
+        _draw_panel(ax, columns, axes_values[panel.x], series, scores)
+        if panel.log:
+            ax.set_yscale("log", nonpositive="mask")  # a zero term (MMD of one item) is left out
+        if panel.x == "epoch":
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(panel.title)
+        ax.set_xlabel(panel.x)
+        ax.set_ylabel(panel.ylabel)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    figure.suptitle(f"Training curves ({Path(metrics_csv_path).parent.name or Path(metrics_csv_path).name})")
-    return _save(figure, path)
+        ax.legend(fontsize=7)
+    where = "/".join(Path(metrics_csv_path).parts[-3:])
+    figure.suptitle(f"Training curves ({where}): training solid, validation dashed with dots")
+    return figure
+
+
+def _merge_equal(columns: dict[str, np.ndarray], names: list[str]) -> list[tuple[str, str]]:
+    """(column, legend label) of each distinct series of ``names``; a column equal to an earlier
+    one (``loss_body`` = ``loss_body_heatmap`` when it has one term) joins its label."""
+    kept: dict[str, list[str]] = {}
+    for name in names:
+        same = next((k for k in kept if np.array_equal(columns[k], columns[name], equal_nan=True)), None)
+        kept.setdefault(same or name, []).append(name)
+    return [(name, " = ".join(n.rsplit("/", 1)[-1] for n in equal)) for name, equal in kept.items()]
+
+
+def _draw_panel(ax, columns: dict[str, np.ndarray], x: np.ndarray, series: list, scores: bool) -> None:
+    """Lines of ``series`` (column, label) over ``x``: a colour per label, train solid, validation
+    dashed with markers, each label in the legend once; scores each with a line style and marker
+    of their own."""
+    names = sorted({label for _, label in series})
+    colors = dict(zip(names, _class_colors(len(names)), strict=True))
+    seen: set[str] = set()
+    for k, (name, label) in enumerate(series):
+        keep = np.isfinite(columns[name]) & np.isfinite(x)
+        ax.plot(
+            x[keep],
+            columns[name][keep],
+            color=colors[label],
+            label=None if label in seen else label,
+            **_line_style(name, k, scores, keep.sum()),
+        )
+        seen.add(label)
+
+
+def _line_style(name: str, k: int, scores: bool, num_points: int) -> dict:
+    """Keyword arguments of ``Axes.plot`` for the ``k``-th series of a panel."""
+    if scores:
+        style, marker, filled = _SCORE_STYLES[k % len(_SCORE_STYLES)]
+        return {"linestyle": style, "marker": marker, "ms": 4 if filled else 8} | (
+            {} if filled else {"mfc": "none"}
+        )
+    if name.startswith("val/"):  # few points, drawn over the noisy training line
+        return {"linestyle": "--", "marker": "o", "ms": 4, "linewidth": 1.8, "zorder": 3}
+    return {"linestyle": "-", "marker": "o" if num_points < 30 else None, "ms": 3, "alpha": 0.6}
 
 
 def _read_metrics_csv(path: str | Path) -> dict[str, np.ndarray]:

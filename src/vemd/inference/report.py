@@ -47,13 +47,18 @@ def check_out(out: Path, class_names: list[str]) -> None:
     _check_classes(_read_results(out / RESULTS), class_names, out / RESULTS)
 
 
-def write_prediction_report(results: list[dict], class_names: list[str], out: Path) -> None:
+def write_prediction_report(
+    results: list[dict], class_names: list[str], out: Path, truth: dict[str, list[dict]] | None = None
+) -> None:
     """Merge ``results`` into ``out``: ``predictions.json``, ``timeline.csv``, PNGs of videos.
 
     ``timeline.csv`` ends with a ``valence`` column when an entry has a valence;
     ``class_names`` :data:`REGRESSION_OUTPUTS` (a regression system's results) gives
-    valence and arousal columns and plots instead of classes.
+    valence and arousal columns and plots instead of classes. ``truth``: the true label over
+    time of inputs where it is known (input path → ``{"start", "end", "label"}`` spans), drawn
+    as a band above their class timelines; it is written nowhere else.
     """
+    truth = {os.path.abspath(k): v for k, v in (truth or {}).items()}
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -68,7 +73,7 @@ def write_prediction_report(results: list[dict], class_names: list[str], out: Pa
         atomic_write_text(out / RESULTS, json.dumps(merged, indent=2))
         atomic_write_text(out / TIMELINE, _timeline_csv(merged, class_names))
         for entry in fresh:
-            _plot(entry, class_names, out / plot_name(entry["input"]))
+            _plot(entry, class_names, out / plot_name(entry["input"]), truth.get(entry["input"]))
 
 
 def plot_name(input_path: str | Path) -> str:
@@ -80,7 +85,7 @@ def plot_name(input_path: str | Path) -> str:
     return f"timeline-{stem}-{digest}.png"
 
 
-def _plot(entry: dict, class_names: list[str], path: Path) -> None:
+def _plot(entry: dict, class_names: list[str], path: Path, truth: list[dict] | None) -> None:
     from vemd.eval.plots import plot_timeline, plot_va_timeline
 
     if (
@@ -91,7 +96,7 @@ def _plot(entry: dict, class_names: list[str], path: Path) -> None:
         plot_va_timeline(entry["windows"], path)
     else:
         windows = [{**w, "probs": [w["probs"][c] for c in class_names]} for w in entry["windows"]]
-        plot_timeline(windows, class_names, path)
+        plot_timeline(windows, class_names, path, truth)
 
 
 def _timeline_csv(entries: list[dict], class_names: list[str]) -> str:

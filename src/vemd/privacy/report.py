@@ -1,13 +1,17 @@
 """The audit's files: ``audit.json`` (every figure), ``audit.md`` (tables) and ``audit.png``
-(re-identification accuracy per representation and of the input baseline, with chance and
-ceiling lines)."""
+(re-identification accuracy per representation and of the input baseline, with its Wilson
+interval, and chance and ceiling lines)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vemd.io import atomic_write_text
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PROBE_NAMES = {"knn": "1-NN (cosine)", "logreg": "logistic regression"}
 
@@ -214,30 +218,49 @@ def render_markdown(result: dict) -> str:
 
 
 def plot_audit(result: dict, path: str | Path) -> Path:
-    """Grouped bars (representation × probe) of re-identification accuracy, the input baseline's and
-    the ceiling's bars hatched, chance and ceiling lines."""
+    """Write :func:`audit_figure` to ``path``."""
+    from vemd.eval.plots import _save
+
+    return _save(audit_figure(result), path)
+
+
+def audit_figure(result: dict) -> Figure:
+    """Horizontal bars (representation × probe) of re-identification accuracy with their 95 %
+    Wilson intervals (``ci95``, computed by the audit), a row per representation, the input
+    baseline's and the ceiling's bars hatched below a rule; chance and ceiling lines."""
     import numpy as np
     from matplotlib.figure import Figure
-
-    from vemd.eval.plots import _save
+    from matplotlib.ticker import PercentFormatter
 
     ceiling = result["ceiling"]
     rows = _rows(result)
-    names = [label.replace("`", "").replace(" (", "\n(") for label, _ in rows]
+    names = [label.replace("`", "") for label, _ in rows]
     entries = [entry for _, entry in rows]
-    figure = Figure(figsize=(max(6.0, 1.1 * len(names) + 2), 4.2))
+    num_own = len(result["representations"])  # the rows after them are the references
+    figure = Figure(figsize=(8, 2.2 + 0.55 * len(names)), layout="constrained")
     ax = figure.subplots()
-    x = np.arange(len(names))
-    width = 0.38
+    y = np.arange(len(names))
+    height = 0.38
     colours = {"knn": "#4C72B0", "logreg": "#DD8452"}
     for k, kind in enumerate(PROBE_NAMES):
-        values = [e[kind]["accuracy"] for e in entries]
-        bars = ax.bar(x + (k - 0.5) * width, values, width, label=PROBE_NAMES[kind], color=colours[kind])
-        references = bars[len(result["representations"]) :]  # the input baseline's bars, the ceiling's
-        for bar, hatch in zip(references, ("..", "//"), strict=False):
+        values = np.array([e[kind]["accuracy"] for e in entries])
+        bounds = np.array([e[kind]["ci95"] for e in entries])  # (rows, 2)
+        errors = np.clip(np.stack([values - bounds[:, 0], bounds[:, 1] - values]), 0, None)  # (2, rows)
+        bars = ax.barh(
+            y + (k - 0.5) * height,
+            values,
+            height,
+            xerr=errors,
+            error_kw={"ecolor": "0.2", "capsize": 3, "elinewidth": 1},
+            label=PROBE_NAMES[kind],
+            color=colours[kind],
+        )
+        for bar, hatch in zip(bars[num_own:], ("..", "//"), strict=False):
             bar.set_hatch(hatch)
             bar.set_edgecolor("black")
-    ax.axhline(
+    if num_own < len(names):
+        ax.axhline(num_own - 0.5, color="0.5", linewidth=0.8)
+    ax.axvline(
         result["chance"],
         color="black",
         linestyle="--",
@@ -246,18 +269,20 @@ def plot_audit(result: dict, path: str | Path) -> Path:
     )
     if ceiling:
         for kind, style in (("knn", ":"), ("logreg", "-.")):
-            ax.axhline(
+            ax.axvline(
                 ceiling[kind]["accuracy"],
                 color=colours[kind],
                 linestyle=style,
                 linewidth=1.2,
                 label=f"ceiling, {PROBE_NAMES[kind]} ({_pct(ceiling[kind]['accuracy'])})",
             )
-    ax.set_xticks(x, names, rotation=25, ha="right")
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("top-1 re-identification accuracy")
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()  # the first representation on top
+    ax.set_xlim(0, 1.02)  # room for a cap at 100 %
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("top-1 re-identification accuracy, with its 95 % Wilson interval")
+    ax.grid(axis="x", alpha=0.3)
     ids = result["identities"]
     ax.set_title(f"Identity leakage: {ids['num_items']} items of {ids['num_identities']} identities")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, frameon=False)
-    figure.tight_layout()
-    return _save(figure, path)
+    figure.legend(fontsize=8, loc="outside lower center", ncol=3, frameon=False)
+    return figure
