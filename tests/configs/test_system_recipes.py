@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vemd.config import load_config
+from vemd.config import CONFIG_DIR, load_config
 from vemd.systems import SYSTEMS
 
 
@@ -34,6 +34,20 @@ def test_abaw24_affwild2_recipe_has_the_papers_settings():
         2.0,
     )
     assert (a.static.optimizer, a.static.lr, a.static.patience, a.smoothing_s) == ("adamw", 5e-3, 10, 0.5)
+
+
+def test_abaw24_affwild2_header_names_what_it_trains_and_its_papers_sections():
+    """Its fusion is of the two video models: the paper's DWF rows (Table 5) all fuse its audio
+    model, so the header claims none of them; the Hamming smoothing is the paper's §4.3."""
+    header = " ".join(
+        line.lstrip("# ")
+        for line in (CONFIG_DIR / "paper/systems/abaw24_affwild2.yaml").read_text().splitlines()
+        if line.startswith("#")
+    )
+    assert "§3.4" not in header and "§4.3: predictions interpolated" in header and "Hamming" in header
+    assert 'Table 5 Sys 1 "Face-based E2E model" (0.523, 0.626, 0.574)' in header
+    assert 'Table 4 "mean, min, max" (0.398, 0.581, 0.489)' in header
+    assert "No row of the paper: Table 5's DWF rows" in header and "audio model" in header
 
 
 @pytest.mark.parametrize("recipe", ["paper/systems/emotiw20_vgaf", "paper/systems/abaw24_affwild2"])
