@@ -20,7 +20,7 @@ Per-frame valence and arousal in [-1, 1] (the ABAW 2024 VA paper, §3):
   (:func:`vemd.systems.abaw24.fusion.dirichlet_fusion_search`) or a random forest
   (:class:`vemd.systems.abaw24.fusion.RandomForestFusion`) over the dynamic and KELM predictions, fitted
   on the validation split; ``none`` keeps the dynamic model alone;
-* **post-processing** (§3.4): ``vemd predict`` interpolates the window predictions to the
+* **post-processing** (§4.3): ``vemd predict`` interpolates the window predictions to the
   video's frame rate and smooths them with a ``smoothing_s`` Hamming window
   (:mod:`vemd.inference.smoothing`); ``vemd test`` scores the same way (§4.3, its Table 5): each
   video's predictions at the sampled frames interpolated to every frame and smoothed, the CCC

@@ -6,7 +6,7 @@ The reported CCC follows the paper's protocol (ABAW 2024 §4.3; its Table 5 numb
 :func:`protocol_ccc`): per video, the predictions at the sampled source frames are linearly
 interpolated to every frame of the video (held before the first and after the last sampled
 frame), each of valence and arousal is smoothed with a normalised Hamming window of
-``system.abaw24.smoothing_s`` seconds at the video's frame rate (§3.4; 0: none), and the CCC is
+``system.abaw24.smoothing_s`` seconds at the video's frame rate (§4.3; 0: none), and the CCC is
 computed over every annotated frame of all the videos concatenated, as the challenge scores. A
 video is one per-frame annotation file (``va_file``) of one media source: the windows an
 AffWild2 video is cut into are put together again; its frames are those its items span
@@ -69,7 +69,7 @@ def ccc_scores(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
 def frame_predictions(
     indices: np.ndarray, pred: np.ndarray, frames: int, *, fps: float, seconds: float | None
 ) -> np.ndarray:
-    """ABAW 2024 §3.4/§4.3: (T, C) predictions at source frame ``indices`` (T,) → (``frames``, C),
+    """ABAW 2024 §4.3: (T, C) predictions at source frame ``indices`` (T,) → (``frames``, C),
     one per frame 0 … frames − 1: linearly interpolated (``np.interp``, held before the first and
     after the last sampled frame; a frame sampled twice takes the mean of its predictions), then
     smoothed with a normalised Hamming window of ``seconds`` at ``fps`` frames per second
