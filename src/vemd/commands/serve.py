@@ -16,7 +16,7 @@ from vemd.commands.common import add_device_arguments
 
 HELP = (
     "Serve a model over HTTP: a web page at /, POST /v1/predict for an image or video "
-    "(group-level output only; uploads are deleted when answered), docs at /docs."
+    "(group-level output only; uploads are deleted when answered), OpenAPI description at /openapi.json."
 )
 
 LIMITS = (  # (flag, create_app keyword, default, help)
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         )
         host = f"[{args.host}]" if ":" in args.host else args.host
         port = sock.getsockname()[1]  # the one the system chose for --port 0
-        print(f"vemd serve: {args.ckpt} on http://{host}:{port}/ (API docs at /docs)", file=sys.stderr)
+        print(f"vemd serve: {args.ckpt} on http://{host}:{port}/ (API described at /openapi.json)", file=sys.stderr)
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             print(
                 "vemd serve: warning: no authentication: anyone who reaches this address can use it",

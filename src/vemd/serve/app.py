@@ -9,8 +9,16 @@ Endpoints:
 - ``GET /v1/health``, ``GET /v1/model`` (classes, mode, input size, frames, window, limits,
   device and precision with the reason it was chosen,
   vemd version, ``caveat``: one line when the model was trained on the built-in synthetic
-  data, else null, and the text of the ``MODEL_CARD.md`` beside the model file, else null).
-- ``GET /`` the page in ``static/`` (``/static/...`` its files), ``/docs`` the OpenAPI docs.
+  data, else null, ``model_card``: the text of the ``MODEL_CARD.md`` beside the model file,
+  else null, and ``model_card_html``: that card as HTML, raw HTML dropped
+  (:mod:`vemd.serve.card_html`), else null).
+- ``GET /`` the page in ``static/`` (``/static/...`` its files), ``GET /openapi.json`` the
+  OpenAPI description of the API.
+
+Offline: nothing the server sends makes a browser fetch from another host (system fonts, no
+CDN). FastAPI's ``/docs`` and ``/redoc`` load their viewers from a CDN, so they are off; the
+one Swagger UI on PyPI (``swagger-ui-bundle`` 1.1.0, Swagger UI 4) cannot read the OpenAPI
+3.1 FastAPI writes.
 
 Every error is one line of JSON, ``{"error": "..."}``: 413 an upload over ``max_upload_mb``
 or a video longer than ``max_duration_s``; 415 a file that is neither an image nor a video by
@@ -48,6 +56,7 @@ from vemd.card import card_path
 from vemd.data.media import probe
 from vemd.errors import VemdError
 from vemd.inference.predictor import GroupEmotionPredictor, check_window
+from vemd.serve.card_html import card_html
 from vemd.serve.content import identify
 from vemd.serve.errors import RequestError, one_line
 from vemd.serve.slots import ClientGone, Slots, timed_out
@@ -158,6 +167,8 @@ def create_app(
         version=__version__,
         description="Group emotion of an image or a video (group-level output only; uploads are not kept).",
         lifespan=lifespan,
+        docs_url=None,  # both viewers load from a CDN (see the module docstring)
+        redoc_url=None,
     )
     app.state.predictor = predictor
     _add_error_handlers(app)
@@ -168,7 +179,9 @@ def create_app(
     def page() -> FileResponse:
         index = STATIC / "index.html"
         if not index.is_file():
-            raise RequestError(404, "this installation has no web page; the API is at /docs")
+            raise RequestError(
+                404, "this installation has no web page; the API is described at /openapi.json"
+            )
         return FileResponse(index)
 
     @app.get("/v1/health", summary="Whether the server is up")
@@ -177,7 +190,8 @@ def create_app(
 
     @app.get("/v1/model", summary="The model served: classes, mode, input size, window, model card")
     def model() -> dict:
-        return info | {"model_card": _card_text(card)}
+        text = _card_text(card)
+        return info | {"model_card": text, "model_card_html": None if text is None else card_html(text)}
 
     @app.post(
         "/v1/predict",

@@ -1,14 +1,18 @@
 // The vemd page: send one image or video to /v1/predict and draw the group-level result.
-// Everything the server returns is written as text (textContent, SVG attributes), never as HTML.
+// Everything the server returns is written as text (textContent, SVG attributes), never as HTML,
+// except the model card: HTML the server rendered from Markdown with raw HTML dropped
+// (vemd.serve.card_html). Nothing is fetched from another host.
 "use strict";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
+const SVG_NS = "http://www.w3.org/2000/svg"; // an XML namespace name, never fetched
 // Okabe–Ito colours: distinguishable with the common colour-vision deficiencies.
 const COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"];
 
-const MAX_DOTS = 60; // windows beyond which the series are drawn as lines only
 const $ = (id) => document.getElementById(id);
 let pending = null; // AbortController of the request in flight
+let chosen = null; // the File chosen or dropped, sent again by "Apply"
+let previewUrl = null; // its object URL (a local blob: the preview uploads nothing)
+let caveat = null; // the model's caveat line, from /v1/model
 let shown = null; // the timeline on the page, redrawn when the page resizes
 
 function colour(index) {
@@ -41,6 +45,10 @@ function signed(v) {
   return (v >= 0 ? "+" : "−") + Math.abs(v).toFixed(2);
 }
 
+function sentence(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1).replace(/\.?$/, ".");
+}
+
 // ---- model header --------------------------------------------------------------------------
 
 async function loadModel() {
@@ -55,6 +63,7 @@ async function loadModel() {
       info.arousal ? ["Outputs", "valence, arousal"] : ["Classes", classNames.join(", ")],
       info.mode ? ["Mode", info.mode] : ["System", info.system],
       ["Input", info.image_size + " px"],
+      ["Window", seconds(info.window) + " s"],
       ["vemd", info.vemd_version],
     ];
     for (const [name, value] of parts) {
@@ -62,12 +71,22 @@ async function loadModel() {
       item.append(element("span", { class: "caption" }, name + " "), element("strong", {}, String(value)));
       box.append(item);
     }
+    $("window").placeholder = seconds(info.window);
+    $("stride").placeholder = seconds(info.stride);
     if (info.caveat) {
-      $("caveat").textContent = "This model was " + info.caveat + ".";
-      $("caveat").hidden = false;
+      caveat = info.caveat;
+      const note = $("caveat");
+      note.textContent = "";
+      note.append(
+        element("strong", {}, "Caveat: "),
+        document.createTextNode(
+          sentence(info.caveat) + " Its results on real photos or videos say nothing about real people's emotions.",
+        ),
+      );
+      note.hidden = false;
     }
-    if (info.model_card) {
-      $("model-card-text").textContent = info.model_card;
+    if (info.model_card_html) {
+      $("model-card-body").innerHTML = info.model_card_html; // rendered by the server, raw HTML dropped
       $("model-card").hidden = false;
     }
   } catch (err) {
@@ -75,13 +94,51 @@ async function loadModel() {
   }
 }
 
+// ---- input ---------------------------------------------------------------------------------
+
+function choose(file) {
+  chosen = file;
+  showPreview(file);
+  $("choose").textContent = "Choose another image or video";
+  $("apply").disabled = false;
+  predict(file);
+}
+
+function showPreview(file) {
+  if (previewUrl) URL.revokeObjectURL(previewUrl);
+  previewUrl = null;
+  const media = $("preview-media");
+  media.textContent = "";
+  const kind = file.type.split("/")[0];
+  if (kind === "image" || kind === "video") {
+    previewUrl = URL.createObjectURL(file);
+    const node =
+      kind === "image"
+        ? element("img", { src: previewUrl, alt: "Preview of " + file.name })
+        : element("video", { src: previewUrl, controls: "", muted: "", playsinline: "", preload: "metadata" });
+    node.addEventListener("error", () =>
+      node.replaceWith(element("p", { class: "hint" }, "No preview: this browser cannot show this file.")),
+    );
+    media.append(node);
+  }
+  $("preview-name").textContent = file.name + " · " + size(file.size);
+  $("preview").hidden = false;
+}
+
+function size(bytes) {
+  if (bytes < 1e3) return bytes + " B";
+  if (bytes < 1e6) return (bytes / 1e3).toFixed(0) + " kB";
+  return (bytes / 1e6).toFixed(1) + " MB";
+}
+
 // ---- request -------------------------------------------------------------------------------
 
 function clearResult() {
   shown = null;
   $("result").hidden = true;
-  for (const id of ["label", "valence", "probs", "timeline", "input-name"]) $(id).textContent = "";
+  for (const id of ["label", "valence", "probs", "timeline", "input-name", "result-caveat"]) $(id).textContent = "";
   $("valence-box").hidden = true;
+  $("result-caveat").hidden = true;
 }
 
 function showError(message) {
@@ -96,7 +153,7 @@ function setStatus(text, busy) {
   if (busy) status.append(element("span", { class: "spinner", "aria-hidden": "true" }));
   status.append(document.createTextNode(text));
   status.classList.toggle("busy", busy);
-  $("drop").setAttribute("aria-busy", String(busy));
+  $("form").setAttribute("aria-busy", String(busy));
 }
 
 async function predict(file) {
@@ -110,6 +167,10 @@ async function predict(file) {
   const started = performance.now();
   const form = new FormData();
   form.append("file", file, file.name);
+  for (const name of ["window", "stride"]) {
+    const value = $(name).value.trim();
+    if (value !== "") form.append(name, value); // empty: the model's own
+  }
   let response, body = null;
   try {
     response = await fetch("/v1/predict", { method: "POST", body: form, signal: controller.signal });
@@ -126,7 +187,7 @@ async function predict(file) {
   pending = null;
   if (!response.ok || body === null) {
     const reason = body && body.error ? body.error : "HTTP " + response.status + " " + response.statusText;
-    failed(controller, reason);
+    failed(controller, reason.startsWith(file.name) ? reason : file.name + ": " + reason);
     return;
   }
   showResult(body);
@@ -142,25 +203,29 @@ function failed(controller, message) {
 // ---- result --------------------------------------------------------------------------------
 
 function showResult(result) {
+  $("input-name").textContent = "for " + result.input;
+  const note = result.caveat || caveat;
+  if (note) {
+    $("result-caveat").textContent = "Demonstration only: the model was " + note.replace(/\.$/, "") + ".";
+    $("result-caveat").hidden = false;
+  }
   if (!result.probs) return showValenceArousal(result); // a regression system: no class
   const names = Object.keys(result.probs);
-  $("input-name").textContent = "for " + result.input;
   $("label").textContent = result.label;
   if (typeof result.valence === "number") {
     $("valence").textContent = signed(result.valence);
     $("valence-box").hidden = false;
   }
   drawBars($("probs"), names, result.probs, result.label);
-  const windows = result.windows || [];
+  const windows = (result.windows || []).filter((w) => w.end > w.start); // an image's window has no span
   $("result").hidden = false; // before the timeline, which takes the width it is shown at
-  if (windows.length > 1) {
-    drawTimeline($("timeline"), names, windows, result.duration);
-    shown = { names, windows, duration: result.duration };
+  if (windows.length) {
+    shown = { names, windows };
+    drawTimeline($("timeline"), names, windows);
   }
 }
 
 function showValenceArousal(result) {
-  $("input-name").textContent = "for " + result.input;
   $("label").textContent = "valence " + signed(result.valence) + " · arousal " + signed(result.arousal);
   $("result").hidden = false;
   const windows = result.windows || [];
@@ -210,20 +275,37 @@ function drawBars(box, names, probs, label) {
 // ---- timeline ------------------------------------------------------------------------------
 
 function niceStep(span, maxTicks) {
-  for (const step of [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600]) {
+  for (const step of [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600]) {
     if (span / step <= maxTicks) return step;
   }
   return Math.ceil(span / maxTicks / 3600) * 3600;
 }
 
+// As `vemd predict --out` plots it (vemd.eval.plots.timeline_figure): the class probabilities
+// stacked, placed at window centres and held to the first start and the last end, so that
+// the areas cover the time each window covers (one window: its whole span); below them a
+// band of the predicted label, each window's from the midpoints between centres.
+function stackedTimes(windows) {
+  const sorted = [...windows].sort((a, b) => a.start - b.start || a.end - b.end);
+  const centres = sorted.map((w) => (w.start + w.end) / 2);
+  const times = [sorted[0].start, ...centres, sorted[sorted.length - 1].end];
+  const probs = [sorted[0], ...sorted, sorted[sorted.length - 1]].map((w) => w.probs);
+  const bounds = [sorted[0].start];
+  for (let i = 1; i < centres.length; i++) bounds.push((centres[i - 1] + centres[i]) / 2);
+  bounds.push(sorted[sorted.length - 1].end);
+  return { sorted, times, probs, bounds };
+}
+
 // Drawn at the box's own width (text stays 12 px on any screen) and again when the page resizes.
-function drawTimeline(box, names, windows, duration) {
+function drawTimeline(box, names, windows) {
   box.textContent = "";
-  const width = Math.max(300, Math.round(box.clientWidth)), height = 260;
-  const m = { left: 48, right: 16, top: 12, bottom: 40 };
-  const end = windows.reduce((last, w) => Math.max(last, w.end), duration || 0) || 1;
-  const x = (t) => m.left + (t / end) * (width - m.left - m.right);
-  const y = (p) => m.top + (1 - p) * (height - m.top - m.bottom);
+  const { sorted, times, probs, bounds } = stackedTimes(windows);
+  const width = Math.max(280, Math.round(box.clientWidth));
+  const m = { left: 44, right: 10, top: 8 };
+  const plotHeight = 180, bandTop = m.top + plotHeight + 8, bandHeight = 16, height = bandTop + bandHeight + 38;
+  const t0 = times[0], t1 = times[times.length - 1];
+  const x = (t) => m.left + ((t - t0) / (t1 - t0)) * (width - m.left - m.right);
+  const y = (p) => m.top + (1 - p) * plotHeight;
 
   box.append(element("h3", { id: "timeline-title" }, "Timeline"));
   const chart = svg("svg", {
@@ -234,31 +316,55 @@ function drawTimeline(box, names, windows, duration) {
     "aria-labelledby": "timeline-title timeline-desc",
     class: "chart",
   });
-  chart.append(svg("desc", { id: "timeline-desc" }, "Probability of each class per window over time; the table below holds the same values."));
+  chart.append(
+    svg("desc", { id: "timeline-desc" }, "Probability of each class over time, stacked, above a band of the predicted label; the table below holds the same values."),
+  );
 
   const grid = svg("g", { class: "grid" });
   for (const p of [0, 0.25, 0.5, 0.75, 1]) {
     grid.append(svg("line", { x1: m.left, x2: width - m.right, y1: y(p), y2: y(p) }));
     grid.append(svg("text", { x: m.left - 6, y: y(p) + 4, "text-anchor": "end" }, Math.round(100 * p) + "%"));
   }
-  const step = niceStep(end, Math.max(2, Math.floor((width - m.left - m.right) / 60)));
-  for (let t = 0; t <= end + 1e-9; t += step) {
-    grid.append(svg("line", { class: "tick", x1: x(t), x2: x(t), y1: height - m.bottom, y2: height - m.bottom + 5 }));
-    grid.append(svg("text", { x: x(t), y: height - m.bottom + 18, "text-anchor": "middle" }, seconds(t)));
-  }
-  grid.append(svg("text", { x: (m.left + width - m.right) / 2, y: height - 4, "text-anchor": "middle" }, "time (s)"));
-  grid.append(svg("line", { class: "axis", x1: m.left, x2: width - m.right, y1: y(0), y2: y(0) }));
   chart.append(grid);
 
-  // One series per class through the window centres, a dot on each window.
+  // Areas: class 0 at the bottom, as matplotlib's stackplot.
+  const below = times.map(() => 0);
   names.forEach((name, i) => {
-    const series = svg("g", { class: "series", "data-class": name, stroke: colour(i), fill: colour(i) });
-    const points = windows.map((w) => [x((w.start + w.end) / 2), y(w.probs[name])]);
-    series.append(svg("polyline", { points: points.map((p) => p.join(",")).join(" "), fill: "none" }));
-    if (windows.length <= MAX_DOTS) for (const [cx, cy] of points) series.append(svg("circle", { cx, cy, r: 3.5 }));
-    series.append(svg("title", {}, name));
-    chart.append(series);
+    const above = below.map((b, k) => b + probs[k][name]);
+    const upper = times.map((t, k) => `${x(t).toFixed(1)},${y(above[k]).toFixed(1)}`);
+    const lower = times.map((t, k) => `${x(t).toFixed(1)},${y(below[k]).toFixed(1)}`).reverse();
+    const area = svg("path", { class: "area", "data-class": name, d: `M${upper.join("L")}L${lower.join("L")}Z`, fill: colour(i) });
+    area.append(svg("title", {}, name));
+    chart.append(area);
+    above.forEach((value, k) => (below[k] = value));
   });
+
+  const band = svg("g", { class: "band" });
+  sorted.forEach((w, i) => {
+    const rect = svg("rect", {
+      x: x(bounds[i]),
+      y: bandTop,
+      width: Math.max(0.5, x(bounds[i + 1]) - x(bounds[i])),
+      height: bandHeight,
+      fill: colour(names.indexOf(w.label)),
+      "data-class": w.label,
+    });
+    rect.append(svg("title", {}, `${seconds(w.start)}–${seconds(w.end)} s: ${w.label}`));
+    band.append(rect);
+  });
+  band.append(svg("text", { x: m.left - 6, y: bandTop + bandHeight - 4, "text-anchor": "end" }, "label"));
+  chart.append(band);
+
+  const axis = svg("g", { class: "grid" });
+  const axisY = bandTop + bandHeight;
+  axis.append(svg("line", { class: "axis", x1: m.left, x2: width - m.right, y1: axisY, y2: axisY }));
+  const step = niceStep(t1 - t0, Math.max(2, Math.floor((width - m.left - m.right) / 60)));
+  for (let t = Math.ceil(t0 / step) * step; t <= t1 + 1e-9; t += step) {
+    axis.append(svg("line", { class: "tick", x1: x(t), x2: x(t), y1: axisY, y2: axisY + 5 }));
+    axis.append(svg("text", { x: x(t), y: axisY + 18, "text-anchor": "middle" }, seconds(Math.round(t * 10) / 10)));
+  }
+  axis.append(svg("text", { x: (m.left + width - m.right) / 2, y: height - 4, "text-anchor": "middle" }, "time (s)"));
+  chart.append(axis);
   box.append(chart);
 
   const legend = element("ul", { class: "legend", "aria-label": "Legend" });
@@ -270,7 +376,7 @@ function drawTimeline(box, names, windows, duration) {
     legend.append(item);
   });
   box.append(legend);
-  box.append(windowTable(names, windows));
+  box.append(windowTable(names, sorted));
 }
 
 function windowTable(names, windows) {
@@ -301,13 +407,17 @@ function windowTable(names, windows) {
   return wrap;
 }
 
-// ---- input ---------------------------------------------------------------------------------
+// ---- setup ---------------------------------------------------------------------------------
 
 function setup() {
   const input = $("file");
   const drop = $("drop");
   input.addEventListener("change", () => {
-    if (input.files.length) predict(input.files[0]);
+    if (input.files.length) choose(input.files[0]);
+  });
+  $("form").addEventListener("submit", (event) => {
+    event.preventDefault(); // "Apply": the chosen file again, with the window and stride now set
+    if (chosen) predict(chosen);
   });
   for (const type of ["dragenter", "dragover"]) {
     drop.addEventListener(type, (event) => {
@@ -321,13 +431,13 @@ function setup() {
   drop.addEventListener("drop", (event) => {
     event.preventDefault();
     const files = event.dataTransfer.files;
-    if (files.length) predict(files[0]);
+    if (files.length) choose(files[0]);
   });
   let resizing = null;
   window.addEventListener("resize", () => {
     clearTimeout(resizing);
     resizing = setTimeout(() => {
-      if (shown) drawTimeline($("timeline"), shown.names, shown.windows, shown.duration);
+      if (shown) drawTimeline($("timeline"), shown.names, shown.windows);
     }, 150);
   });
   loadModel();
