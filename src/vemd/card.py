@@ -228,13 +228,14 @@ def _vemd_sections(facts: dict) -> list[str]:
         if facts["mode"] != "ve-sd"
         else "none"
     )
+    vit = f"ViT branch `{facts['vit']}`" if facts["vit"] else "no ViT branch"
     lines = [
         f"vemd {facts['vemd_version']} · group emotion recognition · classes: {', '.join(facts['class_names'])}",
         "",
         "## Model",
         "",
         f"- Architecture: {MODE_TEXT.get(facts['mode'], facts['mode'])}.",
-        f"- Encoder: ViT branch `{facts['vit']}`, CNN branch `{facts['cnn']}`, latent `{facts['variational']}`;"
+        f"- Encoder: {vit}, CNN branch `{facts['cnn']}`, latent `{facts['variational']}`;"
         f" structure: {structure}.",
         f"- Input: {facts['frames']} frame(s) of {facts['image_size']}×{facts['image_size']} RGB per clip"
         f" ({facts['sampling']} sampling); trained stage(s): {facts['stage']}.",
