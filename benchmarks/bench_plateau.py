@@ -16,6 +16,11 @@ and schedule, and prints validation accuracy after each epoch:
 A head that leaves chance later than a shallower one on the same encoder, data and steps
 shows that depth between latent and logits lengthens the plateau.
 
+For the heads with a hidden ReLU layer (``mlp``, and the decoder's MLP head) it also prints,
+after each epoch, the fraction of those units that fire for at least one validation clip: a
+unit that fires for none passes no gradient and never comes back (a "dead" ReLU), and a head
+whose units have all died outputs one constant: the class prior, cross-entropy ln 3.
+
     .venv/bin/python benchmarks/bench_plateau.py --out runs/bench_plateau
     .venv/bin/python benchmarks/bench_plateau.py --out runs/bench_plateau --heads linear decoder --seed 1
 
@@ -63,7 +68,22 @@ def make_head(kind: str, model, num_classes: int) -> tuple[nn.Module, Callable]:
     return head, lambda latent: head(latent.mean(dim=(-2, -1)))
 
 
-def run(kind: str, data: Path, seed: int, epochs: int, overrides: list[str] = ()) -> list[float]:
+def hidden_relu_input(kind: str, head: nn.Module) -> nn.Module | None:
+    """The linear layer in front of the head's hidden ReLU, if it has one."""
+    layers = head.head if kind == "decoder" else head
+    if not isinstance(layers, nn.Sequential):
+        return None
+    for before, after in zip(layers, list(layers)[1:]):
+        if isinstance(before, nn.Linear) and isinstance(after, nn.ReLU):
+            return before
+    return None
+
+
+def run(
+    kind: str, data: Path, seed: int, epochs: int, overrides: list[str] = ()
+) -> tuple[list[float], list[float]]:
+    """Validation accuracy per epoch, and the fraction of the head's hidden ReLU units alive
+    (firing for at least one validation clip) per epoch (empty without such units)."""
     cfg = load_config(
         "quickstart",
         [f"data.root={data}", f"train.seed={seed}", "model.mode=ve-sd", "model.latent_probe=false"]
@@ -82,7 +102,11 @@ def run(kind: str, data: Path, seed: int, epochs: int, overrides: list[str] = ()
     optimizer = make_optimizer(t.optimizer, params, t.lr, t.weight_decay, momentum=t.momentum)
     loader = train_loader(cfg, train_set)
     schedule = warmup_cosine(optimizer, epochs * len(loader), t.warmup_fraction)  # the recipe's
-    accuracies, step = [], 0
+    accuracies, alive, step = [], [], 0
+    hidden = hidden_relu_input(kind, head)
+    fired: list[torch.Tensor] = []
+    if hidden is not None:
+        hidden.register_forward_hook(lambda _m, _i, out: fired.append((out > 0).flatten(0, -2).any(0)))
     for epoch in range(epochs):
         loader.batch_sampler.set_epoch(epoch)
         model.train()
@@ -98,8 +122,11 @@ def run(kind: str, data: Path, seed: int, epochs: int, overrides: list[str] = ()
             optimizer.step()
             schedule.step()
             step += 1
+        fired.clear()
         accuracies.append(validate(model, head, logits_of, cfg, val_set))
-    return accuracies
+        if hidden is not None:
+            alive.append(float(torch.stack(fired).any(0).float().mean()))
+    return accuracies, alive
 
 
 @torch.no_grad()
@@ -129,8 +156,10 @@ def main() -> None:
     )
     for kind in args.heads:
         start = time.perf_counter()
-        accuracies = run(kind, data, args.seed, args.epochs, args.overrides)
+        accuracies, alive = run(kind, data, args.seed, args.epochs, args.overrides)
         row = {"head": kind, "val_accuracy_per_epoch": [round(a, 4) for a in accuracies]}
+        if alive:
+            row["hidden_relu_alive_per_epoch"] = [round(a, 3) for a in alive]
         print(json.dumps(row | {"seconds": round(time.perf_counter() - start)}), flush=True)
 
 
