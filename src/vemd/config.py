@@ -56,6 +56,8 @@ PRECISIONS = (
     "64-true",
 )
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+# Lightning's loggers train.logger may name, one or several joined by "+" (csv+tensorboard).
+LOGGERS = ("csv", "tensorboard", "wandb", "mlflow")
 # Backbone names vemd builds itself (model.cnn.name); any other name must be in timm's registry.
 OWN_BACKBONES = ("custom", "plain")
 # timm architectures vemd's recipes and documents name. A name among these (with or without a
@@ -251,6 +253,9 @@ class TrainConfig:
     strategy: str = "auto"
     feature_cache: bool = True  # cache frozen ViT features on disk in stage 2
     log_every_n_steps: int = 10
+    # where the Lightning stages log: LOGGERS, several joined by "+"; csv writes logs/metrics.csv
+    # (the quickstart's training curves), wandb and mlflow need their package installed
+    logger: str = "csv+tensorboard"
     deterministic: bool = True
 
 
@@ -378,6 +383,9 @@ class EmotiW20Config:
     weights: str | None = None  # a 3D activity-recognition state dict (MMIT ResNet3D-50)
     time_kernel: int | None = None  # null: ResNet3D-50's per-stage time kernels; else one odd t
     downsample_time: bool = True
+    # zeros | replicate | null: the weights' own (zeros with a 3D checkpoint such as MMIT's,
+    # replicate for an inflated 2D network)
+    time_padding: str | None = None
     train_backbone: bool = False  # §II-D: only the new 3-way layer is trained over the 3D network
     video_dropout: float = 0.0
     video: StageTrainConfig = field(default_factory=lambda: StageTrainConfig("adam", 1e-5, 0.0, 32, 250, 15))
@@ -389,10 +397,18 @@ class EmotiW20Config:
     audio_dropout: float = 0.5
     attention_window: int = 1
     audio: StageTrainConfig = field(default_factory=lambda: StageTrainConfig("adam", 1e-2, 0.0, 128, 200, 15))
+    svm_search: bool = True  # §III-D: C, kernel and degree by grid search; false: the three below
     svm_C: float = 1.0
     svm_kernel: str = "rbf"
     svm_degree: int = 3
+    svm_grid_C: list[float] = field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0, 100.0])
+    svm_grid_kernel: list[str] = field(default_factory=lambda: ["linear", "poly", "rbf"])
+    svm_grid_degree: list[int] = field(default_factory=lambda: [2, 3, 4])  # of the poly kernel
+    svm_refit_train_val: bool = False  # §III-D: the chosen SVM refitted on train + validation scores
     folds: int = 5  # out-of-fold training scores the SVM is fitted on
+    # vemd test: paper (Table VI: faces per frame averaged over the clip, < 5 vs >= 5) | buckets
+    # (vemd's: the most people in any one frame, in the --group-sizes buckets)
+    group_sizes: str = "paper"
 
 
 @dataclass
@@ -770,6 +786,12 @@ def _train_problems(cfg: Config) -> list[str]:
     ]
     if not 0 <= t.warmup_fraction < 1:
         problems.append(f"train.warmup_fraction={t.warmup_fraction}: expected a fraction in [0, 1)")
+    names = str(t.logger).split("+")
+    if not set(names) <= set(LOGGERS) or len(set(names)) != len(names):
+        problems.append(
+            f"train.logger={t.logger!r}: expected one of {', '.join(LOGGERS)}, or several joined by "
+            "'+' (csv+tensorboard), each once"
+        )
     if not cfg.model.vit.enabled and t.stage != "2":
         problems.append(f"train.stage={t.stage!r} fine-tunes the ViT branch, but model.vit.enabled=false")
     for key, name in (("optimizer", t.optimizer), ("stage1_optimizer", t.stage1_optimizer)):

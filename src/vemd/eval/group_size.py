@@ -3,14 +3,22 @@
 Larger groups are expected to be harder: their members show one emotion less consistently,
 so the group's label is less visible in any one face. The EmotiW 2020 audio-video study of an inflated
 ResNet-50 reports this split (its Table VI: accuracy on clips with fewer than five detected
-faces vs five or more); here the buckets are the user's (``--group-sizes 1,5`` gives that split).
+faces vs five or more), which that system's evaluation gives by default
+(:mod:`vemd.systems.emotiw20.evaluate`); elsewhere the buckets are the user's (``--group-sizes``).
 
-People per clip come from the dataset's annotation store when it holds the evaluated clips
-(the most people annotated in any one of the clip's frames), else from the faces found on the
-clip's middle frame by the face counter the caller gives (``vemd test``: the offline detector's,
-:func:`vemd.annotate.backends.offline_faces.face_counter`; evaluation does not import the
-annotation package). The count is a number per clip used only here; the report holds
-group-level statistics per bucket::
+People per clip come from the dataset's annotation store when it holds the evaluated clips,
+else from the faces found by the face counter the caller gives (``vemd test``: the offline
+detector's, :func:`vemd.annotate.backends.offline_faces.face_counter`; evaluation does not import
+the annotation package), counted one of two ways (``people``):
+
+* ``most`` (vemd's): the most people annotated in any one of the clip's frames (bodies or faces),
+  else the faces on the clip's middle frame;
+* ``mean_faces`` (the EmotiW 2020 study's, its §III-E): faces per frame averaged over the clip —
+  the store's annotated frames, else the frames the model reads (``data.frames`` as sampled) —
+  rounded down, which leaves every clip in the bucket of its mean (the edges are integers).
+
+The count is a number per clip used only here; the report holds group-level statistics per
+bucket::
 
     group_size.csv   bucket,clips,correct,accuracy,ci95_low,ci95_high
     group_size.png   accuracy per bucket, Wilson 95 % CI, clip counts, chance line
@@ -21,7 +29,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +48,7 @@ from vemd.structure.annotations import AnnotationFormatError
 log = logging.getLogger(__name__)
 
 DEFAULT_EDGES = (1, 2, 4, 7, 11)  # buckets 1, 2–3, 4–6, 7–10, 11+
+PEOPLE = ("most", "mean_faces")  # how a clip's people are counted (module docstring)
 UNKNOWN = "unknown"  # clips whose people could not be counted
 CSV_COLUMNS = ("bucket", "clips", "correct", "accuracy", "ci95_low", "ci95_high")
 # Makes a function image (H, W, 3) uint8 → number of faces; raises ImportError, VemdError or
@@ -98,27 +107,39 @@ def bucket_of(count: int | None, edges: Sequence[int]) -> str:
     return bucket_labels(edges)[int(np.searchsorted(edges, count, side="right")) - 1]
 
 
-def people_from_annotations(store: AnnotationStore, clip_ids: Sequence[str]) -> dict[str, int]:
-    """People in each of ``clip_ids`` that has annotated frames: the largest count in any frame.
+def _per_clip(counts: dict[str, list[int]], people: str) -> dict[str, int]:
+    """Each clip's count from those of its frames: the most, or the mean rounded down."""
+    if people not in PEOPLE:
+        raise ValueError(f"people must be one of {', '.join(PEOPLE)}, got {people!r}")
+    if people == "most":
+        return {clip_id: max(frames) for clip_id, frames in counts.items()}
+    return {clip_id: int(np.floor(np.mean(frames))) for clip_id, frames in counts.items()}
 
-    A frame counts the larger of its bodies and its faces, so a person whose face and body
-    were not paired into one record is still one person.
-    """
-    wanted, counts = set(clip_ids), {}
+
+def people_from_annotations(
+    store: AnnotationStore, clip_ids: Sequence[str], people: str = "most"
+) -> dict[str, int]:
+    """People in each of ``clip_ids`` that has annotated frames: the largest count in any frame
+    (``most``: a frame counts the larger of its bodies and its faces, so a person whose face and
+    body were not paired into one record is still one person), or the mean of the frames' faces
+    rounded down (``mean_faces``)."""
+    wanted, frames = set(clip_ids), {}
     for key in store.keys():  # noqa: SIM118 (a store is not a dict: it has no __iter__)
         clip_id = key.rpartition("/")[0]
         if clip_id in wanted:
             frame = store[key]
-            counts[clip_id] = max(counts.get(clip_id, 0), frame.num_bodies, frame.num_faces)
-    return counts
+            count = frame.num_faces if people == "mean_faces" else max(frame.num_bodies, frame.num_faces)
+            frames.setdefault(clip_id, []).append(count)
+    return _per_clip(frames, people)
 
 
 def people_from_faces(
-    dataset: ClipDataset, clip_ids: Sequence[str], face_counter: FaceCounter
+    dataset: ClipDataset, clip_ids: Sequence[str], face_counter: FaceCounter, people: str = "most"
 ) -> dict[str, int] | None:
-    """Faces counted on each clip's middle frame by the function ``face_counter()`` makes; None
-    when it cannot make one (the ``annotate`` extra missing). Clips whose frame cannot be read
-    are left out."""
+    """Faces counted by the function ``face_counter()`` makes on each clip's middle frame
+    (``most``) or on the frames the dataset reads of it, averaged and rounded down
+    (``mean_faces``); None when it cannot make one (the ``annotate`` extra missing). Clips whose
+    frames cannot be read are left out."""
     from vemd.data.media import read_frames
 
     try:
@@ -127,16 +148,27 @@ def people_from_faces(
         log.info("group size: skipped, no annotation store and no offline face detector (%s)", err)
         return None
     records = {r.clip_id: r for r in dataset.records}
-    log.info("group size: counting faces on the middle frame of %d clips", len(clip_ids))
+    if people == "mean_faces":
+        sampled = {"frames": dataset.frames, "sampling": dataset.sampling, "interval": dataset.interval}
+        log.info("group size: counting faces on %d frames of each of %d clips", dataset.frames, len(clip_ids))
+    else:
+        sampled = {"frames": 1}
+        log.info("group size: counting faces on the middle frame of %d clips", len(clip_ids))
     counts = {}
     for clip_id in clip_ids:
+        record = records[clip_id]
+        span = (
+            None
+            if record.start_frame is None and record.end_frame is None
+            else (record.start_frame, record.end_frame)
+        )
         try:
-            images, _ = read_frames(dataset.media_path(records[clip_id]), 1)
+            images, _ = read_frames(dataset.media_path(record), span=span, **sampled)
         except DataError as err:
             log.warning("group size: %s", err)
             continue
-        counts[clip_id] = int(count_faces(images[0]))
-    return counts
+        counts[clip_id] = [int(count_faces(image)) for image in images]
+    return _per_clip(counts, people)
 
 
 def count_people(
@@ -144,8 +176,10 @@ def count_people(
     data_cfg: DataConfig,
     clip_ids: Sequence[str],
     face_counter: FaceCounter | None = None,
+    people: str = "most",
 ) -> tuple[dict[str, int], str] | None:
-    """People per clip and where the counts come from (``annotations`` or ``faces``), or None.
+    """People per clip, counted as ``people`` says (module docstring), and where the counts come
+    from (``annotations`` or ``faces``), or None.
 
     The store is the one ``dataset`` reads, else the one ``data_cfg`` names (if any); without
     one, faces are counted when a ``face_counter`` is given (:func:`people_from_faces`).
@@ -157,7 +191,7 @@ def count_people(
         except AnnotationFormatError as err:
             log.warning("group size: annotations not used (%s)", err)
     if store is not None:
-        counts = people_from_annotations(store, clip_ids)
+        counts = people_from_annotations(store, clip_ids, people)
         if counts:
             return counts, "annotations"
         if face_counter is not None:
@@ -165,7 +199,7 @@ def count_people(
     if face_counter is None:
         log.info("group size: skipped, no annotation store of the clips and no face counter given")
         return None
-    counts = people_from_faces(dataset, clip_ids, face_counter)
+    counts = people_from_faces(dataset, clip_ids, face_counter, people)
     return None if counts is None else (counts, "faces")
 
 
@@ -244,18 +278,27 @@ def group_size_report(
     num_classes: int,
     out: str | Path,
     face_counter: FaceCounter | None = None,
+    *,
+    people: str = "most",
+    others: Mapping[str, np.ndarray] | None = None,
 ) -> dict | None:
     """Write ``group_size.csv`` and ``group_size.png`` into ``out`` for the evaluated
     ``clip_ids`` (N,) of ``dataset`` and whether each was ``correct`` (N,); the figures for
-    ``metrics.json`` (``source``, ``edges``, ``buckets``), or None when nobody can be counted
-    (people from the annotation store, else faces by ``face_counter``: :func:`count_people`)."""
+    ``metrics.json`` (``source``, ``people``, ``edges``, ``buckets``, and ``others``: the rows of
+    each other named prediction's correctness (N,), e.g. a system's single branches), or None
+    when nobody can be counted (people from the annotation store, else faces by
+    ``face_counter``, counted as ``people`` says: :func:`count_people`)."""
     edges = check_edges(edges)
-    found = count_people(dataset, data_cfg, clip_ids, face_counter)
+    found = count_people(dataset, data_cfg, clip_ids, face_counter, people)
     if found is None:
         return None
     counts, source = found
-    rows = group_size_table([counts.get(c) for c in clip_ids], correct, edges)
+    per_clip = [counts.get(c) for c in clip_ids]
+    rows = group_size_table(per_clip, correct, edges)
     out = Path(out)
     write_group_size_csv(out / "group_size.csv", rows)
     plot_group_size(rows, num_classes, out / "group_size.png", source)
-    return {"source": source, "edges": list(edges), "buckets": rows}
+    report = {"source": source, "people": people, "edges": list(edges), "buckets": rows}
+    if others:
+        report["others"] = {name: group_size_table(per_clip, ok, edges) for name, ok in others.items()}
+    return report

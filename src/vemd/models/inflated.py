@@ -22,9 +22,14 @@ becomes 7×7×7, every 3×3 convolution becomes 3×3×3, 1×1 convolutions stay 
 convolution (the stem max-pool and the first block of stages 2-4 stride 2 in time too), so 10
 frames reach the last stage as 1 time step. ``time_kernel`` and ``downsample_time`` change this.
 
-Time padding: ``"replicate"`` (default) repeats the first and last frames, which keeps the
-identical-frames property at the clip ends too; ``"zeros"`` is the zero padding an I3D-style
-checkpoint (such as the Multi-Moments one) was trained with, the setting to use with its weights.
+Time padding must be the one the weights were trained with, since it is not in a state dict:
+``"zeros"`` is the zero padding an I3D-style 3D checkpoint (such as the Multi-Moments ResNet3D-50,
+a plain ``Conv3d`` network) was trained with; ``"replicate"`` repeats the first and last frames,
+which keeps the identical-frames property of an inflated 2D network at the clip ends too. With a
+frozen backbone the choice is not learnt away: the 7-frame stem kernel over 10 frames reads 3
+padded frames at each end, so the wrong padding shifts the features of every clip.
+:class:`InflatedResNetClassifier` follows its weights unless told (:func:`weights_time_padding`);
+:func:`inflate_resnet` alone replicates unless told.
 """
 
 from __future__ import annotations
@@ -91,6 +96,12 @@ class GlobalAvgPool3d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.mean(dim=(2, 3, 4))
+
+
+def weights_time_padding(checkpoint: str | Path | None) -> str:
+    """The time padding of a network's weights: ``zeros`` with a 3D ``checkpoint`` (I3D-style,
+    such as the Multi-Moments one), ``replicate`` for an inflated 2D network (module docstring)."""
+    return "replicate" if checkpoint is None else "zeros"
 
 
 def _time_kernels(time_kernel: int | Mapping[str, int]) -> dict[str, int]:
@@ -238,6 +249,8 @@ class InflatedResNetClassifier(nn.Module):
     :func:`inflate_resnet`, with a new ``num_classes``-way ``fc`` after ``dropout``; ``weights``,
     a 3D activity-recognition state dict file, then replaces everything but that ``fc``
     (:meth:`load_3d_checkpoint`). Softmax of the logits gives the class probabilities (§II-B).
+    ``time_padding`` (``zeros`` or ``replicate``; None: :func:`weights_time_padding` of
+    ``weights``, zeros for a 3D checkpoint) is kept as ``self.time_padding``.
     """
 
     def __init__(
@@ -249,13 +262,14 @@ class InflatedResNetClassifier(nn.Module):
         weights: str | Path | None = None,
         time_kernel: int | Mapping[str, int] = RESNET3D50_TIME_KERNEL,
         downsample_time: bool = True,
-        time_padding: str = "replicate",
+        time_padding: str | None = None,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        self.time_padding = time_padding or weights_time_padding(weights)
         model2d = timm.create_model(name, pretrained=pretrained, num_classes=num_classes, drop_rate=dropout)
         self.backbone = inflate_resnet(
-            model2d, time_kernel=time_kernel, downsample_time=downsample_time, time_padding=time_padding
+            model2d, time_kernel=time_kernel, downsample_time=downsample_time, time_padding=self.time_padding
         )
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1, 1), persistent=False)

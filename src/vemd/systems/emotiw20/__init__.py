@@ -7,7 +7,9 @@ Two branches and a score-level fusion (the EmotiW 2020 AV-GER paper, §II):
   the clip's frames — ten frames of a 5-s clip, 2 per second, in the paper's recipe — with a new
   ``num_classes``-way layer. §II-D trains only that layer over the pretrained 3D network
   (``train_backbone: false``); without pretrained weights (offline, built-in data) the whole
-  network is trained (``train_backbone: true``).
+  network is trained (``train_backbone: true``). Time is padded as the weights were trained
+  (``time_padding``: zeros for the Multi-Moments checkpoint, replication for an inflated 2D
+  network; the model file keeps which).
 * **audio** (§II-C): the 34 short-term features of each 25-ms window every 10 ms
   (:mod:`vemd.systems.emotiw20.window_features`, librosa), standardised with the training split's
   mean and standard deviation, through a Bi-LSTM with local attention
@@ -17,12 +19,20 @@ Two branches and a score-level fusion (the EmotiW 2020 AV-GER paper, §II):
   is cut into ``folds`` stratified folds, and each fold is scored by branches trained on the
   other folds (:func:`vemd.systems.emotiw20.svm_fusion.out_of_fold_probabilities`), so the SVM never learns
   from the over-confident scores of clips a branch was trained on. At test time it reads the
-  probabilities of the branches trained on the whole training split.
+  probabilities of the branches trained on the whole training split. Its C, kernel and degree
+  are chosen by grid search over those scores (``svm_search``, §III-D; scikit-learn's
+  ``GridSearchCV``); ``svm_refit_train_val`` refits it on the training and validation scores
+  (§III-D's "full train" set).
 
 Every branch (whole split and each fold) trains with :func:`vemd.train.epochs.train_epochs`
 (Adam + cross-entropy, best validation accuracy kept, early stopping; resumable and exact after
-a kill) into ``<out>/emotiw20/<stage>/``. The model file keeps the out-of-fold scores and labels
-the SVM was fitted on and refits it on loading (deterministic), so no estimator is pickled.
+a kill) into ``<out>/emotiw20/<stage>/``. The model file keeps the scores and labels the SVM was
+fitted on and its chosen setting, and refits it on loading (deterministic), so no estimator is
+pickled.
+
+``vemd test`` reports the accuracy by group size as Table VI does (``group_sizes: paper``): faces
+per frame averaged over the clip, fewer than 5 vs 5 or more, for each branch and the fusion
+(:mod:`vemd.systems.emotiw20.evaluate`); ``group_sizes: buckets`` gives vemd's report instead.
 
 The folder holds all of it: this file registers the system (light: loading a model file for
 prediction imports no training stack), :mod:`~vemd.systems.emotiw20.model` the model,
@@ -48,7 +58,7 @@ class EmotiW20System(SeedSystem):
     def build(cls, cfg, *, for_loading: bool = False, extra: dict | None = None):
         from vemd.systems.emotiw20.model import EmotiW20
 
-        return EmotiW20(cfg, for_loading=for_loading)
+        return EmotiW20(cfg, for_loading=for_loading, extra=extra)
 
     @classmethod
     def outputs(cls, cfg) -> Capabilities:

@@ -4,12 +4,20 @@ Both branches on the whole training split, then on each of ``folds`` stratified 
 out-of-fold scores the SVM is fitted on (:mod:`vemd.systems.emotiw20`); every branch trains with
 :func:`vemd.train.epochs.train_epochs` into ``<out>/emotiw20/<stage>/`` (resumable, exact after a
 kill; a resume under other settings is refused by :mod:`vemd.train.resume`).
+
+The SVM's C, kernel and degree are chosen by grid search over those out-of-fold scores
+(``svm_search``, §III-D), then its validation accuracy is measured; ``svm_refit_train_val`` then
+refits it, with the same setting, on the out-of-fold scores and the validation clips' scores by
+the branches of the whole training split (§III-D's "full train" set). ``fit.json`` and the model
+card record the setting, how it was chosen and what the SVM was fitted on; the validation
+accuracies are those measured before any refit.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +29,7 @@ from vemd.data.multimodal import audio_path, read_waveforms
 from vemd.io import atomic_write_text
 from vemd.systems.common import frames_of, save_system, split_data, start_run
 from vemd.systems.emotiw20.model import EmotiW20
+from vemd.systems.emotiw20.svm_fusion import SVMChoice
 from vemd.train.epochs import train_epochs
 from vemd.train.resume import stage_setting
 
@@ -193,11 +202,10 @@ def fit_emotiw20(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
         _train_audio(model, audio, data, rest, cfg, folder, f"fold{k}-audio", 30 + k, resume)
         v, a = _probs(model, video, audio, data, "train", held)
         oof[held.numpy()] = np.concatenate([v, a], axis=1)
-    model.svm_scores = torch.from_numpy(oof)
-    model.svm_labels = torch.from_numpy(labels).long()
-    model.fit_svm()
     v, a = _probs(model, model.video, model.audio, data, "val", torch.arange(len(data.val)))
-    scores["fused"] = float((model.fused_labels(v, a) == data.labels["val"].numpy()).mean())
+    scores["fused"] = fit_fusion(
+        model, oof, labels, np.concatenate([v, a], axis=1), data.labels["val"].numpy()
+    )
     path = save_system(model, cfg, data.class_names, out / "model.pt")
     summary = {
         "model": str(path),
@@ -207,16 +215,55 @@ def fit_emotiw20(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
         "best_val_score": scores["fused"],
         "sizes": {"train": len(data.train), "val": len(data.val)},
         "counts": data.counts,
+        "video_time_padding": model.time_padding,
+        "svm": {**asdict(model.svm_choice), "fitted_on": _svm_fitted_on(e)},
     }
     atomic_write_text(out / "fit.json", json.dumps(summary, indent=2))
     _write_card(cfg, path, data, summary, title)
     log.info(
-        "emotiw20 validation accuracy: video %.4f, audio %.4f, SVM-fused %.4f",
+        "emotiw20 validation accuracy: video %.4f, audio %.4f, SVM-fused %.4f (%s)",
         scores["video"],
         scores["audio"],
         scores["fused"],
+        _svm_line(summary["svm"]),
     )
     return summary
+
+
+def fit_fusion(
+    model: EmotiW20, train_scores: np.ndarray, train_labels: np.ndarray, val_scores: np.ndarray, val_labels
+) -> float:
+    """Fit the SVM on the out-of-fold ``train_scores`` (N, 2C) — video then audio probabilities —
+    and ``train_labels`` (N,), its setting chosen by grid search when ``svm_search``; return its
+    accuracy on the validation clips' ``val_scores`` (M, 2C) and ``val_labels`` (M,), then, with
+    ``svm_refit_train_val``, refit it with the same setting on both (§III-D's "full train" set)."""
+    e, c = model.cfg.system.emotiw20, model.num_classes
+    model.svm_scores = torch.from_numpy(np.asarray(train_scores, np.float64))
+    model.svm_labels = torch.from_numpy(np.asarray(train_labels)).long()
+    model.fit_svm(search=e.svm_search)
+    val_labels = np.asarray(val_labels)
+    accuracy = float((model.fused_labels(val_scores[:, :c], val_scores[:, c:]) == val_labels).mean())
+    if e.svm_refit_train_val:
+        model.svm_scores = torch.cat([model.svm_scores, torch.from_numpy(np.asarray(val_scores, np.float64))])
+        model.svm_labels = torch.cat([model.svm_labels, torch.from_numpy(val_labels).long()])
+        model.fit_svm()
+    return accuracy
+
+
+def _svm_fitted_on(e) -> str:
+    scores = f"{e.folds}-fold out-of-fold probabilities of the training split"
+    if e.svm_refit_train_val:
+        return f"{scores}, refitted with the validation split's after scoring it"
+    return scores
+
+
+def _svm_line(svm: dict) -> str:
+    """The model card's fusion line: the SVM's setting, how it was chosen, what it was fitted on."""
+    choice = SVMChoice(**{k: v for k, v in svm.items() if k != "fitted_on"})
+    how = "as set"
+    if choice.cv_accuracy is not None:
+        how = f"grid search of {choice.candidates} settings, CV accuracy {choice.cv_accuracy:.4f}"
+    return f"SVM ({choice.describe()}; {how}) on {svm['fitted_on']}"
 
 
 def _write_card(cfg: Config, path: Path, data: _Splits, summary: dict, title: str) -> None:
@@ -229,9 +276,9 @@ def _write_card(cfg: Config, path: Path, data: _Splits, summary: dict, title: st
         "outputs": "a group label, class probabilities",
         "hears_audio": True,
         "model": {
-            "video": f"{e.backbone} inflated to 3D ({'whole network' if e.train_backbone else 'last layer'} trained)",
+            "video": f"{e.backbone} inflated to 3D ({'whole network' if e.train_backbone else 'last layer'} trained; time padding {summary['video_time_padding']})",
             "audio": f"34 window features ({e.audio_window_s * 1000:g} ms every {e.audio_hop_s * 1000:g} ms) → Bi-LSTM ({e.audio_hidden} per direction) with local attention",
-            "fusion": f"SVM ({e.svm_kernel}, C={e.svm_C:g}) on {e.folds}-fold out-of-fold probabilities",
+            "fusion": _svm_line(summary["svm"]),
             "frames": f"{d.frames} ({d.sampling}, interval {d.frame_interval:g} s), {cfg.model.image_size} px",
             "classes": ", ".join(data.class_names),
         },

@@ -2,7 +2,9 @@
 
 The EmotiW 2020 audio-video system concatenates the softmax scores of its video and audio
 branches, six values for three valence classes, and lets a multi-class SVM take the final
-decision (§II-D); its C, kernel and kernel degree were chosen by grid search (§III-D).
+decision (§II-D); its C, kernel and kernel degree were chosen by grid search (§III-D):
+:func:`search_svm` (scikit-learn's ``GridSearchCV``, stratified folds, accuracy) gives the
+:class:`SVMChoice` an :class:`SVMFusion` is then fitted with.
 
 A branch's probabilities on the clips it was trained on are more confident, and more often
 right, than on unseen clips, so an SVM fitted on them would learn to trust each branch too much.
@@ -15,11 +17,12 @@ training split.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.svm import SVC
 
 # fit_predict(X_train, y_train, X_test) → class probabilities of X_test (n_test, C)
@@ -76,6 +79,61 @@ def _concatenate(prob_list: Sequence[np.ndarray], widths: tuple[int, ...] | None
     if not np.isfinite(features).all():
         raise ValueError("SVM fusion: branch probabilities hold NaN or infinite values")
     return features
+
+
+@dataclass(frozen=True)
+class SVMChoice:
+    """The SVM's C, kernel and degree (used by the ``poly`` kernel only), and how they were chosen."""
+
+    C: float
+    kernel: str
+    degree: int = 3
+    cv_accuracy: float | None = None  # the grid search's best mean accuracy; None: set, not searched
+    candidates: int = 1  # settings the search compared
+
+    def describe(self) -> str:
+        """``poly, degree 2, C=10`` (the degree only where the kernel uses it)."""
+        degree = f", degree {self.degree}" if self.kernel == "poly" else ""
+        return f"{self.kernel}{degree}, C={self.C:g}"
+
+
+def svm_grid(C: Sequence[float], kernels: Sequence[str], degrees: Sequence[int]) -> list[dict]:
+    """``GridSearchCV``'s parameter grid: every C with every kernel, each degree with ``poly`` only
+    (the other kernels ignore it, so trying degrees with them would only repeat a setting)."""
+    if not C or not kernels or not degrees:
+        raise ValueError("an SVM grid needs at least one C, one kernel and one degree")
+    return [
+        {
+            "C": [float(c) for c in C],
+            "kernel": [k],
+            **({"degree": [int(d) for d in degrees]} if k == "poly" else {}),
+        }
+        for k in kernels
+    ]
+
+
+def search_svm(
+    prob_list: Sequence[np.ndarray], y: np.ndarray, grid: list[dict], *, folds: int = 5, seed: int = 0
+) -> SVMChoice:
+    """The setting of ``grid`` (:func:`svm_grid`) whose SVM is most accurate over ``folds``
+    stratified folds (shuffled with ``seed``) of the concatenated branch probabilities
+    ``prob_list`` [(N, C_b)] and labels ``y`` (N,); ties go to the first setting in grid order."""
+    search = GridSearchCV(
+        SVC(gamma="scale", random_state=seed),
+        grid,
+        scoring="accuracy",
+        cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed),
+        refit=False,
+    )
+    search.fit(_concatenate(prob_list), np.asarray(y))
+    best = search.best_params_
+    return SVMChoice(
+        C=float(best["C"]),
+        kernel=str(best["kernel"]),
+        degree=int(best.get("degree", 3)),
+        cv_accuracy=float(search.best_score_),
+        candidates=len(search.cv_results_["params"]),
+    )
 
 
 class SVMFusion:
