@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed
 
 export HF_HUB_OFFLINE ?= 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: demo test lint format install browser clean
+.PHONY: demo test lint format install browser docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev,annotate,serve,export,audio]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[all,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -20,18 +21,22 @@ demo: $(STAMP)
 	$(BIN)/vemd quickstart --out runs/quickstart
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs/_hooks
+	$(BIN)/ruff format --check src tests benchmarks docs/_hooks
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks docs/_hooks
+	$(BIN)/ruff check --fix src tests benchmarks docs/_hooks
 
 # The web page tests drive Debian's chromium; on CI it must install, elsewhere they skip without it.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
 		{ [ "$$CI" != "true" ] && echo "chromium could not be installed: the web page tests will skip"; }
+
+# The documentation site, offline, into runs/site (tests/test_docs.py builds it in `make test` too).
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir runs/site
 
 test: lint browser
 	$(BIN)/python -m pytest -n 2 -q --durations=30 tests

@@ -4,7 +4,7 @@ The Python API::
 
     import vemd
 
-    predictor = vemd.load("runs/quickstart/model.pt", device="auto")
+    predictor = vemd.load("runs/quickstart/run/model.pt", device="auto")
     result = predictor.predict("meeting.mp4")  # a path, an RGB array (T, H, W, 3), a list of frames
     print(result.label, result.probs)
     for window in result.windows:

@@ -3,11 +3,11 @@
 (a) every ``base:`` of every recipe under ``vemd/configs``, through the resolver that
 ``vemd.config`` itself uses (:func:`vemd.config._resolve_base`); (b) every path-looking reference
 in the recipes' comments, in the Markdown beside them, in the package's modules (docstrings,
-comments, help texts), in the benchmark scripts and in the README: ``configs/….yaml`` (relative
-to the recipe folder, which ``configs/`` at the repository root links to), registered recipe
-names ``paper/…`` and ``systems/…`` and any ``--config NAME`` (through
-:func:`vemd.config.resolve_recipe`), ``benchmarks/….py`` and ``vemd/….py``. A failure lists
-each reference that does not resolve as ``file:line: reference``.
+comments, help texts), in the benchmark scripts, in the README and in the docs pages:
+``configs/….yaml`` (relative to the recipe folder, which ``configs/`` at the repository root
+links to), registered recipe names ``paper/…`` and ``systems/…`` and any ``--config NAME``
+(through :func:`vemd.config.resolve_recipe`), ``benchmarks/….py`` and ``vemd/….py``. A failure
+lists each reference that does not resolve as ``file:line: reference``.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ def _documents() -> list[tuple[Path, str]]:
     files = [*sorted(CONFIG_DIR.rglob("*.md")), *sorted(PACKAGE.rglob("*.py"))]
     files += sorted(BENCHMARKS.glob("*.py")) if BENCHMARKS.is_dir() else []
     files += [REPO / "README.md"] if (REPO / "README.md").is_file() else []
+    files += sorted((REPO / "docs").glob("*.md"))  # the README's long sections live there
     docs += [(p, p.read_text(encoding="utf-8")) for p in files]
     return docs
 

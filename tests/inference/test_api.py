@@ -150,8 +150,8 @@ def _readme_example() -> str:
 def test_the_readme_example_runs_and_imports_no_training_code(model_file, tmp_path):
     example = _readme_example()
     assert len(example.strip().splitlines()) <= 12
-    (tmp_path / "runs" / "quickstart").mkdir(parents=True)
-    (tmp_path / "runs" / "quickstart" / "model.pt").symlink_to(model_file)
+    (tmp_path / "runs" / "quickstart" / "run").mkdir(parents=True)  # where `make demo` writes its model
+    (tmp_path / "runs" / "quickstart" / "run" / "model.pt").symlink_to(model_file)
     bad_media.video(tmp_path, 30, "meeting.mp4", fps=10)
     code = (
         example
