@@ -23,6 +23,7 @@ COMMANDS = (
     "quickstart",
     "annotate",
     "data",
+    "config",
 )
 
 

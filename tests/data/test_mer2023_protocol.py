@@ -116,7 +116,7 @@ def test_fit_with_a_valence_head_then_test_reports_the_mer2023_score(tmp_path, c
         main(["predict", str(video), "--ckpt", str(out / "model.pt"), "--json", "--out", str(tmp_path)]) == 0
     )
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(result) == PUBLIC_KEYS | {VALENCE_KEY}
+    assert set(result) == PUBLIC_KEYS | {VALENCE_KEY, "type"} and result["type"] == "result"
     assert all(set(w) == WINDOW_KEYS | {VALENCE_KEY} for w in result["windows"])
     assert isinstance(result["valence"], float)
     assert (tmp_path / "timeline.csv").read_text().splitlines()[0].endswith(",valence")

@@ -6,11 +6,14 @@ import json
 
 
 def printed(stdout: str) -> tuple[list[dict], list[dict]]:
-    """(window lines, result lines) of ``--json`` output; every line is one or the other."""
+    """(window lines, result lines) of ``--json`` output, as printed; every line says which it is
+    in its ``type``."""
     lines = [json.loads(line) for line in stdout.splitlines() if line.strip()]
-    windows = [line for line in lines if set(line) == {"input", "window"}]
-    results = [line for line in lines if "windows" in line]
+    windows = [line for line in lines if line.get("type") == "window"]
+    results = [line for line in lines if line.get("type") == "result"]
     assert len(windows) + len(results) == len(lines), lines
+    assert all(set(line) == {"type", "input", "window"} for line in windows), windows
+    assert all("windows" in line for line in results), results
     return windows, results
 
 

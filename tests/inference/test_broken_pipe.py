@@ -20,7 +20,7 @@ def test_a_closed_stdout_ends_quietly(model_file, tmp_path):
         stderr=subprocess.PIPE,
         env=env,
     )
-    assert process.stdout.readline().startswith(b'{"input"')
+    assert process.stdout.readline().startswith(b'{"type": "window"')
     process.stdout.close()  # as `head -1` does
     _, err = process.communicate(timeout=120)
     assert process.returncode == 0 and b"Traceback" not in err, err.decode()

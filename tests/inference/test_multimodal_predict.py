@@ -157,7 +157,7 @@ def test_vemd_predict_prints_the_multimodal_result(files, media, heard, capsys):
     path = media["sound"]
     assert main(["predict", str(path), "--ckpt", str(mm_file), "--window", "1", "--json"]) == 0
     (printed,) = printed_results(capsys.readouterr().out)
-    assert printed == heard.to_dict()
+    assert printed == {"type": "result", **heard.to_dict(rounded=True)}
     assert printed[MODALITIES_KEY] == ["video", "audio"]
 
 

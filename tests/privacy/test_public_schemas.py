@@ -37,7 +37,9 @@ WINDOW = {"start", "end", "label", "probs", f"probs.{CLASS}", "valence", "arousa
 # multimodal model used, and the windows.
 RESULT = {"input", "duration", "label", "probs", f"probs.{CLASS}", "valence", "arousal"}
 RESULT |= {"modalities", "modalities[]", "windows", "windows[]"} | {f"windows[].{k}" for k in WINDOW}
-WINDOW_LINE = {"input", "window"} | {f"window.{k}" for k in WINDOW}  # vemd predict --json, per window
+# vemd predict --json: each line says whether it is a window or an input's result
+WINDOW_LINE = {"type", "input", "window"} | {f"window.{k}" for k in WINDOW}
+RESULT_LINE = {"type"} | RESULT
 PREDICTIONS_FILE = {"[]"} | {f"[].{k}" for k in RESULT}  # --out predictions.json
 TIMELINE_COLUMNS = {"input", "start", "end", "label", "valence", "arousal"} | {f"prob_{c}" for c in CLASSES}
 # /v1/model: what the model predicts and how it reads its input, the server's limits, the card
@@ -52,7 +54,7 @@ MODEL_INFO |= {
     "max_upload_mb",
     "max_duration_s",
 }
-MODEL_INFO |= {"model_card"}
+MODEL_INFO |= {"model_card", "model_card_html"}  # the same card, as Markdown and as HTML
 # where and how it computes (the device, the precision chosen and why) and what its training
 # data was ("trained on drawn scenes"): facts of the model and the server, none of a person
 MODEL_INFO |= {"device", "precision", "precision_reason", "caveat"}
@@ -86,8 +88,8 @@ def _check_leaves(value) -> None:
         assert not isinstance(value, float) or math.isfinite(value)
 
 
-def _check_result(result: dict, *, valence: bool) -> None:
-    paths = check_group_level(result, RESULT)
+def _check_result(result: dict, *, valence: bool, allowed: set[str] = RESULT) -> None:
+    paths = check_group_level(result, allowed)
     core = {"input", "duration", "label", "probs", "windows", "windows[].start", "windows[].probs"}
     assert core | ({"valence", "windows[].valence"} if valence else set()) <= paths
 
@@ -124,7 +126,7 @@ def test_vemd_predict_json_lines_and_out_files_are_group_level(ve_md, inputs, tm
     for line in windows:
         assert {"window.start", "window.probs"} <= check_group_level(line, WINDOW_LINE)
     for result in results:
-        _check_result(result, valence=True)
+        _check_result(result, valence=True, allowed=RESULT_LINE)
 
     entries = json.loads((out / RESULTS).read_text())
     assert len(entries) == 2 and check_group_level(entries, PREDICTIONS_FILE)

@@ -8,7 +8,9 @@ and sorted, except that a frame folder (images named by frame number only, ``000
 is one clip; a quoted pattern (``'clips/*.mp4'``) is each match. Output is group level only.
 
 Files: one line per input (``--json``: one JSON line per window as it is predicted,
-``{"input": ..., "window": {...}}``, then the input's result, the object with ``windows``).
+``{"type": "window", "input": ..., "window": {...}}``, then the input's result,
+``{"type": "result", "input": ..., "windows": [...], ...}``; probabilities to 4 decimals and
+seconds to 3, :data:`vemd.inference.results.DECIMALS`).
 Long videos show a progress bar on a terminal (windows/s, ETA). An input that cannot be
 read is reported on one line and the others are still predicted (and written with
 ``--out``); the exit code is then 1. A truncated video is predicted over the frames that
@@ -48,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ckpt", required=True, help="model.pt written by vemd fit")
     parser.add_argument("--camera", type=int, default=None, metavar="N", help="read camera N (live)")
     parser.add_argument(
-        "--json", action="store_true", help="print one JSON line per window, then one per input's result"
+        "--json",
+        action="store_true",
+        help='one JSON line per window ("type": "window"), then one per input\'s result ("type": "result")',
     )
     parser.add_argument(
         "--window",
@@ -145,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"vemd predict: error: {err}", file=sys.stderr)
             failed += 1
             continue
-        results.append(result)
+        results.append(result.to_dict())
         printer.result(result)
     if out is not None and results:
         write_prediction_report(results, output_names(predictor), out)
@@ -159,34 +163,34 @@ class _Printer:
         self.as_json = as_json
 
     def window(self, source: str, window) -> None:
-        import json
-
-        if self.as_json:  # allow_nan=False: never a bare NaN, which is not JSON
-            print(json.dumps({"input": source, "window": window.to_dict()}, allow_nan=False), flush=True)
+        if self.as_json:
+            _print_json({"type": "window", "input": source, "window": window.to_dict(rounded=True)})
         else:
             print(f"{source} [{window.start:.1f}-{window.end:.1f} s]: {_readable(window)}", flush=True)
 
-    def result(self, result: dict) -> None:
-        import json
-
+    def result(self, result) -> None:
         if self.as_json:
-            print(json.dumps(result, allow_nan=False), flush=True)
+            _print_json({"type": "result", **result.to_dict(rounded=True)})
         else:
-            windows = len(result["windows"])
-            print(f"{result['input']}: {_readable(result)}; {windows} window(s)", flush=True)
+            print(f"{result.input}: {_readable(result)}; {len(result.windows)} window(s)", flush=True)
+
+
+def _print_json(line: dict) -> None:
+    import json
+
+    print(json.dumps(line, allow_nan=False), flush=True)  # allow_nan=False: never a bare NaN, not JSON
 
 
 def _readable(item) -> str:
-    """``label  (class p  class p …; valence v)`` of a window or a result (object or dict)."""
-    get = item.get if isinstance(item, dict) else lambda key: getattr(item, key, None)
-    if get("probs") is None:  # a regression system: valence and arousal only
-        return f"valence {get('valence'):.2f}, arousal {get('arousal'):.2f}"
-    probs = "  ".join(f"{c} {p:.2f}" for c, p in get("probs").items())
-    valence = f"; valence {get('valence'):.2f}" if get("valence") is not None else ""
-    return f"{get('label')}  ({probs}{valence})"
+    """``label  (class p  class p …; valence v)`` of a window or a result."""
+    if item.probs is None:  # a regression system: valence and arousal only
+        return f"valence {item.valence:.2f}, arousal {item.arousal:.2f}"
+    probs = "  ".join(f"{c} {p:.2f}" for c, p in item.probs.items())
+    valence = f"; valence {item.valence:.2f}" if item.valence is not None else ""
+    return f"{item.label}  ({probs}{valence})"
 
 
-def _predict_file(predictor, path, printer: _Printer, *, progress: bool) -> dict:
+def _predict_file(predictor, path, printer: _Printer, *, progress: bool):
     """A file's result; its windows are printed as they come with ``--json`` only (the readable
     output is one line per file), a progress bar on a terminal for more than one window."""
     from rich.console import Console
@@ -207,10 +211,10 @@ def _predict_file(predictor, path, printer: _Printer, *, progress: bool) -> dict
             if printer.as_json:
                 printer.window(str(path), window)
 
-        return predictor.predict(path, on_window=on_window).to_dict()
+        return predictor.predict(path, on_window=on_window)
 
 
-def _predict_live(predictor, source: str | None, camera: int | None, printer: _Printer) -> dict:
+def _predict_live(predictor, source: str | None, camera: int | None, printer: _Printer):
     """Windows of a live source printed as they come, until it ends or Ctrl-C; its summary."""
     import sys
 
@@ -231,4 +235,4 @@ def _predict_live(predictor, source: str | None, camera: int | None, printer: _P
         print(f"vemd predict: {name}: stopped after {len(seen)} window(s)", file=sys.stderr)
     finally:
         stream.close()
-    return predictor.summary(name, seen).to_dict()
+    return predictor.summary(name, seen)

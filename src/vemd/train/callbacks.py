@@ -1,4 +1,6 @@
-"""The two checkpoints of a stage folder, written so that a run killed at any point resumes exactly.
+"""The callbacks of a Lightning stage: its two checkpoints, and its epoch lines.
+
+The two checkpoints of a stage folder are written so that a run killed at any point resumes exactly.
 
 ``last.ckpt`` (:class:`ResumePoint`) is what ``vemd fit --resume`` restarts from; ``best.ckpt``
 (:class:`BestCheckpoint`) is the model selected on the validation split and exported.
@@ -13,18 +15,25 @@ selection state it holds describes the ``best.ckpt`` on disk.
 Both are written atomically, in their own folder (:class:`AtomicCheckpointIO`: a temporary file
 beside the checkpoint, synced, then renamed onto its name, with the mode the user's umask asks
 for), so a full disk or a kill leaves the previous checkpoint whole, never a part.
+
+:class:`EpochLines` logs one line per epoch with the main metrics, for a run whose output is not
+a terminal (a log file, CI), where no progress bar shows them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from pathlib import Path
 
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from vemd.io import atomic_write, load_weights_only
+
+log = logging.getLogger(__name__)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -125,3 +134,56 @@ class BestCheckpoint(ModelCheckpoint):
             self.best_model_score = self.kth_value = torch.as_tensor(score)
             self.best_k_models = {path: self.best_model_score}
             self.kth_best_model_path = path
+
+
+class EpochLines(Callback):
+    """One log line at the end of each training epoch (on rank zero), e.g.
+    ``stage2 epoch 3/20: train loss 1.0234, val accuracy 0.4375, val UAR 0.4167 (best val/accuracy
+    0.4375), 41 s``.
+
+    The train loss is the mean of the losses of the epoch's steps this process trained (in an
+    epoch resumed from ``last.ckpt``, those after the resume point); the validation scores are
+    those of the epoch's own validation, and left out of an epoch that had none.
+    """
+
+    SCORES = (("val/accuracy", "val accuracy"), ("val/uar", "val UAR"))
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._start_epoch()
+
+    def _start_epoch(self) -> None:
+        self.loss_sum: torch.Tensor | float = 0.0
+        self.steps = 0
+        self.scores: dict[str, float] = {}
+        self.started = time.monotonic()
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._start_epoch()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if loss is not None:  # None: a batch whose items were all skipped as bad data
+            self.loss_sum = self.loss_sum + loss.detach()  # summed on its device: no sync per step
+            self.steps += 1
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            metrics = trainer.callback_metrics
+            self.scores = {key: float(metrics[key]) for key, _ in self.SCORES if key in metrics}
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.is_global_zero:
+            log.info("%s", self.line(trainer))
+
+    def line(self, trainer) -> str:
+        """The line of the epoch that just ended."""
+        epochs = trainer.max_epochs
+        epoch = f"epoch {trainer.current_epoch + 1}" + (f"/{epochs}" if epochs and epochs > 0 else "")
+        parts = [f"train loss {float(self.loss_sum) / self.steps:.4f}"] if self.steps else []
+        parts += [f"{label} {self.scores[key]:.4f}" for key, label in self.SCORES if key in self.scores]
+        best = trainer.checkpoint_callback
+        if self.scores and best is not None and best.best_model_score is not None:
+            parts[-1] += f" (best {best.monitor} {float(best.best_model_score):.4f})"
+        elapsed = f"{time.monotonic() - self.started:.0f} s"
+        return f"{self.name} {epoch}: {', '.join([*parts, elapsed])}"

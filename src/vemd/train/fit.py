@@ -3,11 +3,13 @@
 Layout of a run folder (``train.out_dir``)::
 
     config.yaml            the resolved config
-    stage1/, stage2/       Lightning logs (CSV + TensorBoard), last.ckpt, best.ckpt
+    stage1/, stage2/       Lightning logs (train.logger: logs/ CSV, tb/ TensorBoard, wandb/,
+                           mlruns/ MLflow's file store), last.ckpt, best.ckpt
     model.pt               the selected model: inference weights + config + class names
     fit.json               what was trained, the best validation score and where it is
 
-The best checkpoint is selected on the **validation** split only.
+The best checkpoint is selected on the **validation** split only. A progress bar shows on a
+terminal; elsewhere (a log file, CI) each epoch is one line with its main metrics.
 """
 
 from __future__ import annotations
@@ -54,9 +56,8 @@ class StageResult:
 def _trainer(cfg: Config, folder: Path, *, max_epochs: int):
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, RichProgressBar
-    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
-    from vemd.train.callbacks import AtomicCheckpointIO, BestCheckpoint, ResumePoint
+    from vemd.train.callbacks import AtomicCheckpointIO, BestCheckpoint, EpochLines, ResumePoint
 
     t = cfg.train
     # best before last: after a validation, last.ckpt records the updated selection
@@ -67,8 +68,7 @@ def _trainer(cfg: Config, folder: Path, *, max_epochs: int):
     )
     callbacks = [best, last, stopping]
     callbacks.append(LearningRateMonitor("step"))
-    if _interactive():
-        callbacks.append(RichProgressBar())
+    callbacks.append(RichProgressBar() if _interactive() else EpochLines(folder.name))
     max_time = {"minutes": t.max_time_minutes} if t.max_time_minutes else None
     return pl.Trainer(
         default_root_dir=folder,
@@ -86,15 +86,45 @@ def _trainer(cfg: Config, folder: Path, *, max_epochs: int):
         log_every_n_steps=t.log_every_n_steps,
         callbacks=callbacks,
         plugins=[AtomicCheckpointIO()],  # checkpoints written in their folder, atomically
-        logger=[
-            # flushed as often as last.ckpt is saved, so a killed run keeps the log of its saved steps
-            CSVLogger(folder, name="logs", version="", flush_logs_every_n_steps=t.checkpoint_every_n_steps),
-            TensorBoardLogger(folder, name="tb", version=""),
-        ],
+        logger=_loggers(cfg, folder),
         enable_progress_bar=_interactive(),
         enable_model_summary=False,
         num_sanity_val_steps=0,
     )
+
+
+def check_loggers(names: str) -> None:
+    """One line, before anything is written, when ``train.logger`` names a logger whose package
+    is not installed (wandb, mlflow: optional)."""
+    import importlib.util
+
+    for name in names.split("+"):
+        if name in ("wandb", "mlflow") and importlib.util.find_spec(name) is None:
+            raise ConfigError(f"train.logger={names}: {name} is not installed (pip install {name})")
+
+
+def _loggers(cfg: Config, folder: Path) -> list:
+    """Lightning's loggers ``train.logger`` names, each writing into the stage folder (wandb and
+    MLflow there too unless their own settings, WANDB_* or MLFLOW_TRACKING_URI, point elsewhere)."""
+    from pytorch_lightning import loggers
+
+    t = cfg.train
+    run = f"{folder.parent.name}/{folder.name}"  # <run folder>/stage<k>
+    make = {
+        # flushed as often as last.ckpt is saved, so a killed run keeps the log of its saved steps
+        "csv": lambda: loggers.CSVLogger(
+            folder, name="logs", version="", flush_logs_every_n_steps=t.checkpoint_every_n_steps
+        ),
+        "tensorboard": lambda: loggers.TensorBoardLogger(folder, name="tb", version=""),
+        "wandb": lambda: loggers.WandbLogger(
+            name=run, save_dir=folder, project=os.environ.get("WANDB_PROJECT", "vemd")
+        ),
+        "mlflow": lambda: loggers.MLFlowLogger(
+            experiment_name="vemd", run_name=run, save_dir=str(folder / "mlruns")
+        ),
+    }
+    check_loggers(t.logger)
+    return [make[name]() for name in t.logger.split("+")]
 
 
 def training_precision(precision: str, accelerator: str) -> str:
@@ -362,6 +392,7 @@ def fit_vemd(cfg: Config, *, resume: bool = False) -> dict:
     from vemd.models.build import check_buildable
 
     check_buildable(cfg.model)  # settings no working model takes: one line before anything is written
+    check_loggers(cfg.train.logger)
     if resume:  # a checkpoint that cannot be resumed is refused before anything is written
         for stage in stages:
             if (last := out_dir / f"stage{stage}" / "last.ckpt").exists():

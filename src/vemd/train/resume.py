@@ -40,6 +40,7 @@ RESUMABLE = frozenset(
         "train.max_time_minutes",
         "train.checkpoint_every_n_steps",
         "train.log_every_n_steps",
+        "train.logger",
         "train.early_stopping_patience",
         "train.feature_cache",
         "multimodal.video_model",
