@@ -47,6 +47,7 @@ LAYER_OF = {
     "vemd.device": "base",
     "vemd.card": "base",
     "vemd.progress": "base",
+    "vemd.hub": "base",
     "vemd.data": "data",
     "vemd.models": "models",
     "vemd.models.checkpoint": "model files",

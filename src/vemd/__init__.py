@@ -40,7 +40,8 @@ __all__ = ["__version__", "load"]
 
 
 def load(checkpoint: str | Path, *, device: str = "cpu", **options) -> GroupEmotionPredictor:
-    """A predictor for the model in ``checkpoint`` (``model.pt`` of ``vemd fit``; a multimodal
+    """A predictor for the model in ``checkpoint`` (``model.pt`` of ``vemd fit``, or a Hub model
+    ``hf://ORG/NAME[@REVISION]`` through the Hugging Face cache: :mod:`vemd.hub`; a multimodal
     model also hears the audio track of a video).
 
     ``device``: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``; ``options``: ``window``,

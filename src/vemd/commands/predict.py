@@ -15,7 +15,8 @@ Long videos show a progress bar on a terminal (windows/s, ETA). An input that ca
 read is reported on one line and the others are still predicted (and written with
 ``--out``); the exit code is then 1. A truncated video is predicted over the frames that
 decode, with one warning naming both counts. How ``--out`` folders are shared:
-:mod:`vemd.inference.report`.
+:mod:`vemd.inference.report`. ``--render`` also writes each video with its group-level label
+and class probabilities drawn on a strip along the bottom (:mod:`vemd.inference.render`).
 
 Live sources: one line per window until the source ends or Ctrl-C, then a summary over
 the windows seen (exit code 0).
@@ -47,7 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="image, video, folder of them (a folder of frames 00001.jpg, ... is one clip), glob pattern, "
         "or a stream URL",
     )
-    parser.add_argument("--ckpt", required=True, help="model.pt written by vemd fit")
+    parser.add_argument(
+        "--ckpt", required=True, help="model.pt written by vemd fit, or a Hub model: hf://ORG/NAME[@REVISION]"
+    )
     parser.add_argument("--camera", type=int, default=None, metavar="N", help="read camera N (live)")
     parser.add_argument(
         "--json",
@@ -72,6 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass (default: 4)")
     parser.add_argument("--out", default=None, help=OUT_HELP)
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="with --out: also write each video as <name>.rendered.mp4, its frames with the group-level "
+        "label and class probabilities drawn on a strip along the bottom (nothing per person)",
+    )
     add_device_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
 
@@ -92,6 +101,8 @@ def _checked_args(args: argparse.Namespace) -> None:
         raise VemdError("--camera N: a camera number >= 0, given without other inputs")
     if args.camera is None and not args.inputs:
         raise VemdError("nothing to predict: give inputs or --camera N")
+    if args.render and (args.out is None or args.camera is not None):
+        raise VemdError("--render writes video files into --out DIR: give --out, and files, not --camera")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
             raise unusable[0] if len(unusable) == 1 else DataError("; ".join(map(str, unusable)))
     if args.smooth is not None and any(item.kind == "url" for item in items):
         raise VemdError("--smooth needs a whole timeline: it applies to files, not to live sources")
+    if args.render and any(item.kind == "url" for item in items):
+        raise VemdError("--render applies to video files, not to live sources")
     for err in unusable:
         print(f"vemd predict: error: {err}", file=sys.stderr)
 
@@ -151,6 +164,12 @@ def run(args: argparse.Namespace) -> int:
             continue
         results.append(result.to_dict())
         printer.result(result)
+        if args.render:
+            try:
+                _render(item, result, out)
+            except USER_ERRORS as err:  # the prediction stands; the drawn video is what failed
+                print(f"vemd predict: error: {err}", file=sys.stderr)
+                failed += 1
     if out is not None and results:
         write_prediction_report(results, output_names(predictor), out)
     return 1 if failed else 0
@@ -188,6 +207,22 @@ def _readable(item) -> str:
     probs = "  ".join(f"{c} {p:.2f}" for c, p in item.probs.items())
     valence = f"; valence {item.valence:.2f}" if item.valence is not None else ""
     return f"{item.label}  ({probs}{valence})"
+
+
+def _render(item, result, out) -> None:
+    """``--render``: the video drawn with its result into ``out``; a note for other inputs."""
+    import sys
+
+    from vemd.data.media import is_video
+    from vemd.inference.render import render_video, rendered_name
+
+    if item.kind != "file" or not is_video(item.source):
+        print(
+            f"vemd predict: note: --render: {item.source} is not a video file; not rendered", file=sys.stderr
+        )
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    render_video(item.source, result, out / rendered_name(item.source))
 
 
 def _predict_file(predictor, path, printer: _Printer, *, progress: bool):

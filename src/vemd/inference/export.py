@@ -1,4 +1,5 @@
-"""Export a vemd model file to a runtime that needs neither vemd nor PyTorch: ONNX (or TorchScript).
+"""Export a vemd model file to a runtime that needs neither vemd nor PyTorch: ONNX (or TorchScript);
+or, as ``hf``, to a folder to upload to the Hugging Face Hub (:mod:`vemd.inference.hub_export`).
 
 What an exported graph computes is :class:`GroupEmotionGraph`, the whole of inference after
 decoding and resizing: RGB pixels → the model's own normalisation → the stage-aware
@@ -52,8 +53,8 @@ from torch import nn
 from vemd.errors import VemdError
 from vemd.version import __version__
 
-FORMATS = ("onnx", "torchscript")
-SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
+FORMATS = ("onnx", "torchscript", "hf")
+SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript.pt", "hf": "-hf"}  # hf: a folder
 INSTALL_HINT = "pip install vemd[export]"
 INPUT_NAME = "pixels"
 EXAMPLE_SHAPE = (2, 3)  # (batch, frames) of the traced example: both > 1 and distinct
@@ -104,8 +105,11 @@ class ExportResult:
 
 
 def default_output(ckpt: str | Path, format: str = "onnx") -> Path:
-    """``model.onnx`` (``model.torchscript.pt``) in the model file's folder."""
-    return Path(ckpt).parent / f"model{SUFFIXES[format]}"
+    """``model.onnx`` (``model.torchscript.pt``, the folder ``model-hf``) in the model file's folder;
+    in the working folder for a Hub model (``hf://``)."""
+    from vemd.hub import is_hub_name
+
+    return (Path() if is_hub_name(ckpt) else Path(ckpt).parent) / f"model{SUFFIXES[format]}"
 
 
 def metadata(model: nn.Module, cfg, class_names: list[str], outputs: tuple[str, ...]) -> dict[str, str]:
@@ -132,11 +136,17 @@ def metadata(model: nn.Module, cfg, class_names: list[str], outputs: tuple[str, 
 
 
 def export_model(
-    ckpt: str | Path, out: str | Path | None = None, *, format: str = "onnx", opset: int | None = None
+    ckpt: str | Path,
+    out: str | Path | None = None,
+    *,
+    format: str = "onnx",
+    opset: int | None = None,
+    license: str | None = None,
 ) -> ExportResult:
-    """Export the model in ``ckpt`` (``model.pt`` or a fit checkpoint) to ``out``.
+    """Export the model in ``ckpt`` (``model.pt``, a fit checkpoint or ``hf://ORG/NAME``) to ``out``.
 
-    ``out`` defaults to :func:`default_output`; ``opset`` (ONNX only) to the exporter's own.
+    ``out`` defaults to :func:`default_output`; ``opset`` (ONNX only) to the exporter's own;
+    ``license`` (hf only) is the model card's license id (default ``other``).
     Raises :class:`VemdError` (one line) for an unknown format, a missing extra, a bad model
     file (:class:`~vemd.models.checkpoint.CheckpointError`), an export that fails or that does
     not reproduce the model.
@@ -145,6 +155,16 @@ def export_model(
         raise VemdError(f"--format {format}: expected one of {', '.join(FORMATS)}")
     if opset is not None and format != "onnx":
         raise VemdError("--opset applies to --format onnx only")
+    if license is not None and format != "hf":
+        raise VemdError("--license applies to --format hf only")
+    if format == "hf":
+        from vemd.inference.hub_export import export_hf
+
+        out = Path(out) if out is not None else default_output(ckpt, format)
+        start = time.perf_counter()
+        size, outputs = export_hf(ckpt, out, license=license)
+        # the model file itself, byte for byte: nothing differs from the model
+        return ExportResult(out, "hf", size, None, None, 0.0, outputs, time.perf_counter() - start)
     if format == "onnx":
         _require_onnx()
         _checked_opset(opset)

@@ -74,11 +74,13 @@ def fit(cfg, *, resume: bool = False, overwrite: bool = False) -> dict:
 
 def load_artifact(path: str | Path, *, device: str | None = None) -> Artifact:
     """The model in a model file of any system and any vemd version, in eval mode (on ``device``).
+    ``path`` may name a Hub model, ``hf://ORG/NAME[@REVISION]`` (:mod:`vemd.hub`).
 
     One-line :class:`~vemd.model_file.CheckpointError` for a file that is missing, damaged,
     foreign, of a system this version does not know, or whose weights hold NaN or inf. The
     artifact's ``caveat`` says when the model was trained on the built-in synthetic data.
     """
+    from vemd.hub import resolve
     from vemd.model_file import CheckpointError, read_model_file, refuse_non_finite
 
     resolved = None
@@ -86,6 +88,7 @@ def load_artifact(path: str | Path, *, device: str | None = None) -> Artifact:
         from vemd.device import resolve_device
 
         resolved = resolve_device(device)
+    path = resolve(path)
     file = read_model_file(path)
     system = SYSTEMS.get(file.system)
     if system is None:

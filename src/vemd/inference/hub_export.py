@@ -1,0 +1,110 @@
+"""``vemd export --format hf``: a folder to upload to the Hugging Face Hub as a model repository.
+
+The folder holds the model file as it is (``model.pt``, what ``hf://ORG/NAME`` loads:
+:mod:`vemd.hub`) and ``README.md``, a Hugging Face model card: YAML metadata built with
+``huggingface_hub.ModelCardData`` (license, library, tags, the training dataset, the metrics the
+model was measured with) above the body of vemd's own card (:func:`vemd.card.render`, from the
+facts of the ``MODEL_CARD.md`` beside the model file; a short card from the model file alone
+where there is none). Both files are written under temporary names, then renamed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from vemd.errors import VemdError
+
+CARD_FILE = "README.md"
+DEFAULT_LICENSE = "other"  # the weights' terms follow their training data's: the user says which
+EXPORTED = {"model.pt", CARD_FILE}  # what a folder may already hold to be written over
+# Card scores that are measures of the model (not counts or intervals), in the card's order.
+_METRICS = ("accuracy", "uar", "f1_weighted", "f1_macro", "valence_ccc", "mer_score")
+
+
+def export_hf(
+    ckpt: str | Path, out: str | Path, *, license: str | None = None
+) -> tuple[int, tuple[str, ...]]:
+    """Write ``out/model.pt`` and ``out/README.md`` for the model in ``ckpt``; (bytes written, the
+    model's outputs). One-line VemdError for a bad model file, an ``out`` that is a file, or a
+    folder holding anything else."""
+    from vemd.hub import FILENAME
+    from vemd.io import atomic_write, atomic_write_text
+    from vemd.systems import load_artifact
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise VemdError(f"{out}: is a file; --out names the folder to write with --format hf")
+    other = sorted(p.name for p in out.iterdir() if p.name not in EXPORTED) if out.is_dir() else []
+    if other:
+        raise VemdError(f"{out}: holds other files ({', '.join(other[:3])}); give an empty or new folder")
+    artifact = load_artifact(ckpt)
+    target = out / FILENAME
+    if target.exists() and target.resolve() == Path(artifact.path).resolve():
+        raise VemdError(f"{target}: is the model file itself; give another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    card = model_card(artifact, license=license or DEFAULT_LICENSE)
+    with open(artifact.path, "rb") as source:
+        atomic_write(target, lambda handle: shutil.copyfileobj(source, handle))
+    atomic_write_text(out / CARD_FILE, str(card))
+    outputs = tuple(artifact.class_names) if artifact.capabilities.classes else ("valence", "arousal")
+    return sum((out / name).stat().st_size for name in EXPORTED), outputs
+
+
+def model_card(artifact, *, license: str = DEFAULT_LICENSE):
+    """The ``huggingface_hub.ModelCard`` of a loaded model: metadata from its facts, vemd's card body."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    from vemd.card import read_facts, render
+
+    facts = read_facts(artifact.path)
+    dataset = artifact.cfg.data.name
+    tags = ["vemd", "group-emotion-recognition", artifact.system.kind]
+    if artifact.capabilities.mode:
+        tags.append(artifact.capabilities.mode)
+    if artifact.caveat:  # trained on drawn scenes: said in the metadata too, not only in the text
+        tags.append("synthetic-data")
+    data = ModelCardData(
+        license=license,
+        library_name="vemd",
+        pipeline_tag="video-classification" if artifact.capabilities.classes else None,
+        tags=tags,
+        datasets=[dataset] if dataset else None,
+        metrics=_metrics(facts) or None,
+    )
+    body = render(facts) if facts else _short_card(artifact)
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{_usage()}\n{body}")
+
+
+def _metrics(facts: dict | None) -> list[str]:
+    """The names of the scores a card records (its evaluations and its validation monitor)."""
+    if not facts:
+        return []
+    seen = {key for scores in (facts.get("evaluations") or {}).values() for key in scores}
+    monitor = (facts.get("validation") or {}).get("monitor")
+    if isinstance(monitor, str):
+        seen.add(monitor.rpartition("/")[2])  # "val/accuracy" → "accuracy"
+    return [name for name in _METRICS if name in seen]
+
+
+def _usage() -> str:
+    return (
+        "Load with [vemd](https://pypi.org/project/vemd/), where `ORG/NAME` is this repository:\n\n"
+        '```python\nimport vemd\n\npredictor = vemd.load("hf://ORG/NAME")\n'
+        'print(predictor.predict("meeting.mp4").label)\n```\n\n'
+        "or `vemd predict meeting.mp4 --ckpt hf://ORG/NAME`. Outputs are group level only.\n"
+    )
+
+
+def _short_card(artifact) -> str:
+    """The card of a model file with no ``MODEL_CARD.md`` beside it: what the file itself says."""
+    outputs = ", ".join(artifact.class_names) if artifact.capabilities.classes else "valence, arousal"
+    lines = [
+        f"# {artifact.system.title}",
+        "",
+        f"- System: `{artifact.system.kind}`; outputs: {outputs} (group level).",
+        f"- Trained on: `{artifact.cfg.data.name}`." + (f" {artifact.caveat}." if artifact.caveat else ""),
+        "- No training report or evaluation was recorded with this model file.",
+        "",
+    ]
+    return "\n".join(lines)
