@@ -325,7 +325,8 @@ def _multimodal_lines(mm: dict | None) -> list[str]:
         f"- Multimodal (paper §7): the VE-MD above, frozen, with audio branch `{mm['audio_encoder']}`"
         f"{' and a text branch' if mm.get('text') else ''}; `{mm['fusion']}` fusion over"
         f" {', '.join(mm['modalities'])}. Validation accuracy of each alone and fused: {scores}.",
-        f"- Audio: the first {mm['audio_seconds']:g} s of each clip (of each window of a video), mono 16 kHz.",
+        f"- Audio: each clip's span (the whole clip, or an item's frames), at most {mm['audio_seconds']:g} s;"
+        " each window's span for a video; mono 16 kHz.",
     ]
 
 

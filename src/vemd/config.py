@@ -218,6 +218,11 @@ class DataConfig:
     flip_prob: float = 0.5
     skip_bad: bool = False
     class_names: list[str] | None = None
+    # a dataset in the generic layout (`vemd synth --faces` composites) whose training clips are
+    # mixed into VE-MD's training split (vemd.data.mix), making up mix_fraction of it: the EmotiW
+    # 2023 system the paper's §5.3 pretraining comes from trains with 30 % synthetic videos
+    mix: str | None = None
+    mix_fraction: float = 0.3
 
 
 @dataclass
@@ -263,6 +268,13 @@ AUDIO_ENCODERS = ("none", "mel_cnn", "wav2vec2", "whisper", "wav2vec2+whisper")
 FUSIONS = ("late", "afg", "late+afg", "cross_attention")
 MODALITIES = ("video", "audio", "text")
 MISSING_AUDIO = ("zeros", "skip")
+# The longest span of a clip's audio each audio encoder hears, in seconds, when
+# multimodal.audio.seconds does not set one: Whisper's window (its encoder's input is 30 s of
+# log-Mel frames: the released checkpoints cut there); the same for Wav2Vec 2.0, which has no
+# window (its attention over 50 tokens a second grows with the square of the length), so that
+# the two encoders of wav2vec2+whisper hear one span; and the 5-s clips of VGAF for the EmotiW 2023
+# Mel-CNN branch, built for them, which reads one fixed length (a shorter clip zero-padded to it).
+AUDIO_WINDOW_S = {"mel_cnn": 5.0, "wav2vec2": 30.0, "whisper": 30.0}
 
 
 @dataclass
@@ -293,7 +305,10 @@ class AudioBranchConfig:
     # build the encoders from these transformers config keys with random weights (tests, smoke runs)
     random_wav2vec2: dict[str, Any] | None = None
     random_whisper: dict[str, Any] | None = None
-    seconds: float = 5.0  # audio span per clip (a VGAF clip is 5 s): cut or padded to this
+    # a clip's audio is the span its frames cover (the whole clip, or an item's start_frame to
+    # end_frame; a predicted window's span), at most this many seconds from its start; null: the
+    # encoder's window (AUDIO_WINDOW_S: whisper and wav2vec2 30 s, mel_cnn 5 s)
+    seconds: float | None = None
     missing: str = "zeros"  # zeros: a clip without audio gets zeros and a mask; skip: left out
     cross_dim: int = 512  # width A and C are projected to for their cross-attention
     cross_heads: int = 8
@@ -301,6 +316,15 @@ class AudioBranchConfig:
     mlp_hidden: int = 512
     dropout: float = 0.1
     mel_cnn: MelCNNAudioConfig = field(default_factory=MelCNNAudioConfig)
+
+    @property
+    def max_seconds(self) -> float:
+        """The longest span of a clip's audio the branch hears: ``seconds``, else its encoders'
+        window (:data:`AUDIO_WINDOW_S`, the shorter of two); 0.0 without an audio branch."""
+        if self.seconds is not None:
+            return float(self.seconds)
+        kinds = [k for k in self.encoder.split("+") if k in AUDIO_WINDOW_S]
+        return min((AUDIO_WINDOW_S[k] for k in kinds), default=0.0)
 
 
 @dataclass
@@ -411,18 +435,31 @@ class EmotiW20Config:
     group_sizes: str = "paper"
 
 
+FACE_SOURCES = ("detect", "cropped_aligned", "none")  # what the ABAW 2024 static model sees
+EMBEDDING_SCALINGS = ("minmax", "layernorm")  # the dynamic model's input normalisation
+POSITION_ENCODINGS = ("sinusoidal", "learnt")
+
+
 @dataclass
 class ABAW24Config:
     """The ABAW 2024 valence/arousal system: static backbone, dynamic transformer,
     functionals + KELM, decision fusion.
 
-    The § numbers below are those of the ABAW 2024 system's paper, not of VE-MD's.
+    The § numbers below are those of the ABAW 2024 system's paper, not of VE-MD's. The settings
+    added after the first version default to that version's behaviour (whole frames, the
+    backbone's own features, a LayerNorm, learnt positions, a constant rate), so its model files
+    and runs read as they were; ``configs/paper/systems/abaw24_affwild2.yaml`` sets the paper's.
     """
 
     backbone: str = "efficientnet_b1"  # any timm name, or plain (vemd's small VGG-style stack)
     plain_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 96, 128])  # backbone: plain
     pretrained: bool = False
     weights: str | None = None  # a timm state dict file for the backbone
+    # §4.2.2: detect (vemd's offline detector, each face cropped with face_margin px more on every
+    # side) | cropped_aligned (AffWild2's own face crops) | none (whole frames)
+    faces: str = "none"
+    face_margin: int = 15  # §4.2.2: "adding 15 pixels to all bounding box boundaries"
+    embed_dim: int | None = None  # §3.2.1, Fig. 2: a new embedding layer of 256; null: the backbone's
     static: StageTrainConfig = field(default_factory=lambda: StageTrainConfig("adamw", 5e-3, 0.0, 32, 20, 10))
     static_loss: str = "logcosh"  # §5.2: the static models train on LogCosh
     loss: str = "ccc"  # the dynamic model's: ccc (1 - CCC) | logcosh | mse, per dimension, summed
@@ -430,9 +467,24 @@ class ABAW24Config:
     dynamic_layers: int = 2
     dynamic_heads: int = 4
     dynamic_dropout: float = 0.1
+    # §4.2.2: minmax (each feature scaled by its training-set min and max) | layernorm
+    dynamic_scaling: str = "layernorm"
+    dynamic_position: str = "learnt"  # §4.4: sinusoidal (Vaswani et al.'s, its ref. [62]) | learnt
     dynamic: StageTrainConfig = field(
         default_factory=lambda: StageTrainConfig("adamw", 5e-3, 0.0, 32, 50, 10)
     )
+    # §4.4, both models: linear warm-up from warmup_lr over warmup_steps updates, then cosine
+    # cycles of cycle_epochs from the stage's lr down to min_lr (0 and 0: a constant rate)
+    warmup_steps: int = 0
+    warmup_lr: float = 5e-5
+    cycle_epochs: float = 0.0
+    min_lr: float = 1e-4
+    # §4.4, the static model (a timm backbone): discriminative rates, each layer group below the
+    # new layers at layer_decay times the rate of the one above (1: one rate), and gradual
+    # unfreezing, the new layers alone first, then unfreeze_per_epoch more groups from the top
+    # each epoch (0: everything trains from the start)
+    layer_decay: float = 1.0
+    unfreeze_per_epoch: int = 0
     functionals: list[str] = field(default_factory=lambda: ["mean", "min", "max"])
     functional_window_s: float = 2.0
     kelm_kernel: str = "rbf"
@@ -755,6 +807,8 @@ def _data_problems(data: DataConfig) -> list[str]:
         )
     if data.class_names is not None:
         problems += class_name_problems("data.class_names", data.class_names)
+    if not 0 < data.mix_fraction < 1:
+        problems.append(f"data.mix_fraction={data.mix_fraction}: expected a share in (0, 1)")
     return problems
 
 
@@ -825,7 +879,7 @@ def _multimodal_problems(mm: MultimodalConfig) -> list[str]:
         *_one_of("multimodal.audio.missing", a.missing, MISSING_AUDIO),
         *_one_of("multimodal.fusion.kind", f.kind, FUSIONS),
         *_one_of("multimodal.optimizer", mm.optimizer, OPTIMIZERS),
-        *_positive("multimodal.audio.seconds", a.seconds),
+        *([] if a.seconds is None else _positive("multimodal.audio.seconds", a.seconds)),
         *_positive("multimodal.lr", mm.lr),
         *_non_negative("multimodal.weight_decay", mm.weight_decay),
         *_at_least("multimodal.batch_size", mm.batch_size, 1),
@@ -833,6 +887,12 @@ def _multimodal_problems(mm: MultimodalConfig) -> list[str]:
         *_at_least("multimodal.fusion_epochs", mm.fusion_epochs, 1),
         *_at_least("multimodal.early_stopping_patience", mm.early_stopping_patience, 1),
     ]
+    window = AUDIO_WINDOW_S["whisper"]
+    if "whisper" in a.encoder.split("+") and a.seconds is not None and a.seconds > window:
+        problems.append(
+            f"multimodal.audio.seconds={a.seconds}: Whisper hears at most its {window:g}-s window "
+            "(give at most that, or null)"
+        )
     unknown = [m for m in f.modalities if m not in MODALITIES]
     if unknown or not f.modalities or len(set(f.modalities)) != len(f.modalities):
         problems.append(
@@ -871,6 +931,10 @@ def _system_problems(cfg: Config) -> list[str]:
     problems = _one_of("system.kind", system.kind, SYSTEMS)
     if system.kind != "ve-md" and cfg.multimodal.enabled:
         problems.append(f"system.kind={system.kind} is a system of its own: set multimodal.enabled=false")
+    if cfg.data.mix is not None and (system.kind != "ve-md" or cfg.multimodal.enabled):
+        problems.append(
+            "data.mix mixes clips into VE-MD's own training only (system.kind=ve-md, no multimodal)"
+        )
     section = SECTION_PROBLEMS.get(system.kind)
     return problems + (section(cfg) if section is not None else [])
 
@@ -921,6 +985,30 @@ def _abaw24_problems(cfg: Config) -> list[str]:
         problems.append("system.abaw24.dynamic_dim must be a multiple of dynamic_heads")
     if not 0 <= a.dynamic_dropout < 1:
         problems.append("system.abaw24.dynamic_dropout must lie in [0, 1)")
+    problems += [
+        *_one_of("system.abaw24.faces", a.faces, FACE_SOURCES),
+        *_one_of("system.abaw24.dynamic_scaling", a.dynamic_scaling, EMBEDDING_SCALINGS),
+        *_one_of("system.abaw24.dynamic_position", a.dynamic_position, POSITION_ENCODINGS),
+        *_at_least("system.abaw24.face_margin", a.face_margin, 0),
+        *_at_least("system.abaw24.warmup_steps", a.warmup_steps, 0),
+        *_positive("system.abaw24.warmup_lr", a.warmup_lr),
+        *_non_negative("system.abaw24.cycle_epochs", a.cycle_epochs),
+        *_non_negative("system.abaw24.min_lr", a.min_lr),
+        *_at_least("system.abaw24.unfreeze_per_epoch", a.unfreeze_per_epoch, 0),
+    ]
+    if a.embed_dim is not None and a.embed_dim < 1:
+        problems.append(f"system.abaw24.embed_dim={a.embed_dim}: expected a width >= 1 or null")
+    if not 0 < a.layer_decay <= 1:
+        problems.append(f"system.abaw24.layer_decay={a.layer_decay}: expected a factor in (0, 1]")
+    if a.backbone in ("plain", "vemd") and (a.layer_decay != 1 or a.unfreeze_per_epoch):
+        problems.append(
+            f"system.abaw24.backbone={a.backbone} has no timm layer groups: set layer_decay=1 and "
+            "unfreeze_per_epoch=0"
+        )
+    if a.faces == "cropped_aligned" and cfg.data.name != "affwild2":
+        problems.append(
+            f"system.abaw24.faces=cropped_aligned reads AffWild2's face crops: data.name={cfg.data.name}"
+        )
     return problems
 
 

@@ -249,7 +249,7 @@ def test_recipe_builds_and_runs_at_tiny_size(path):
     has = torch.tensor([True, False])  # the second clip has neither audio nor text
     inputs = {}
     if cfg.multimodal.audio.encoder != "none":
-        samples = int(SAMPLE_RATE * cfg.multimodal.audio.seconds)
+        samples = int(SAMPLE_RATE * cfg.multimodal.audio.max_seconds)
         inputs |= {"waveforms": torch.randn(b, samples, generator=gen), "audio_present": has}
     if text:
         inputs |= {"text": torch.randn(b, TEXT_DIM, generator=gen), "text_present": has}

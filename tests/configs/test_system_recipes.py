@@ -60,4 +60,6 @@ def test_paper_system_recipe_builds(recipe):
     else:
         assert model.backbone.num_features == 1280  # EfficientNet-B1's embedding
         frames = torch.zeros(1, 2, 3, 64, 64, dtype=torch.uint8)
-        assert model.embed(frames).shape == (1, 2, 1280)
+        with torch.no_grad():
+            assert model.features(frames).shape == (1, 2, 1280)
+            assert model.embed(frames).shape == (1, 2, 256)  # the new layers of Fig. 2 (§3.2.1)

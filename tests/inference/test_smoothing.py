@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vemd.inference.smoothing import hamming_smooth, interpolate, smooth_timeline, smooth_windows
+from vemd.inference.smoothing import frame_series, hamming_smooth, interpolate, smooth_windows
 
 
 def test_a_constant_timeline_stays_constant_up_to_its_ends():
@@ -40,15 +40,37 @@ def test_interpolation_is_linear_and_held_at_the_ends():
     np.testing.assert_allclose(out[:, 0], [0, 0, 0.5, 1, 1])
 
 
-def test_a_timeline_goes_to_the_frame_rate_and_back():
-    times = np.array([0.5, 1.5, 2.5, 3.5])  # window centres of four 1-s windows
+def test_a_frame_series_interpolates_then_smooths_at_the_frame_rate():
+    positions = np.array([0.5, 1.5, 2.5, 3.5])  # the centres of four 1-s windows
     values = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
-    frame_times, curve = smooth_timeline(times, values, rate=10, seconds=0.5, duration=4.0)
-    assert len(frame_times) == 40 and frame_times[1] == pytest.approx(0.1) and curve.shape == (40, 2)
-    np.testing.assert_allclose(curve.sum(1), 1, atol=1e-12)
-    unsmoothed = smooth_windows(times, values, rate=10, seconds=0, duration=4.0)
-    np.testing.assert_allclose(unsmoothed, values, atol=1e-9)  # no smoothing: the windows come back
-    smoothed = smooth_windows(times, values, rate=10, seconds=2.0, duration=4.0)
-    assert (np.abs(np.diff(smoothed[:, 0])) < 1).all()  # alternating windows are pulled together
-    with pytest.raises(ValueError, match="rate 0"):
-        smooth_timeline(times, values, rate=0, seconds=0.5)
+    frames = np.arange(40) / 10  # 4 s at 10 fps
+    interpolated = frame_series(positions, values, frames, rate=10, seconds=0)
+    np.testing.assert_allclose(interpolated, interpolate(positions, values, frames))
+    smoothed = frame_series(positions, values, frames, rate=10, seconds=0.5)  # 5 taps
+    np.testing.assert_allclose(smoothed, hamming_smooth(interpolated, 5))
+    np.testing.assert_allclose(smoothed.sum(1), 1, atol=1e-12)
+    # a position given twice takes the mean of its values
+    twice = frame_series(
+        np.array([0.0, 1.0, 1.0]), np.array([[0.0], [1.0], [3.0]]), np.array([0.5, 1.0]), rate=0, seconds=0.5
+    )
+    np.testing.assert_allclose(twice[:, 0], [1.0, 2.0])
+
+
+def test_windows_read_back_from_their_smoothed_frames_feel_their_neighbours():
+    """Six 1-s windows alternating 1 and 0, 10 fps, 0.5-s Hamming (the ABAW 2024 length): each
+    window takes the mean of the smoothed series over its frames, not the series at its centre
+    (where a linear interpolation between centres gives back nearly its own value)."""
+    starts = np.arange(6.0)
+    values = np.array([[1.0], [0.0], [1.0], [0.0], [1.0], [0.0]])
+    frames = np.arange(60) / 10
+    out = smooth_windows(starts, starts + 1, values, frames, rate=10, seconds=0.5)[:, 0]
+    series = frame_series(starts + 0.5, values, frames, rate=10, seconds=0.5)[:, 0]
+    np.testing.assert_allclose(out, [series[10 * k : 10 * k + 10].mean() for k in range(6)])
+    # an inner window moves about a quarter of the way towards its neighbours
+    assert (np.abs(out[1:-1] - values[1:-1, 0]) > 0.2).all()
+    at_centres = interpolate(frames, series[:, None], starts + 0.5)[:, 0]
+    assert (np.abs(at_centres[1:-1] - values[1:-1, 0]) < 0.1).all()
+    # a window without a frame in its span reads the series at its centre
+    gap = smooth_windows(np.array([0.0, 1.02]), np.array([1.0, 1.08]), values[:2], frames, rate=10, seconds=0)
+    between = np.interp([1.0, 1.1], [0.5, 1.05], [1.0, 0.0])  # the series at the frames around 1.05 s
+    assert gap[1, 0] == pytest.approx(between.mean())

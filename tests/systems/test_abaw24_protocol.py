@@ -12,7 +12,7 @@ import pytest
 from tests.systems.conftest import abaw24_config, split_frames
 from tests.systems.test_abaw24 import fitted  # noqa: F401 (module fixture, fitted once here)
 
-from vemd.systems.abaw24.evaluate import ccc_scores, frame_predictions, protocol_ccc, sampled_frames
+from vemd.systems.abaw24.evaluate import ccc_scores, frame_predictions, protocol_ccc
 
 
 def _ccc(x: np.ndarray, y: np.ndarray) -> float:
@@ -162,7 +162,8 @@ def test_vemd_test_scores_the_interpolated_smoothed_predictions_of_every_annotat
     video_root,
     tmp_path,
 ):
-    from vemd.data.media import read_frames
+    from vemd.data.dataset import source_span
+    from vemd.data.media import probe, read_frames
     from vemd.data.va import read_va_file
     from vemd.inference.smoothing import hamming_smooth
     from vemd.systems import load_artifact
@@ -175,12 +176,14 @@ def test_vemd_test_scores_the_interpolated_smoothed_predictions_of_every_annotat
     cfg = abaw24_config(video_root, tmp_path / "unused")
     dataset, frames = split_frames(cfg, "test")
     predictions = artifact.model.all_predictions(frames)
-    # the sampled frames the evaluation places the predictions at are those the dataset read
-    for record in dataset.records:
-        indices, info, span = sampled_frames(dataset, record)
+    # the evaluation places the predictions at the source frames each sample was read at
+    for row, record in enumerate(dataset.records):
+        indices = dataset[row]["frame_indices"].tolist()
         _, read = read_frames(
             video_root / record.path, 4, interval=0.5, span=(record.start_frame, record.end_frame)
         )
+        info = probe(video_root / record.path)
+        span = source_span(record, info.num_frames)
         assert indices == read and info.fps == FPS and span == (record.start_frame, record.end_frame)
         assert indices == [record.start_frame + i for i in (2, 7, 12, 17)]
 

@@ -9,6 +9,9 @@ A sample is a dict:
 
 * ``frames``: (T, 3, S, S) uint8 (normalisation belongs to the model's input stats)
 * ``label``: int, ``clip_id``: str, ``index``: int (position in the dataset)
+* ``frame_indices``: (T,) int64, the source frame each of the T frames was read from (0 for an
+  image; a frame folder's position in its sorted files; a video's decoded frame number), the
+  numbers annotation keys and per-frame files use
 * ``valence``, ``arousal``: float, the clip's targets (``ClipRecord.valence``, MER2023,
   SynthGroups), NaN where it has none
 * ``va``: (T, 2) float32 valence/arousal of each sampled frame (``ClipRecord.va_file``,
@@ -137,6 +140,7 @@ class ClipDataset(Dataset):
             "label": self._label_index[record.label],
             "clip_id": record.clip_id,
             "index": index,
+            "frame_indices": torch.tensor(source_indices, dtype=torch.long),
             "valence": math.nan if record.valence is None else float(record.valence),
             "arousal": math.nan if record.arousal is None else float(record.arousal),
             "va": torch.from_numpy(frame_targets(self._va_path(record), source_indices)),
@@ -174,6 +178,15 @@ class ClipDataset(Dataset):
             queries.append(
                 {k: torch.from_numpy(getattr(target, k)) for k in ("limbs", "limb_mask", "adjacency")}
             )
+
+
+def source_span(record: ClipRecord, num_frames: int) -> tuple[int, int]:
+    """The (first, end) source frames an item spans (end exclusive): its ``start_frame`` /
+    ``end_frame`` within the source's ``num_frames``, else the whole source, as its frames are
+    sampled from (:func:`vemd.data.media.read_frames`)."""
+    first = max(0, record.start_frame or 0)
+    end = num_frames if record.end_frame is None else min(record.end_frame, num_frames)
+    return first, end
 
 
 def _keypoints(annotation: FrameAnnotation, width: int, height: int) -> dict[str, np.ndarray]:
@@ -225,6 +238,7 @@ def collate(samples: list[dict | Skipped]) -> dict:
         "label": torch.tensor([s["label"] for s in samples]),
         "clip_id": [s["clip_id"] for s in samples],
         "index": torch.tensor([s["index"] for s in samples]),
+        "frame_indices": torch.stack([s["frame_indices"] for s in samples]),  # (B, T) source frames
         "valence": torch.tensor([s["valence"] for s in samples], dtype=torch.float32),  # (B,), NaN: none
         "arousal": torch.tensor([s["arousal"] for s in samples], dtype=torch.float32),
         "va": torch.stack([s["va"] for s in samples]),  # (B, T, 2), NaN: none

@@ -5,10 +5,17 @@ frames by the caller's :class:`VideoFeatures` (a frozen VE-MD:
 :class:`vemd.models.multimodal.FrozenVideo`; this package runs no model) and cached under
 ``<folder>/video-<split>.safetensors``, keyed by the video model's weights and the data (a
 stale or damaged file is recomputed); the audio of every clip (its record's ``audio`` file,
-relative to the dataset root; ``[0, multimodal.audio.seconds)``, mono 16 kHz:
-:func:`vemd.data.audio.read_audio`); and its text embedding, from the caller's text source
-(:func:`vemd.models.text.text_source`: a file keyed by clip id, or the records' transcripts
-embedded by a sentence-transformers model).
+relative to the dataset root, mono 16 kHz: :func:`vemd.data.audio.read_audio`); and its text
+embedding, from the caller's text source (:func:`vemd.models.text.text_source`: a file keyed by
+clip id, or the records' transcripts embedded by a sentence-transformers model).
+
+A clip's audio is the span its frames cover (:func:`clip_spans`): the whole clip, or the
+seconds of an item cut from a longer video (``start_frame``/``end_frame`` at its frame rate),
+at most its first ``multimodal.audio.max_seconds`` (``seconds``, else the encoder's window:
+:data:`vemd.config.AUDIO_WINDOW_S`). Clips of one split have different lengths (SAMSEMO's and
+MER2023's run from 1 to 41 s): ``waveforms`` holds each from its first sample, zero-padded to
+the longest, and the span heard (``audio_spans``) keys the frozen encoders' token cache
+(:mod:`vemd.data.audio_cache`), so tokens of another span are never reused.
 
 Clips without audio (no ``audio`` in the record, no audio stream, silent or too short) follow
 ``multimodal.audio.missing``: ``zeros`` keeps them with zeros and ``present`` False (the fusion
@@ -66,7 +73,10 @@ class SplitInputs:
     labels: torch.Tensor  # (N,)
     video: Any  # the video side's features (vemd.models.multimodal.Features)
     audio_paths: list[Path | None] = field(default_factory=list)
-    waveforms: torch.Tensor | None = None  # (N, L) float16, zeros without audio
+    # each clip's audio over its span (module docstring), zero-padded to the longest: (N, L) float16
+    waveforms: torch.Tensor | None = None
+    # the span of its file each clip's audio was read over, seconds; None: no audio
+    audio_spans: list[tuple[float, float] | None] = field(default_factory=list)
     audio_present: torch.Tensor | None = None  # (N,) bool
     text: torch.Tensor | None = None  # (N, text_dim)
     text_present: torch.Tensor | None = None  # (N,) bool
@@ -89,6 +99,7 @@ class SplitInputs:
             self.video.index(index),
             [self.audio_paths[i] for i in pick] if self.audio_paths else [],
             sub(self.waveforms),
+            [self.audio_spans[i] for i in pick] if self.audio_spans else [],
             sub(self.audio_present),
             sub(self.text),
             sub(self.text_present),
@@ -202,29 +213,67 @@ def _read_features(path: Path, key: str, n: int, video: VideoFeatures) -> tuple[
 
 # --------------------------------------------------------------------------------------- audio
 
+Span = tuple[float, float | None]  # [start, end) seconds of a clip's audio; end None: to its end
+
+
+def clip_spans(dataset) -> list[Span]:
+    """The span of audio each record's frames cover (a ClipDataset's records): the whole clip,
+    ``(0, None)``; an item cut from a longer source (``start_frame``/``end_frame``, an AffWild2
+    window), its frames' span at the video's frame rate, the same seconds of its audio file. A
+    source without a frame rate (a frame folder) has no time to place its frames at: its whole
+    audio. Each source is probed once (a video's windows share it)."""
+    from vemd.data.media import probe
+
+    probes, spans = {}, []
+    for record in dataset.records:
+        if record.start_frame is None and record.end_frame is None:
+            spans.append((0.0, None))
+            continue
+        path = dataset.media_path(record)
+        if path not in probes:
+            probes[path] = probe(path)
+        info = probes[path]
+        if info.fps <= 0:
+            spans.append((0.0, None))
+            continue
+        first = max(0, record.start_frame or 0)
+        end = info.num_frames if record.end_frame is None else min(record.end_frame, info.num_frames)
+        spans.append((first / info.fps, end / info.fps))
+    return spans
+
 
 class _AudioReads(torch.utils.data.Dataset):
-    def __init__(self, paths: list[Path | None], seconds: float, skip_bad: bool) -> None:
-        self.paths, self.seconds, self.skip_bad = paths, seconds, skip_bad
+    """Each clip's audio over its span, at most ``cap`` seconds of it (its first ``cap`` seconds)."""
+
+    def __init__(self, paths: list[Path | None], spans: list[Span], cap: float, skip_bad: bool) -> None:
+        self.paths, self.spans, self.cap, self.skip_bad = paths, spans, cap, skip_bad
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int):
-        from vemd.data.audio import read_audio
+        """(samples (L,) float16, has audio, why not ("": it has), a skipped file's problem, the
+        span heard in seconds (None without audio: nothing to cache))."""
+        from vemd.data.audio import TOO_SHORT, read_audio
 
-        length = round(self.seconds * SAMPLE_RATE)
-        path = self.paths[i]
+        path, (start, end) = self.paths[i], self.spans[i]
+        empty = torch.zeros(0, dtype=torch.float16)
         if path is None:
-            return torch.zeros(length, dtype=torch.float16), False, "no audio file", ""
-        try:
-            clip = read_audio(path, start=0.0, end=self.seconds, missing="zeros")
+            return empty, False, "no audio file", "", None
+        if end is not None:
+            end = min(end, start + self.cap)
+            if end <= start:
+                return empty, False, TOO_SHORT, "", None
+        try:  # end None: to the end of the audio, cut to the cap below
+            clip = read_audio(path, start=start, end=end, missing="zeros")
         except DataError as err:
             if not self.skip_bad:
                 raise
-            return torch.zeros(length, dtype=torch.float16), False, "unreadable", str(err)
-        case = "" if clip.present else "no usable audio"
-        return torch.from_numpy(clip.samples).to(torch.float16), clip.present, case, ""
+            return empty, False, "unreadable", str(err), None
+        if not clip.present:
+            return empty, False, "no usable audio", "", None
+        samples = torch.from_numpy(clip.samples[: round(self.cap * SAMPLE_RATE)]).to(torch.float16)
+        return samples, True, "", "", (start, start + len(samples) / SAMPLE_RATE)
 
 
 def audio_path(record, root: Path) -> Path | None:
@@ -234,39 +283,75 @@ def audio_path(record, root: Path) -> Path | None:
     return path if path.is_absolute() else Path(root) / path
 
 
+@dataclass
+class ClipAudio:
+    """What :func:`read_clips` read: each clip's samples (L_i,) float16 at 16 kHz (empty without
+    audio), whether it has audio, the span heard ([start, end) seconds; None without audio) and
+    the counts of clips without audio by reason."""
+
+    samples: list[torch.Tensor]
+    present: torch.Tensor  # (N,) bool
+    spans: list[tuple[float, float] | None]
+    counts: dict
+
+    def padded(self, length: int | None = None) -> torch.Tensor:
+        """(N, length) float16, each clip's samples then zeros (default: the longest clip's length)."""
+        length = max([1] + [len(s) for s in self.samples]) if length is None else length
+        out = torch.zeros(len(self.samples), length, dtype=torch.float16)
+        for row, samples in enumerate(self.samples):
+            out[row, : len(samples)] = samples[:length]
+        return out
+
+
+def read_clips(
+    paths: list[Path | None], spans: list[Span], cap: float, *, workers: int = 0, skip_bad: bool = False
+) -> ClipAudio:
+    """Each clip's audio over its span, at most its first ``cap`` seconds, mono 16 kHz
+    (:func:`vemd.data.audio.read_audio`); a damaged file is a DataError naming it, or with
+    ``skip_bad`` a clip without audio (logged)."""
+    reads = _AudioReads(paths, spans, cap, skip_bad)
+    loader = torch.utils.data.DataLoader(reads, batch_size=64, num_workers=workers, collate_fn=list)
+    out = ClipAudio([], torch.zeros(0, dtype=torch.bool), [], {})
+    present = []
+    for batch in loader:
+        for samples, has, case, problem, heard in batch:
+            out.samples.append(samples)
+            present.append(bool(has))
+            out.spans.append(heard)
+            if case:
+                out.counts[case] = out.counts.get(case, 0) + 1
+            if problem:
+                log.warning("skipping the audio of %s", problem)
+    out.present = torch.tensor(present, dtype=torch.bool)
+    return out
+
+
 def read_waveforms(
     paths: list[Path | None], seconds: float, *, workers: int = 0, skip_bad: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """(N, L) float16 waveforms, (N,) has-audio mask and the counts of clips without audio."""
-    reads = _AudioReads(paths, seconds, skip_bad)
-    loader = torch.utils.data.DataLoader(reads, batch_size=64, num_workers=workers, collate_fn=list)
-    waves, present, counts = [], [], {}
-    for batch in loader:
-        for samples, has, case, problem in batch:
-            waves.append(samples)
-            present.append(bool(has))
-            if case:
-                counts[case] = counts.get(case, 0) + 1
-            if problem:
-                log.warning("skipping the audio of %s", problem)
-    return torch.stack(waves), torch.tensor(present, dtype=torch.bool), counts
+    """The first ``seconds`` of each file: (N, L) float16 waveforms, zero-padded to ``seconds``
+    (zeros without audio), (N,) has-audio mask and the counts of clips without audio."""
+    clips = read_clips(paths, [(0.0, seconds)] * len(paths), seconds, workers=workers, skip_bad=skip_bad)
+    return clips.padded(round(seconds * SAMPLE_RATE)), clips.present, clips.counts
 
 
 def _add_audio(inputs: SplitInputs, cfg: Config, dataset, root: Path) -> None:
     paths = [audio_path(r, root) for r in dataset.records]
-    waves, present, counts = read_waveforms(
-        paths, cfg.multimodal.audio.seconds, workers=cfg.train.num_workers, skip_bad=cfg.data.skip_bad
+    a = cfg.multimodal.audio
+    clips = read_clips(
+        paths, clip_spans(dataset), a.max_seconds, workers=cfg.train.num_workers, skip_bad=cfg.data.skip_bad
     )
-    inputs.audio_paths, inputs.waveforms, inputs.audio_present = paths, waves, present
-    inputs.counts = {**inputs.counts, **{f"audio: {k}": v for k, v in counts.items()}}
-    missing = int((~present).sum())
+    inputs.audio_paths, inputs.audio_spans = paths, clips.spans
+    inputs.waveforms, inputs.audio_present = clips.padded(), clips.present
+    inputs.counts = {**inputs.counts, **{f"audio: {k}": v for k, v in clips.counts.items()}}
+    missing = int((~clips.present).sum())
     if missing:
         log.info(
             "%d of %d clips have no usable audio (%s): %s",
             missing,
             len(paths),
-            ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
-            "kept with zeros and a mask" if cfg.multimodal.audio.missing == "zeros" else "left out",
+            ", ".join(f"{k} {v}" for k, v in sorted(clips.counts.items())),
+            "kept with zeros and a mask" if a.missing == "zeros" else "left out",
         )
 
 

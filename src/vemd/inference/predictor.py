@@ -14,7 +14,9 @@ frames each holds. Each window is sampled as the model was trained (``data.frame
 frames are decoded, ``batch_size`` windows per forward pass; a frame is resized to the
 model's input as it is decoded and kept only until the last window using it, so memory
 stays flat however long the video is. ``smoothing`` (seconds) smooths a file's timeline
-as in the ABAW'24 system (:mod:`vemd.inference.smoothing`).
+as the ABAW 2024 system does (its §4.3, :mod:`vemd.inference.smoothing`): the windows'
+predictions interpolated to every frame of the video, smoothed with a Hamming window of that
+length, and each window read back as the mean of the smoothed series over its frames.
 
 A truncated video (its header promises more frames than decode, or, without a frame count,
 its frames end well before the duration its header gives) is predicted over the frames that
@@ -26,10 +28,13 @@ which yields one window at a time until the source ends or the caller stops.
 
 A multimodal model file (paper §7: a frozen VE-MD, an audio branch, their fusion) is predicted
 from a video's frames and its audio track, and a window's probabilities are the fused logits'
-softmax. A window's audio is the first ``multimodal.audio.seconds`` of its span, as training
-reads the first ``seconds`` of each clip: ``[start, min(end, start + seconds))`` of the track,
-mono 16 kHz (:func:`vemd.data.audio.read_audio`), zero-padded at its end to ``seconds`` when
-the window is shorter. A window without audio (no track, silent, too short) goes to the audio
+softmax. A window's audio is its span, as a training clip's is the span its frames cover, at most
+the model's ``audio_seconds`` (a multimodal model's ``multimodal.audio.max_seconds``: its
+``seconds``, else its encoder's window): ``[start, min(end, start + audio_seconds))`` of the
+track, mono 16 kHz (:func:`vemd.data.audio.read_audio`), zero-padded at its end to
+``audio_seconds`` when the window is shorter (the audio branch hears the padding as the model
+says: the Mel-CNN reads its fixed length, the frozen encoders stop at the last sample of audio,
+:mod:`vemd.models.multimodal`). A window without audio (no track, silent, too short) goes to the audio
 branch as zeros marked absent, which the fusion leaves out, as in training. An audio track that
 cannot be decoded from some point on is one notice; the windows from there on are predicted
 without audio. Images, frame folders, frames in memory and live sources have no audio track:
@@ -216,7 +221,8 @@ class GroupEmotionPredictor:
         self._video_only("frames in memory")
         timeline = [_emit(on_window, prediction) for _, prediction in self._run(pairs)]
         name = "<array>" if isinstance(source, np.ndarray) else "<frames>"
-        return self._summary(name, self._smoothed(timeline, info.fps, duration), duration)
+        times = FrameTimes.uniform(len(frames), fps) if fps else None
+        return self._summary(name, self._smoothed(timeline, times), duration)
 
     def stream(
         self,
@@ -333,8 +339,7 @@ class GroupEmotionPredictor:
                 for window, prediction in self._run(self._window_frames(path, info, missing), audio):
                     done[_key(window)] = _emit(on_window, prediction)
         timeline = [done[_key(w)] for w in windows]
-        rate = times.rate if times is not None else 0.0
-        return self._summary(str(path), self._smoothed(timeline, rate, duration), duration)
+        return self._summary(str(path), self._smoothed(timeline, times), duration)
 
     def _timing(self, path: Path) -> tuple[SourceInfo, FrameTimes | None]:
         """:func:`probe` of a file and when its frames are shown (:func:`_stamps`), kept for the
@@ -453,16 +458,17 @@ class GroupEmotionPredictor:
 
     # ---- results ----------------------------------------------------------------------------
 
-    def _smoothed(
-        self, timeline: list[WindowPrediction], fps: float, duration: float
-    ) -> list[WindowPrediction]:
-        if self.smoothing is None or len(timeline) < 2 or fps <= 0:
+    def _smoothed(self, timeline: list[WindowPrediction], times: FrameTimes | None) -> list[WindowPrediction]:
+        """The timeline as ``smoothing`` asks (ABAW 2024 §4.3): the windows' values interpolated to
+        every frame (``times``: when the video's frames are shown), smoothed with a Hamming window
+        of ``smoothing`` seconds, each window read back as the mean over its frames
+        (:func:`vemd.inference.smoothing.smooth_windows`); unchanged without smoothing, with fewer
+        than two windows, or for a source without frame times (an image, a frame folder)."""
+        if self.smoothing is None or len(timeline) < 2 or times is None or times.rate <= 0:
             return timeline
-        centres = np.array([(w.start + w.end) / 2 for w in timeline])
-        values = [self._row(w) for w in timeline]
-        smooth = smooth_windows(
-            centres, np.array(values), rate=fps, seconds=self.smoothing, duration=duration
-        )
+        values = np.array([self._row(w) for w in timeline])
+        starts, ends = (np.array([getattr(w, edge) for w in timeline]) for edge in ("start", "end"))
+        smooth = smooth_windows(starts, ends, values, times.starts, rate=times.rate, seconds=self.smoothing)
         return [replace(w, **self._unrow(w, row)) for w, row in zip(timeline, smooth)]
 
     def _row(self, w: WindowPrediction) -> list[float]:
@@ -524,7 +530,7 @@ class GroupEmotionPredictor:
 
 
 class WindowAudio:
-    """Each window's audio of one file (module docstring): the first ``seconds`` of its span.
+    """Each window's audio of one file (module docstring): its span, at most its first ``seconds``.
 
     Once the track cannot be decoded from a point on, one notice says so and the later
     windows are read as without audio (decoding would stop at the same point again).

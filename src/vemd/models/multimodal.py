@@ -12,6 +12,13 @@ trained on the frozen branches' outputs (§7.1.3).
 Every modality's output is a :class:`Features`: clip embedding, tokens with their mask, a
 per-clip presence mask and the branch's own logits. A clip without audio (or text) has
 ``present`` False and the fusion modules leave it out (the modules' own masking).
+
+The audio branch owns how it hears a batch of (B, N) 16 kHz waveforms, each a clip's span (at
+most ``multimodal.audio.max_seconds``) zero-padded to the batch's length, so that training,
+evaluation, prediction and the audit feed it alike: the Mel-CNN branch reads exactly
+``max_seconds`` (cut, or zero-padded: its input has one length, as it was trained); the frozen
+Wav2Vec 2.0 / Whisper encoders hear each clip up to its last non-zero sample
+(:func:`audio_lengths`), never the padding after it.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from torch import nn
 from vemd.config import AudioBranchConfig, Config, FusionConfig, TextBranchConfig
 from vemd.io import weights_digest
 from vemd.models.audio.mel_cnn import AudioEncoding, LogMel, MelCNNTransformer
+from vemd.models.audio.pretrained import SAMPLE_RATE
 from vemd.models.fusion import AFG, AudioVideoCrossAttention, LateFusion
 from vemd.models.text import TextBranch
 
@@ -135,11 +143,27 @@ class MelAudioBranch(nn.Module):
             num_classes=num_classes,
         )
         self.dim = m.dim
+        self.samples = round(cfg.max_seconds * SAMPLE_RATE)  # the one length it reads
         self.trains_encoder = True  # the whole branch learns: its inputs are waveforms
 
     def forward(self, waveforms: torch.Tensor, present: torch.Tensor, lengths=None) -> Features:
-        encoding: AudioEncoding = self.net(waveforms, present)
+        """(B, N) waveforms, cut or zero-padded to ``samples``, with their (B,) has-audio mask."""
+        n = waveforms.shape[1]
+        fixed = (
+            waveforms[:, : self.samples]
+            if n >= self.samples
+            else nn.functional.pad(waveforms, (0, self.samples - n))
+        )
+        encoding: AudioEncoding = self.net(fixed, present)
         return Features(encoding.clip, encoding.tokens, encoding.token_mask, present, encoding.logits)
+
+
+def audio_lengths(waveforms: torch.Tensor) -> torch.Tensor:
+    """(B, N) waveforms → (B,) long: the samples of each up to its last non-zero one (at least 1):
+    the zeros after it are the padding that brings clips of different spans to one length."""
+    nonzero = waveforms != 0
+    last = waveforms.shape[1] - nonzero.flip(1).int().argmax(1)  # one past the last non-zero sample
+    return torch.where(nonzero.any(1), last, 1).long()
 
 
 class PretrainedAudioBranch(nn.Module):
@@ -183,6 +207,10 @@ class PretrainedAudioBranch(nn.Module):
         *,
         tokens: dict | None = None,
     ) -> Features:
+        """(B, N) waveforms, each heard for its (B,) ``lengths`` (default: up to its last non-zero
+        sample, :func:`audio_lengths`), or the encoders' cached ``tokens``; (B,) has-audio mask."""
+        if waveforms is not None and lengths is None:
+            lengths = audio_lengths(waveforms)
         logits, embedding = self.branch(waveforms, present, lengths, tokens=tokens)
         return Features(embedding, embedding[:, None], present[:, None], present, logits)
 

@@ -136,7 +136,7 @@ def _audio(path: Path, seconds: float) -> tuple[np.ndarray, bool]:
 def audio_representations(
     model: AuditModel, paths: list[Path], *, batch_size: int = 8, progress=None
 ) -> dict[str, np.ndarray]:
-    """The audio branch's representations of audio items (its first ``multimodal.audio.seconds``)."""
+    """The audio branch's representations of audio items (the first ``max_seconds`` of each item: the branch's cap)."""
     mm, seconds = model.multimodal, model.audio_seconds
     if seconds is None:
         raise VemdError(

@@ -2,8 +2,10 @@
 
 Its parts live in :mod:`vemd.models.multimodal` (branches, fusion), its training in
 :mod:`vemd.train.multimodal`, its evaluation (each modality alone and fused, Table 12) in
-:mod:`vemd.eval.multimodal`. A window's audio is the first ``multimodal.audio.seconds`` of its
-span; the fusion has no valence head, so the system gives class probabilities only.
+:mod:`vemd.eval.multimodal`. A window's audio is its span, at most its first
+``multimodal.audio.max_seconds`` (``seconds``, else the encoder's window), as a training clip's
+is the span its frames cover; the fusion has no valence head, so the system gives class
+probabilities only.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class MultimodalSystem(System):
         model, cfg, class_names = multimodal_from_file(file)
         hears = model.audio is not None and "audio" in model.modalities  # the fusion reads audio
         capabilities = Capabilities(
-            audio_seconds=cfg.multimodal.audio.seconds if hears else None,
+            audio_seconds=cfg.multimodal.audio.max_seconds if hears else None,
             mode=model.video.mode,
             export=(
                 f"{file.path}: a multimodal model (video + audio fusion); vemd export writes the video "

@@ -32,7 +32,7 @@ from vemd.data.multimodal import SplitInputs, split_inputs
 from vemd.errors import VemdError
 from vemd.io import atomic_write_text
 from vemd.models.checkpoint import load_model
-from vemd.models.multimodal import Features, FrozenVideo, MultimodalVEMD
+from vemd.models.multimodal import Features, FrozenVideo, MultimodalVEMD, audio_lengths
 from vemd.models.text import text_source
 from vemd.train.epochs import train_epochs
 from vemd.train.resume import stage_setting
@@ -113,7 +113,7 @@ def _write_card(cfg: Config, model_path: Path, class_names: list[str], summary: 
     mm = cfg.multimodal
     facts["multimodal"] = {
         "audio_encoder": mm.audio.encoder,
-        "audio_seconds": mm.audio.seconds,
+        "audio_seconds": mm.audio.max_seconds,
         "text": mm.text.enabled,
         "fusion": mm.fusion.kind,
         "modalities": list(mm.fusion.modalities),
@@ -175,22 +175,22 @@ def _has(name: str, inputs: SplitInputs) -> torch.Tensor:
 
 
 def frozen_audio_tokens(model: MultimodalVEMD, inputs: SplitInputs, cfg: Config, folder: Path) -> dict:
-    """Per encoder, each clip's frozen tokens (a list of (S_i, D) float16), cached on disk."""
+    """Per encoder, each clip's frozen tokens (a list of (S_i, D) float16), cached on disk, keyed
+    by the span of the file heard (``inputs.audio_spans``)."""
     from vemd.data.audio_cache import AudioFeatureCache, AudioKey
 
-    seconds = cfg.multimodal.audio.seconds
     out = {}
     for encoder_name, encoder in model.audio.encoders.items():
         cache = AudioFeatureCache(folder / "audio_cache", encoder.encoder_id, dim=encoder.dim)
         entries: list[torch.Tensor] = []
         for rows in torch.arange(len(inputs)).split(cfg.multimodal.batch_size):
+            spans = {i: inputs.audio_spans[i] for i in rows.tolist()}  # None: no audio
             keys = [
-                AudioKey.of(inputs.audio_paths[i], start=0.0, end=seconds)
-                if inputs.audio_present[i]
-                else None
-                for i in rows.tolist()
+                None if span is None else AudioKey.of(inputs.audio_paths[i], start=span[0], end=span[1])
+                for i, span in spans.items()
             ]
-            tokens, valid = cache.get(keys, inputs.waveforms[rows].float(), encoder)
+            waves = inputs.waveforms[rows].float()
+            tokens, valid = cache.get(keys, waves, encoder, audio_lengths(waves))
             entries += [t[v].to(torch.float16) for t, v in zip(tokens, valid)]
         log.info("audio tokens (%s): %d cached, %d computed", encoder_name, cache.hits, cache.misses)
         out[encoder_name] = entries

@@ -13,10 +13,18 @@ showing two annotated people has ``<video>_left.txt`` and ``<video>_right.txt``,
 ``<video>_left.mp4`` / ``<video>_right.mp4`` where such a video exists, else from
 ``<video>.mp4``. The folder ``VA_Set`` (earlier releases) is read in place of
 ``VA_Estimation_Challenge``, and ``ROOT/VA_Estimation_Challenge`` in place of
-``ROOT/annotations/VA_Estimation_Challenge``. The ``cropped_aligned`` frame folders are not
-read: they skip the frames where no face was found, so their positions are not frame numbers.
-``ROOT/annotations`` holds these labels, so a structure store (``vemd annotate``) needs a
-folder of its own, given by ``data.annotations``.
+``ROOT/annotations/VA_Estimation_Challenge``. ``ROOT/annotations`` holds these labels, so a
+structure store (``vemd annotate``) needs a folder of its own, given by ``data.annotations``.
+
+Face crops (optional, as distributed)::
+
+    ROOT/cropped_aligned/<name>/<frame>.jpg      <frame> = frame index + 1, five digits: 00001.jpg
+
+one folder per annotation file (``<video>_left`` / ``<video>_right`` for two people), 112 ×
+112 aligned faces, no file for a frame where no face was found (so a folder's files are not
+its video's frames in order: a crop is found by its name, :func:`face_crop_file`). The loader
+lists videos, never crops; a system that reads faces opens them (the ABAW 2024 system's
+``faces: cropped_aligned``).
 
 Splits: ``train`` = ``Train_Set``; ``val`` = ``Validation_Set``; ``test`` reads
 ``Validation_Set`` too, as ABAW papers report on validation (the official test set has no
@@ -64,6 +72,22 @@ NEUTRAL_BAND = 0.1  # |mean valence| <= this is "neutral"
 SPLITS = {"train": ("Train_Set",), "val": ("Validation_Set",), "test": ("Validation_Set",)}
 TRACK_FOLDERS = ("VA_Estimation_Challenge", "VA_Set")
 PERSON_SUFFIXES = ("_left", "_right")
+CROPPED_ALIGNED = "cropped_aligned"
+
+
+def video_name(clip_id: str) -> str:
+    """The annotation name of a window, from its clip id ``<name>@<start_frame>``."""
+    return clip_id.rpartition("@")[0] or clip_id
+
+
+def person_side(name: str) -> str | None:
+    """``left`` / ``right`` for the annotation of one of a video's two people, else None."""
+    return next((s.lstrip("_") for s in PERSON_SUFFIXES if name.endswith(s)), None)
+
+
+def face_crop_file(root: Path, name: str, frame: int) -> Path:
+    """The ``cropped_aligned`` face of source frame ``frame`` (0-based) of annotation ``name``."""
+    return Path(root) / CROPPED_ALIGNED / name / f"{frame + 1:05d}.jpg"
 
 
 def valence_class(valence: float) -> str:

@@ -2,14 +2,23 @@
 
 Per-frame valence and arousal in [-1, 1] (the ABAW 2024 VA paper, §3):
 
-* **static model** (§3.2): a per-frame timm backbone (EfficientNet-B1 by default; any timm
-  name, or vemd's small ``plain`` stack for drawn scenes) with a 2-output head, fine-tuned on
-  single frames against their valence/arousal with ``static_loss`` (LogCosh, §5.2). The paper's
+* **faces** (§4.2.2): what the static model sees of a frame, ``faces``: its face found by
+  vemd's offline detector and cropped with ``face_margin`` (15) more pixels on every side,
+  AffWild2's own ``cropped_aligned`` crops, or the whole frame (``none``, the first version's);
+  a frame without a face takes its neighbour's (:mod:`~vemd.systems.abaw24.faces`);
+* **static model** (§3.2.1, Fig. 2): a per-frame timm backbone (EfficientNet-B1 by default; any
+  timm name, or vemd's small ``plain`` stack for drawn scenes) with the paper's new layers, an
+  ``embed_dim``-unit embedding (256: "the feature extractors always output 256 features per
+  frame"; null: the backbone's own features) and a tanh regression head, fine-tuned on single
+  frames against their valence/arousal with ``static_loss`` (LogCosh, §5.2). The paper's
   backbone was first pretrained on emotion data; ``backbone: vemd`` with ``weights: model.pt``
-  uses a trained VE-MD that way (frozen: each frame's emotion-decoder token, the head alone
-  trained), which is how the built-in recipe gets a backbone that already reads drawn faces;
-* **dynamic model** (§3.2, Fig. 1b): the static backbone frozen; its embeddings of a window's
-  frames go through a temporal transformer encoder (learnt positions) that predicts every
+  uses a trained VE-MD that way (frozen: each frame's emotion-decoder token, the new layers
+  alone trained), which is how the built-in recipe gets a backbone that already reads drawn
+  faces;
+* **dynamic model** (§3.2.2, Fig. 1b): the static model frozen; its embeddings of a window's
+  frames, scaled (``dynamic_scaling``: §4.2.2's MinMax over the training set, or a LayerNorm),
+  with positions (``dynamic_position``: §4.4's sinusoidal encoding, or learnt), go through a
+  transformer encoder (the paper: three layers, 8 heads, dropout 0.1) that predicts every
   frame. The window is the item's ``data.frames`` frames ``data.frame_interval`` seconds apart:
   the paper's 1–8 s at 5 fps are ``frames`` 5–40 with ``frame_interval: 0.2``;
 * **functionals + KELM** (§3.2, Eq. 1): mean / min / max (``functionals``) of the embeddings
@@ -33,7 +42,9 @@ an item without any per-frame value, from its clip-level valence/arousal on ever
 without a target are left out of every loss and score (CCC, Eq. 2, per dimension; their mean is the
 challenge score). The static and dynamic models train with :func:`vemd.train.epochs.train_epochs`
 (the dynamic model's ``loss``: 1 − CCC, LogCosh or MSE, summed over the two dimensions; the best validation mean
-CCC kept; resumable, exact after a kill). The model file holds the KELM's training windows and
+CCC kept; resumable, exact after a kill), on §4.4's warm-up and cyclic rates, the static model
+with discriminative rates per layer group and gradual unfreezing, where the config sets them
+(:mod:`~vemd.systems.abaw24.schedule`). The model file holds the KELM's training windows and
 β, the Dirichlet weights, and for a random forest the validation predictions it is refitted on
 when the file is read (no estimator is pickled).
 
@@ -43,9 +54,11 @@ one window per ``functional_window_s / frame_interval`` frames.
 
 The folder holds all of it: this file registers the system (light: loading a model file for
 prediction imports no training stack), :mod:`~vemd.systems.abaw24.model` the model,
-:mod:`~vemd.systems.abaw24.fit` its training, :mod:`~vemd.systems.abaw24.evaluate` its
-``vemd test`` (targets and CCC), and the parts :mod:`~vemd.systems.abaw24.functionals`,
-:mod:`~vemd.systems.abaw24.kelm`, :mod:`~vemd.systems.abaw24.fusion`.
+:mod:`~vemd.systems.abaw24.fit` its training (:mod:`~vemd.systems.abaw24.schedule` its rates),
+:mod:`~vemd.systems.abaw24.evaluate` its ``vemd test`` (targets and CCC),
+:mod:`~vemd.systems.abaw24.faces` the faces its datasets read, and the parts
+:mod:`~vemd.systems.abaw24.functionals`, :mod:`~vemd.systems.abaw24.kelm`,
+:mod:`~vemd.systems.abaw24.fusion`.
 """
 
 from __future__ import annotations

@@ -28,19 +28,20 @@ import logging
 import math
 import warnings
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from vemd.data.dataset import collate
-from vemd.data.media import SourceInfo, clip_indices, probe, sample_indices
+from vemd.data.dataset import collate, source_span
+from vemd.data.media import SourceInfo, probe
 from vemd.data.va import read_va_file
-from vemd.inference.smoothing import hamming_smooth, interpolate
+from vemd.inference.smoothing import frame_series
 from vemd.io import atomic_write_text
 from vemd.models.regression import ccc
+from vemd.systems.abaw24.faces import FaceBoxes, split_dataset
 from vemd.systems.abaw24.model import DIMENSIONS
 from vemd.systems.base import Artifact, TestOptions
-from vemd.systems.common import open_for_test
 
 log = logging.getLogger(__name__)
 
@@ -73,17 +74,9 @@ def frame_predictions(
     one per frame 0 … frames − 1: linearly interpolated (``np.interp``, held before the first and
     after the last sampled frame; a frame sampled twice takes the mean of its predictions), then
     smoothed with a normalised Hamming window of ``seconds`` at ``fps`` frames per second
-    (:func:`vemd.inference.smoothing.hamming_smooth`; ``seconds`` 0 or None, or ``fps`` ≤ 0: not
-    smoothed)."""
-    pred = np.asarray(pred, dtype=np.float64)
-    at, inverse = np.unique(np.asarray(indices), return_inverse=True)
-    sums = np.zeros((len(at), pred.shape[1]))
-    np.add.at(sums, inverse.ravel(), pred)
-    curve = interpolate(
-        at.astype(np.float64), sums / np.bincount(inverse.ravel())[:, None], np.arange(frames)
-    )
-    length = int(round(seconds * fps)) if seconds and fps > 0 else 0
-    return hamming_smooth(curve, length)
+    (:func:`vemd.inference.smoothing.frame_series`, which ``vemd predict --smooth`` shares;
+    ``seconds`` 0 or None, or ``fps`` ≤ 0: not smoothed)."""
+    return frame_series(indices, pred, np.arange(frames), rate=fps, seconds=seconds)
 
 
 def protocol_ccc(
@@ -100,24 +93,6 @@ def protocol_ccc(
     return ccc_scores(np.concatenate(preds), np.concatenate(targets))
 
 
-def sampled_frames(
-    dataset, record, info: SourceInfo | None = None
-) -> tuple[list[int], SourceInfo, tuple[int, int]]:
-    """The source frame indices a ClipDataset reads ``record`` at (those of
-    :func:`vemd.data.media.read_frames`, found from the probe without decoding), the source's
-    probe (``info``, when known), and the (first, end) source frames the item spans."""
-    info = info if info is not None else probe(dataset.media_path(record))
-    if info.kind == "image":
-        return [0] * dataset.frames, info, (0, 1)
-    how = {"sampling": dataset.sampling, "interval": dataset.interval}
-    if record.start_frame is None and record.end_frame is None:
-        return clip_indices(info, dataset.frames, **how), info, (0, info.num_frames)
-    first = max(0, record.start_frame or 0)
-    end = min(info.num_frames, record.end_frame if record.end_frame is not None else info.num_frames)
-    picked = sample_indices(end - first, dataset.frames, fps=info.fps, **how)
-    return [first + i for i in picked], info, (first, end)
-
-
 class Videos:
     """A split's sampled predictions put together per video, for :func:`protocol_ccc`: one
     video per (source, ``va_file``); an item without a ``va_file`` stays on its own, at its
@@ -128,9 +103,12 @@ class Videos:
         self.parts: dict[tuple, dict] = {}
         self.probes: dict[str, SourceInfo] = {}  # an AffWild2 video's windows share one probe
 
-    def add(self, row: int, predictions: dict[str, np.ndarray], sampled_target: np.ndarray) -> None:
-        """Item ``row`` of the dataset: every model's (T, 2) predictions and its (T, 2) targets
-        at its sampled frames (:func:`frame_targets`)."""
+    def add(
+        self, row: int, indices: np.ndarray, predictions: dict[str, np.ndarray], sampled_target: np.ndarray
+    ) -> None:
+        """Item ``row`` of the dataset: the (T,) source frames it was read at (its sample's
+        ``frame_indices``), every model's (T, 2) predictions and its (T, 2) targets at those frames
+        (:func:`frame_targets`)."""
         record = self.dataset.records[row]
         if record.va_file is None:
             indices = [np.arange(len(sampled_target))]
@@ -145,13 +123,13 @@ class Videos:
             source = str(self.dataset.media_path(record))
             if source not in self.probes:
                 self.probes[source] = probe(source)
-            indices, info, span = sampled_frames(self.dataset, record, self.probes[source])
+            info = self.probes[source]
             key = (source, str(va))
             part = self.parts.setdefault(
                 key, {"va": va, "fps": info.fps, "spans": [], "indices": [], "preds": {}}
             )
             part["indices"].append(np.asarray(indices))
-            part["spans"].append(span)
+            part["spans"].append(source_span(record, info.num_frames))
         for name, value in predictions.items():
             part["preds"].setdefault(name, []).append(value)
 
@@ -206,7 +184,7 @@ def evaluate_abaw24(artifact: Artifact, options: TestOptions) -> dict:
     module docstring), and ``ccc_sampled``: the same at the sampled frames alone.
 
     The common options of :class:`~vemd.systems.base.TestOptions` hold
-    (:func:`vemd.systems.common.open_for_test`): ``split`` (default: the recipe's
+    (:func:`vemd.eval.run.open_split`): ``split`` (default: the recipe's
     ``data.test_split``), ``out_dir`` (default: ``<model folder>/test-<split>``), ``data_cfg``
     (its data section, batch size and workers), ``device`` and ``precision`` (the backbone and
     transformer under autocast; the KELM and the fusion read their outputs in float64).
@@ -219,9 +197,13 @@ def evaluate_abaw24(artifact: Artifact, options: TestOptions) -> dict:
     and adds the protocol's scores to the model card when ``options.record`` asks.
     """
     from vemd.eval.report import write_metrics_json
+    from vemd.eval.run import open_split
 
-    run, dataset = open_for_test(artifact, options, group_sizes=False)
+    run = open_split(artifact, options, group_sizes=False)
     model, cfg, out = run.model, run.cfg, run.out
+    # the faces fit found in this model's folder are read, not searched again
+    boxes = FaceBoxes(Path(artifact.path).parent / "abaw24" / "faces")
+    dataset, _ = split_dataset(cfg, run.split, train=False, boxes=boxes)
     seconds = cfg.system.abaw24.smoothing_s
     preds: dict[str, list[np.ndarray]] = {}
     targets, ids = [], []
@@ -233,7 +215,8 @@ def evaluate_abaw24(artifact: Artifact, options: TestOptions) -> dict:
             preds.setdefault(name, []).append(value)
         target = frame_targets(batch).double().numpy()
         for i, row in enumerate(batch["index"].tolist()):
-            videos.add(row, {name: value[i] for name, value in predicted.items()}, target[i])
+            frames = batch["frame_indices"][i].numpy()
+            videos.add(row, frames, {name: value[i] for name, value in predicted.items()}, target[i])
         targets.append(target)
         ids += batch["clip_id"]
     target = np.concatenate(targets)

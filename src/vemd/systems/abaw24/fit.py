@@ -2,9 +2,12 @@
 
 The static model, then the dynamic model over its frozen embeddings, the KELM over their
 functionals (C chosen on the validation split) and the decision fusion fitted on the validation
-split (:mod:`vemd.systems.abaw24`). The static and dynamic models train with
-:func:`vemd.train.epochs.train_epochs` into ``<out>/abaw24/<stage>/`` (resumable, exact after a
-kill; a resume under other settings is refused by :mod:`vemd.train.resume`).
+split (:mod:`vemd.systems.abaw24`). Every split reads faces as ``system.abaw24.faces`` says
+(:mod:`~vemd.systems.abaw24.faces`; detected boxes kept in ``<out>/abaw24/faces/``). The static
+and dynamic models train with :func:`vemd.train.epochs.train_epochs` into
+``<out>/abaw24/<stage>/`` (resumable, exact after a kill; a resume under other settings is
+refused by :mod:`vemd.train.resume`), on §4.4's schedule, discriminative rates and gradual
+unfreezing where the config asks for them (:mod:`~vemd.systems.abaw24.schedule`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import logging
 import math
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +28,19 @@ from vemd.data.dataset import collate
 from vemd.io import atomic_write_text
 from vemd.models.regression import regression_loss
 from vemd.systems.abaw24.evaluate import batches, ccc_scores, frame_targets
+from vemd.systems.abaw24.faces import FaceBoxes, split_dataset
 from vemd.systems.abaw24.fusion import dirichlet_fusion_search
 from vemd.systems.abaw24.kelm import KELM
 from vemd.systems.abaw24.model import ABAW24, functional_windows
-from vemd.systems.common import save_system, split_data, start_run
+from vemd.systems.abaw24.schedule import (
+    GradualUnfreezing,
+    StepSchedule,
+    backbone_layers,
+    discriminative_groups,
+    scheduler,
+    steps_per_epoch,
+)
+from vemd.systems.common import save_system, start_run
 from vemd.train.epochs import train_epochs
 from vemd.train.resume import stage_setting
 
@@ -44,15 +57,49 @@ def _loss(name: str):
 
 
 @torch.no_grad()
-def embeddings_of(model: ABAW24, dataset, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """Frozen static embeddings (N, T, D) and targets (N, T, 2) of every item of a dataset."""
-    model.eval()
-    embeds, targets, ids = [], [], []
+def outputs_of(what, dataset, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``what(frames)`` (N, T, D) and the targets (N, T, 2) of every item of a dataset, ``what``
+    a frozen part of the model in eval mode (the backbone's features, the embeddings)."""
+    values, targets = [], []
     for _, batch in batches(dataset, torch.arange(len(dataset)), batch_size):
-        embeds.append(model.embed(batch["frames"]))
+        values.append(what(batch["frames"]))
         targets.append(frame_targets(batch))
-        ids += batch["clip_id"]
-    return torch.cat(embeds), torch.cat(targets), ids
+    return torch.cat(values), torch.cat(targets)
+
+
+def _stage(stage: str, stage_id: int, module: nn.Module, params, *, cfg: Config, schedule, items: int, **kw):
+    """:func:`train_epochs` of the ``static`` or ``dynamic`` stage, on §4.4's rates
+    (:mod:`~vemd.systems.abaw24.schedule`) when the config asks for a warm-up, cycles or
+    discriminative rates."""
+    a = cfg.system.abaw24
+    steps = steps_per_epoch(items, schedule.batch_size)
+    scaled = any(isinstance(p, dict) and p.get("lr_scale", 1.0) != 1.0 for p in params)
+    plan = (
+        StepSchedule(lambda optimizer: scheduler(optimizer, a, steps), params, steps)
+        if a.warmup_steps or a.cycle_epochs or scaled
+        else None
+    )
+    also = kw.pop("on_epoch", None)
+
+    def on_epoch(epoch: int) -> None:
+        if plan is not None:
+            plan.at_epoch(epoch)
+        if also is not None:
+            also(epoch)
+
+    with plan.active() if plan is not None else nullcontext():
+        return train_epochs(
+            f"abaw24 {stage}",
+            stage_id,
+            module,
+            params,
+            schedule=schedule,
+            seed=cfg.train.seed,
+            setting=stage_setting(cfg, stage),
+            on_epoch=on_epoch,
+            train_rows=torch.arange(items),
+            **kw,
+        )
 
 
 def fit_abaw24(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
@@ -61,38 +108,40 @@ def fit_abaw24(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
     out, folder = start_run(cfg, resume=resume)
     torch.manual_seed(cfg.train.seed)
     model = ABAW24(cfg)
-    train, index = split_data(cfg, cfg.data.train_split, train=True)
-    train_plain, _ = split_data(cfg, cfg.data.train_split, train=False)
-    val, _ = split_data(cfg, cfg.data.val_split, train=False)
+    boxes = FaceBoxes(folder / "faces")  # the detected faces, shared by the three datasets
+    train, index = split_dataset(cfg, cfg.data.train_split, train=True, boxes=boxes)
+    train_plain, _ = split_dataset(cfg, cfg.data.train_split, train=False, boxes=boxes)
+    val, _ = split_dataset(cfg, cfg.data.val_split, train=False, boxes=boxes)
     loss, static_loss_fn = _loss(a.loss), _loss(a.static_loss)
-    log.info("abaw24: %d training, %d validation items", len(train), len(val))
+    log.info("abaw24: %d training, %d validation items (%s)", len(train), len(val), _seen(a.faces))
 
-    # static model: backbone + head on single frames (a frozen VE-MD backbone: the head alone,
-    # on embeddings computed once)
-    static = nn.ModuleDict({"backbone": model.backbone, "head": model.static_head})
-    emb = None
+    # static model: backbone, Fig. 2's embedding and head on single frames (a frozen VE-MD
+    # backbone: the new layers alone, on its features computed once)
+    new_layers = nn.ModuleDict({"embedding": model.embedding, "head": model.static_head})
+    static = nn.ModuleDict({"backbone": model.backbone, **new_layers})
+    features = None
     if model.frozen_backbone:
-        emb = {
-            "train": embeddings_of(model, train_plain, a.static.batch_size),
-            "val": embeddings_of(model, val, a.static.batch_size),
+        model.eval()
+        features = {
+            "train": outputs_of(model.features, train_plain, a.static.batch_size),
+            "val": outputs_of(model.features, val, a.static.batch_size),
         }
 
-    def head(split: str, rows) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.tanh(model.static_head(emb[split][0][rows])).reshape(-1, 2), emb[split][1][rows].reshape(
-            -1, 2
-        )
+    def from_features(split: str, rows) -> tuple[torch.Tensor, torch.Tensor]:
+        pred = model.static_from_embeddings(model.embedding(features[split][0][rows]))
+        return pred.reshape(-1, 2), features[split][1][rows].reshape(-1, 2)
 
     def static_loss(rows):
-        if emb is not None:
-            return static_loss_fn(*head("train", rows))
+        if features is not None:
+            return static_loss_fn(*from_features("train", rows))
         batch = collate([train[int(i)] for i in rows])
         return static_loss_fn(
             model.static(batch["frames"]).reshape(-1, 2), frame_targets(batch).reshape(-1, 2)
         )
 
     def static_score():
-        if emb is not None:
-            pred, target = head("val", torch.arange(len(val)))
+        if features is not None:
+            pred, target = from_features("val", torch.arange(len(val)))
             return ccc_scores(pred.numpy(), target.numpy())["mean_ccc"]
         preds, targets = [], []
         for _, batch in batches(val, torch.arange(len(val)), a.static.batch_size):
@@ -100,31 +149,54 @@ def fit_abaw24(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
             targets.append(frame_targets(batch).reshape(-1, 2))
         return ccc_scores(torch.cat(preds).numpy(), torch.cat(targets).numpy())["mean_ccc"]
 
+    trained = [p for p in new_layers.parameters() if p.requires_grad]
+    if model.frozen_backbone:
+        params, unfreeze = trained, GradualUnfreezing([], 0)
+    else:
+        params = (
+            discriminative_groups(
+                model.backbone, trained, layer_decay=a.layer_decay, weight_decay=a.static.weight_decay
+            )
+            if a.layer_decay < 1
+            else list(static.parameters())
+        )
+        unfreeze = GradualUnfreezing(
+            backbone_layers(model.backbone) if a.unfreeze_per_epoch else [], a.unfreeze_per_epoch
+        )
+
+    def static_epoch(epoch: int) -> None:
+        unfreeze(epoch)
+        train.set_epoch(epoch)
+
     scores = {}
-    scores["static"] = train_epochs(
-        "abaw24 static",
+    scores["static"] = _stage(
+        "static",
         1,
         static,
-        [p for p in static.parameters() if p.requires_grad],
+        params,
+        cfg=cfg,
+        schedule=a.static,
+        items=len(train),
         loss_of=static_loss,
         score_of=static_score,
-        train_rows=torch.arange(len(train)),
-        schedule=a.static,
-        seed=cfg.train.seed,
         folder=folder / "static",
-        setting=stage_setting(cfg, "static"),
         resume=resume,
-        on_epoch=train.set_epoch,
+        on_epoch=static_epoch,
     )
     for p in static.parameters():
         p.requires_grad_(False)
 
-    # frozen embeddings → dynamic model
-    if emb is None:
+    # frozen embeddings → dynamic model, its input scaled by the training embeddings' range
+    model.eval()
+    if features is not None:
+        with torch.no_grad():
+            emb = {split: (model.embedding(x), t) for split, (x, t) in features.items()}
+    else:
         emb = {
-            "train": embeddings_of(model, train_plain, a.dynamic.batch_size),
-            "val": embeddings_of(model, val, a.dynamic.batch_size),
+            "train": outputs_of(model.embed, train_plain, a.dynamic.batch_size),
+            "val": outputs_of(model.embed, val, a.dynamic.batch_size),
         }
+    model.dynamic.fit_scaling(emb["train"][0])
 
     def dynamic_loss(rows):
         return loss(model.dynamic(emb["train"][0][rows]).reshape(-1, 2), emb["train"][1][rows].reshape(-1, 2))
@@ -133,18 +205,17 @@ def fit_abaw24(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
         pred = model.dynamic(emb["val"][0]).reshape(-1, 2)
         return ccc_scores(pred.numpy(), emb["val"][1].reshape(-1, 2).numpy())["mean_ccc"]
 
-    scores["dynamic"] = train_epochs(
-        "abaw24 dynamic",
+    scores["dynamic"] = _stage(
+        "dynamic",
         2,
         model.dynamic,
         list(model.dynamic.parameters()),
+        cfg=cfg,
+        schedule=a.dynamic,
+        items=len(train),
         loss_of=dynamic_loss,
         score_of=dynamic_score,
-        train_rows=torch.arange(len(train)),
-        schedule=a.dynamic,
-        seed=cfg.train.seed,
         folder=folder / "dynamic",
-        setting=stage_setting(cfg, "dynamic"),
         resume=resume,
     )
 
@@ -181,6 +252,15 @@ def fit_abaw24(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
     _write_card(cfg, path, summary, title)
     log.info("abaw24 validation mean CCC: %s", ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     return summary
+
+
+def _seen(faces: str) -> str:
+    """What the static model sees, in words (the log and the card)."""
+    return {
+        "detect": "detected faces",
+        "cropped_aligned": "AffWild2's cropped_aligned faces",
+        "none": "whole frames",
+    }[faces]
 
 
 def _fit_kelm(model: ABAW24, emb: dict, a) -> tuple[float, float]:
@@ -225,8 +305,15 @@ def _write_card(cfg: Config, path: Path, summary: dict, title: str) -> None:
         "outputs": "the scene's valence and arousal",
         "hears_audio": False,
         "model": {
-            "static": f"{a.backbone} per frame, 2 outputs, loss {a.loss}",
-            "dynamic": f"transformer ({a.dynamic_layers} layers, {a.dynamic_dim} wide) over {d.frames} frames {d.frame_interval:g} s apart",
+            "static": (
+                f"{a.backbone} per frame ({_seen(a.faces)}), "
+                f"{a.embed_dim or 'the backbone'}'s features, 2 outputs, loss {a.static_loss}"
+            ),
+            "dynamic": (
+                f"transformer ({a.dynamic_layers} layers, {a.dynamic_dim} wide, {a.dynamic_heads} heads, "
+                f"{a.dynamic_scaling} scaling, {a.dynamic_position} positions) over {d.frames} frames "
+                f"{d.frame_interval:g} s apart, loss {a.loss}"
+            ),
             "kelm": f"{'/'.join(a.functionals)} over {a.functional_window_s:g}-s windows, {a.kelm_kernel} kernel, C={summary['kelm_C']:g}",
             "fusion": a.fusion,
             "smoothing": f"{a.smoothing_s:g}-s Hamming window at the video's frame rate",

@@ -1,4 +1,5 @@
-"""The ABAW 2024 system's model: static backbone and head, dynamic transformer, KELM and fusion.
+"""The ABAW 2024 system's model: static backbone, embedding and head (Fig. 2), dynamic transformer,
+KELM and fusion.
 
 What inference needs (:class:`ABAW24`, :func:`functional_windows`); training is
 :mod:`vemd.systems.abaw24.fit`, the evaluation :mod:`vemd.systems.abaw24.evaluate`, the
@@ -7,6 +8,7 @@ system's description its package docstring (:mod:`vemd.systems.abaw24`).
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -20,27 +22,112 @@ from vemd.systems.abaw24.functionals import window_spans
 from vemd.systems.abaw24.fusion import RandomForestFusion, apply_weights
 from vemd.systems.abaw24.kelm import KELM
 
+log = logging.getLogger(__name__)
+
 DIMENSIONS = ("valence", "arousal")
 MODELS = ("dynamic", "kelm")  # the fused models, in the order of the fusion weights' rows
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class TemporalTransformer(nn.Module):
-    """Frame embeddings (B, T, D) → per-frame valence/arousal (B, T, 2) in [-1, 1]."""
+def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
+    """Vaswani et al.'s fixed positional encoding (the ABAW 2024 paper's ref. [62], §4.4):
+    (length, dim), PE[t, 2i] = sin(t / 10000^(2i/dim)), PE[t, 2i + 1] = cos(the same)."""
+    t = torch.arange(length, dtype=torch.float32)[:, None]  # (T, 1)
+    rates = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))  # (⌈D/2⌉,)
+    out = torch.zeros(length, dim)
+    out[:, 0::2] = torch.sin(t * rates)
+    out[:, 1::2] = torch.cos(t * rates)[:, : dim // 2]
+    return out
 
-    def __init__(self, in_dim: int, dim: int, layers: int, heads: int, dropout: float, max_frames: int = 512):
+
+class MinMaxScaling(nn.Module):
+    """§4.2.2's MinMax scaling of the dynamic model's input: each feature mapped by the minimum
+    and maximum it takes over the training set (:meth:`fit`) to [0, 1] there; (..., D) → (..., D).
+    A feature constant over the training set is only shifted."""
+
+    def __init__(self, dim: int) -> None:
         super().__init__()
-        self.project = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, dim))
-        self.position = nn.Parameter(torch.zeros(1, max_frames, dim))
-        nn.init.trunc_normal_(self.position, std=0.02)
+        self.register_buffer("low", torch.zeros(dim))
+        self.register_buffer("high", torch.ones(dim))
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor) -> None:
+        """Take the minimum and maximum of each feature over every row of x (..., D)."""
+        rows = x.reshape(-1, x.shape[-1]).float()
+        self.low.copy_(rows.amin(0))
+        self.high.copy_(rows.amax(0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        span = self.high - self.low
+        return (x - self.low) / torch.where(span > 0, span, torch.ones_like(span))
+
+
+class TemporalTransformer(nn.Module):
+    """The dynamic model's temporal part (§3.2.2, Fig. 1b): frame embeddings (B, T, D) →
+    per-frame valence/arousal (B, T, 2) in [-1, 1].
+
+    The embeddings are normalised (``scaling``: §4.2.2's ``minmax``, or a ``layernorm``),
+    projected to ``dim`` when D differs (the paper's transformer works on its 256 features
+    themselves), given positions (``position``: §4.4's ``sinusoidal`` encoding, or ``learnt`` ones
+    for up to 512 frames), then pass ``layers`` transformer-encoder layers and a tanh head.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        dim: int,
+        layers: int,
+        heads: int,
+        dropout: float,
+        *,
+        scaling: str = "layernorm",
+        position: str = "learnt",
+        max_frames: int = 512,
+    ):
+        super().__init__()
+        if scaling == "minmax":
+            scale = MinMaxScaling(in_dim)
+            self.project = nn.Sequential(scale, nn.Identity() if in_dim == dim else nn.Linear(in_dim, dim))
+        else:
+            self.project = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, dim))
+        self.learnt_position = position == "learnt"
+        if self.learnt_position:
+            self.position = nn.Parameter(torch.zeros(1, max_frames, dim))
+            nn.init.trunc_normal_(self.position, std=0.02)
         layer = nn.TransformerEncoderLayer(dim, heads, 2 * dim, dropout, batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.head = nn.Linear(dim, 2)
 
+    def fit_scaling(self, embeddings: torch.Tensor) -> None:
+        """Fit the MinMax scaling to the training embeddings (..., D); a LayerNorm needs none."""
+        if isinstance(self.project[0], MinMaxScaling):
+            self.project[0].fit(embeddings)
+
     def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
-        x = self.project(embeddings) + self.position[:, : embeddings.shape[1]]
+        x = self.project(embeddings)  # (B, T, dim)
+        t = embeddings.shape[1]
+        if self.learnt_position:
+            x = x + self.position[:, :t]
+        else:
+            x = x + sinusoidal_positions(t, x.shape[-1]).to(x.device, x.dtype)
         return torch.tanh(self.head(self.encoder(x)))
+
+
+class FrameEmbedding(nn.Module):
+    """The layers §3.2.1 adds to a backbone (Fig. 2) below its regression head: backbone
+    features (..., F) → a ``dim``-d embedding (..., dim), "the feature extractors always output
+    256 features per frame": linear, batch norm and tanh, as the authors' released models build
+    that layer."""
+
+    def __init__(self, in_dim: int, dim: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_dim, dim)
+        self.norm = nn.BatchNorm1d(dim)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        rows = features.reshape(-1, features.shape[-1])  # (N, F)
+        return torch.tanh(self.norm(self.linear(rows))).reshape(*features.shape[:-1], -1)
 
 
 class VEMDFrameEncoder(nn.Module):
@@ -71,7 +158,8 @@ class VEMDFrameEncoder(nn.Module):
 
 
 class ABAW24(nn.Module):
-    """Static backbone + head, dynamic transformer, KELM and fusion weights (module docstring)."""
+    """Static backbone, embedding and head, dynamic transformer, KELM and fusion weights (the
+    package docstring, :mod:`vemd.systems.abaw24`)."""
 
     sized_by_training = ("kelm_x", "kelm_beta", "rf_preds", "rf_targets")
     regression = True  # valence/arousal only: results carry no class
@@ -102,10 +190,19 @@ class ABAW24(nn.Module):
             self.backbone.load_state_dict(
                 {k: v for k, v in state.items() if not k.startswith("classifier.")}, strict=False
             )
-        width = self.backbone.num_features
+        width = self.backbone.num_features if a.embed_dim is None else a.embed_dim
+        self.embedding = (
+            nn.Identity() if a.embed_dim is None else FrameEmbedding(self.backbone.num_features, a.embed_dim)
+        )
         self.static_head = nn.Linear(width, 2)
         self.dynamic = TemporalTransformer(
-            width, a.dynamic_dim, a.dynamic_layers, a.dynamic_heads, a.dynamic_dropout
+            width,
+            a.dynamic_dim,
+            a.dynamic_layers,
+            a.dynamic_heads,
+            a.dynamic_dropout,
+            scaling=a.dynamic_scaling,
+            position=a.dynamic_position,
         )
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
@@ -120,6 +217,7 @@ class ABAW24(nn.Module):
         self.register_buffer("rf_targets", torch.zeros(0, 2, dtype=torch.float64))
         self.kelm: KELM | None = None
         self.forest: RandomForestFusion | None = None
+        self._told_whole_frames = False
 
     def _vemd_backbone(self, cfg: Config, for_loading: bool, extra: dict | None) -> nn.Module:
         """The VE-MD of ``weights`` (fitting), or one of the architecture the model file keeps
@@ -158,17 +256,26 @@ class ABAW24(nn.Module):
     def frozen_backbone(self) -> bool:
         return isinstance(self.backbone, VEMDFrameEncoder)
 
-    def embed(self, frames: torch.Tensor) -> torch.Tensor:
-        """uint8 frames (B, T, 3, S, S) → per-frame embeddings (B, T, D)."""
+    def features(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (B, T, 3, S, S) → the backbone's features of each frame (B, T, F)."""
         if self.frozen_backbone:
             return self.backbone.embed_frames(frames)
         b, t = frames.shape[:2]
         x = frames.reshape(b * t, *frames.shape[2:]).float() / 255.0
         return self.backbone((x - self.pixel_mean) / self.pixel_std).reshape(b, t, -1)
 
+    def embed(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (B, T, 3, S, S) → per-frame embeddings (B, T, D): what the dynamic
+        model and the functionals read (§3.2.1: D = ``embed_dim``, 256 in the paper)."""
+        return self.embedding(self.features(frames))
+
+    def static_from_embeddings(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """The static model's regression head: embeddings (..., D) → valence/arousal (..., 2)."""
+        return torch.tanh(self.static_head(embeddings))
+
     def static(self, frames: torch.Tensor) -> torch.Tensor:
         """The static model: frames (B, T, 3, S, S) → (B, T, 2), each frame on its own."""
-        return torch.tanh(self.static_head(self.embed(frames)))
+        return self.static_from_embeddings(self.embed(frames))
 
     def after_loading(self) -> None:
         self._kelm_from_buffers()
@@ -226,7 +333,7 @@ class ABAW24(nn.Module):
     def all_predictions(self, frames: torch.Tensor) -> dict[str, np.ndarray]:
         """Frames (B, T, 3, S, S) → per-frame (B, T, 2) predictions of every model and fused."""
         embeddings = self.embed(frames)
-        static = torch.tanh(self.static_head(embeddings)).double().cpu().numpy()
+        static = self.static_from_embeddings(embeddings).double().cpu().numpy()
         dynamic = self.dynamic(embeddings).double().cpu().numpy()
         kelm = self.kelm_frames(embeddings.cpu())
         b, t = dynamic.shape[:2]
@@ -235,7 +342,19 @@ class ABAW24(nn.Module):
 
     def predict_clips(self, frames: torch.Tensor, waveforms=None, present=None) -> dict:
         """uint8 frames (B, T, 3, S, S) → {"valence": (B,), "arousal": (B,)}: each window's
-        fused prediction averaged over its frames (group level: the whole scene's affect)."""
+        fused prediction averaged over its frames (group level: the whole scene's affect).
+
+        The frames are taken as given: a model of faces (``faces`` not ``none``) that is given
+        whole frames (``vemd predict``, whose predictor decodes and resizes whole frames) says
+        so once, as its predictions then read a view it was not trained on."""
+        faces = self.cfg.system.abaw24.faces
+        if faces != "none" and not self._told_whole_frames:
+            log.warning(
+                "an ABAW 2024 model of faces (system.abaw24.faces=%s) is given whole frames: its "
+                "predictions read a view it was not trained on",
+                faces,
+            )
+            self._told_whole_frames = True
         fused = self.all_predictions(frames)["fused"].mean(1)
         return {"valence": fused[:, 0], "arousal": fused[:, 1]}
 
