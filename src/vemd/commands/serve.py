@@ -83,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
         )
         host = f"[{args.host}]" if ":" in args.host else args.host
         port = sock.getsockname()[1]  # the one the system chose for --port 0
-        print(f"vemd serve: {args.ckpt} on http://{host}:{port}/ (API described at /openapi.json)", file=sys.stderr)
+        print(
+            f"vemd serve: {args.ckpt} on http://{host}:{port}/ (API described at /openapi.json)",
+            file=sys.stderr,
+        )
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             print(
                 "vemd serve: warning: no authentication: anyone who reaches this address can use it",
