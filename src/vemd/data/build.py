@@ -15,6 +15,7 @@ from vemd.config import Config, ConfigError
 from vemd.data.coverage import annotate_command, annotation_path, no_common_key, open_annotations
 from vemd.data.dataset import ClipDataset, TargetSpec, annotated_clip_ids, collate
 from vemd.data.loaders import DatasetIndex, load_index
+from vemd.data.mix import MixedDataset, mix_into
 from vemd.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,12 @@ def needs_structure(cfg: Config, stage: str) -> bool:
 
 def build_dataset(
     cfg: Config, split: str, *, train: bool, stage: str = "2"
-) -> tuple[ClipDataset, DatasetIndex]:
+) -> tuple[ClipDataset | MixedDataset, DatasetIndex]:
     """The dataset of one split; training drops clips without any annotation (and says so).
 
     A training split that shares no annotation key with the store is a DataError naming both
-    sides (an example key of each) and the ``vemd annotate`` command that fixes it.
+    sides (an example key of each) and the ``vemd annotate`` command that fixes it. A training
+    split of a config with ``data.mix`` has that dataset's clips mixed in (:mod:`vemd.data.mix`).
     """
     index = load_index(cfg.data, split)
     if len(index.class_names) != cfg.model.num_classes:
@@ -80,6 +82,8 @@ def build_dataset(
         annotations=store,
         skip_bad=cfg.data.skip_bad,
     )
+    if train and cfg.data.mix is not None:
+        return mix_into(cfg, dataset, structure=store is not None), index
     return dataset, index
 
 

@@ -280,6 +280,12 @@ def _write_clip(
         for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed write
             stale.unlink()
         write_va_file(path, va)
+    write_frames(root, name, frames)
+    return name, annotations
+
+
+def write_frames(root: Path, name: str, frames: list[np.ndarray]) -> None:
+    """``frames/<name>/00.png ...``, written to a hidden partial folder and renamed: no half clip."""
     final, partial = root / "frames" / name, root / "frames" / f".partial-{name}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -287,7 +293,6 @@ def _write_clip(
         cv2.imwrite(str(partial / f"{t:02d}.png"), frame)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(partial, final)
-    return name, annotations
 
 
 _WORKER: dict = {}
@@ -356,7 +361,7 @@ def generate_dataset(
     todo = [j for j in jobs if not _clip_done(root, store, opts, j[0], j[1])]
     audit = audit_jobs(opts) if opts.identities else []
     audit_todo = [j for j in audit if not item_done(root, opts, j)]
-    with _progress(progress) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task("synth", total=len(jobs), completed=len(jobs) - len(todo))
         with _pool(root, opts, workers) as pool:
             for name, annotations in pool.imap(_work, todo, chunksize=4):
@@ -434,7 +439,7 @@ def _pool(root: Path, options: SynthOptions, workers: int):
     return multiprocessing.get_context("spawn").Pool(workers, _init_pool_worker, (root, options))
 
 
-def _progress(enabled: bool):
+def progress_bar(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

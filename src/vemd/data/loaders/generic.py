@@ -12,7 +12,7 @@
   ``data.class_names`` is given.
 
 A ``folder`` or ``csv`` root holding ``manifest.csv`` is read as the generic layout.
-A root written by ``vemd synth`` also holds ``dataset.json``, the generation options: its
+A root written by ``vemd synth`` (SynthGroups or composites) also holds ``dataset.json``, the generation options: its
 ``frames`` is T of every clip (:func:`recorded_frames`), which ``NAME ROOT`` commands use
 as ``data.frames`` in place of the loader's default.
 """
@@ -29,6 +29,8 @@ from vemd.data.manifest import ClipRecord, outside_root, read_manifest
 from vemd.errors import DataError, MissingSplit
 
 SYNTH_FORMAT = "vemd-synthgroups"  # the ``format`` of ``dataset.json`` (vemd.synth.generate writes it)
+COMPOSITES_FORMAT = "vemd-composites"  # that of the composites of real faces (vemd.synth.composites)
+_RECORDED = (SYNTH_FORMAT, COMPOSITES_FORMAT)  # the records whose options.frames is T of every clip
 
 
 @register("synth", frames=5)
@@ -52,7 +54,7 @@ def recorded_frames(root: str | Path) -> int | None:
         return None
     try:
         record = json.loads(path.read_bytes())
-        frames = record["options"]["frames"] if record.get("format") == SYNTH_FORMAT else None
+        frames = record["options"]["frames"] if record.get("format") in _RECORDED else None
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise DataError(f"{path}: unreadable dataset record ({type(err).__name__}: {err})") from err
     if frames is not None and not (isinstance(frames, int) and frames >= 1):
