@@ -6,10 +6,15 @@ and ``validation`` facts under its ``title``), then the same intended use, out-o
 privacy design and measured identity leakage for all. ``vemd fit`` writes the card beside
 every ``model.pt`` it exports; ``vemd test --record`` adds the metrics of the split it
 evaluated (accuracy with its 95 % Wilson interval, UAR, F1, or a system's own scores);
-``vemd audit --record`` its leakage. Without ``--record`` they leave the card as it is. The
-facts the card is drawn from are kept in the card itself, in one HTML comment that
-markdown viewers hide, so the card can be redrawn when a new evaluation comes in without
-any other file. ``vemd serve`` shows the card at ``/v1/model``.
+``vemd audit --record`` its leakage. Without ``--record`` they leave the card as it is.
+
+The card is a Hugging Face model card: YAML metadata between ``---`` lines at the top
+(``huggingface_hub.ModelCardData``: library, tags, training dataset, the metrics recorded, and
+every fact the card is drawn from under ``vemd``), the text below. The facts kept in the card
+itself let it be redrawn when a new evaluation comes in without any other file; cards written by
+vemd before the metadata kept them in an HTML comment, which :func:`read_facts` still reads.
+``vemd serve`` shows the card at ``/v1/model``; ``vemd export --format hf`` starts its
+``README.md`` from the same metadata.
 """
 
 from __future__ import annotations
@@ -18,11 +23,15 @@ import json
 import re
 from pathlib import Path
 
+import yaml
+
 from vemd.io import atomic_write_text
 from vemd.version import __version__
 
 CARD = "MODEL_CARD.md"
-_FACTS = re.compile(r"<!-- vemd-card (\{.*?\}) -->", re.S)
+LIBRARY = "vemd"  # the metadata's library_name, and the key its facts are kept under
+TAGS = ("vemd", "group-emotion-recognition")
+_COMMENT_FACTS = re.compile(r"<!-- vemd-card (\{.*?\}) -->", re.S)  # cards of earlier versions
 
 MODE_TEXT = {
     "ve-sd": "VE-SD: the variational encoder with the emotion decoder alone (no structural decoder)",
@@ -44,13 +53,20 @@ def write_model_card(model_path: str | Path, facts: dict) -> Path:
 
 
 def read_facts(model_path: str | Path) -> dict | None:
-    """The facts of the card beside ``model_path``, or None when it has none (or no readable one)."""
+    """The facts of the card beside ``model_path`` (its metadata's ``vemd``, or the HTML comment of
+    a card written by an earlier version), or None when it has none (or no readable one)."""
+    from huggingface_hub import metadata_load
+
     path = card_path(model_path)
     try:
-        match = _FACTS.search(path.read_text(encoding="utf-8"))
-        return json.loads(match.group(1)) if match else None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        metadata = metadata_load(path)
+        if metadata is None:
+            match = _COMMENT_FACTS.search(path.read_text(encoding="utf-8"))
+            return json.loads(match.group(1)) if match else None
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):  # ValueError: JSON, or no mapping
         return None
+    facts = metadata.get(LIBRARY)
+    return facts if isinstance(facts, dict) else None
 
 
 SCORE_KEYS = (
@@ -139,7 +155,48 @@ def fit_facts(cfg, class_names: list[str], *, sizes: dict[str, int], validation:
 
 
 def render(facts: dict) -> str:
-    """The card's markdown, with ``facts`` kept in a trailing HTML comment."""
+    """The card's text: its metadata (:func:`card_data`) as YAML front matter, then its body."""
+    return str(model_card(facts))
+
+
+def model_card(facts: dict):
+    """The card as a ``huggingface_hub.ModelCard``: :func:`card_data` above :func:`card_body`."""
+    from huggingface_hub import ModelCard
+
+    return ModelCard(f"---\n{card_data(facts).to_yaml()}\n---\n\n{card_body(facts)}")
+
+
+def card_data(facts: dict):
+    """The card's ``huggingface_hub.ModelCardData``: the Hub's keys that ``facts`` give (library,
+    tags, training dataset, the metrics recorded) and the facts themselves under ``vemd``."""
+    from huggingface_hub import ModelCardData
+
+    tags = [*TAGS, *(facts[key] for key in ("system", "mode") if isinstance(facts.get(key), str))]
+    dataset = (facts.get("dataset") or {}).get("name")  # a VE-MD's; a system names it in its text
+    return ModelCardData(
+        library_name=LIBRARY,
+        tags=list(dict.fromkeys(tags)),
+        datasets=[dataset] if dataset else None,
+        metrics=metric_names(facts) or None,
+        **{LIBRARY: json.loads(json.dumps(facts))},  # JSON's types only: YAML that safe_load reads back
+    )
+
+
+# The scores that are measures of the model (not counts or intervals), in the card's order.
+METRICS = ("accuracy", "uar", "f1_weighted", "f1_macro", "valence_ccc", "mer_score")
+
+
+def metric_names(facts: dict) -> list[str]:
+    """The :data:`METRICS` a card records: in its evaluations, or as its validation monitor."""
+    seen = {key for scores in (facts.get("evaluations") or {}).values() for key in scores}
+    monitor = (facts.get("validation") or {}).get("monitor")
+    if isinstance(monitor, str):
+        seen.add(monitor.rpartition("/")[2])  # "val/accuracy" → "accuracy"
+    return [name for name in METRICS if name in seen]
+
+
+def card_body(facts: dict) -> str:
+    """The card's markdown below its metadata: the system's sections, intended use, privacy."""
     if "dataset" in facts:  # a VE-MD's facts (fit_facts), with its multimodal branches if any
         title, sections = "Model card", _vemd_sections(facts)
         outputs = "a group label, class probabilities"
@@ -199,8 +256,6 @@ def render(facts: dict) -> str:
         ),
         "- The training data (frames, annotations) is not part of the model file.",
         *_audit_lines(audits),
-        "",
-        f"<!-- vemd-card {json.dumps(facts, sort_keys=True)} -->",
         "",
     ]
     return "\n".join(lines)

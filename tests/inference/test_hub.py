@@ -19,7 +19,7 @@ import pytest
 from huggingface_hub import ModelCard
 from tests.models.helpers import tiny_model
 
-from vemd.card import add_evaluation, fit_facts, write_model_card
+from vemd.card import add_evaluation, fit_facts, read_facts, write_model_card
 from vemd.cli import main
 from vemd.hub import parse
 from vemd.model_file import CheckpointError
@@ -139,7 +139,9 @@ def test_export_hf_writes_a_folder_that_loads_back_by_name(model_file, hub_cache
     assert {"vemd", "group-emotion-recognition", "ve-md"} <= set(meta["tags"])
     assert meta["datasets"] == ["folder"]
     assert meta["metrics"] == ["accuracy", "uar", "f1_weighted"]
+    assert meta["vemd"] == read_facts(model)  # the card's own metadata, carried over
     assert "## Intended use" in card.text and "75.0 %" in card.text  # vemd's card body, its evaluation
+    assert "library_name" not in card.text  # one front matter: the card's is not repeated in the body
 
     cache_model(hub_cache, "org/exported", out)
     assert load_artifact("hf://org/exported").class_names == ["a", "b", "c"]

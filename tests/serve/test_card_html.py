@@ -41,8 +41,14 @@ def test_text_is_escaped():
     assert card_html("1 < 2 & a > b") == "<p>1 &lt; 2 &amp; a &gt; b</p>\n"
 
 
-def test_the_card_vemd_writes_renders_without_its_facts_comment():
+def test_the_card_vemd_writes_renders_without_its_metadata():
     facts = fit_facts(tiny_config(), ["a", "b", "c"], sizes={"train": 4}, validation={"monitor": "val/uar"})
     html = card_html(render(facts))
-    assert "vemd-card" not in html and "<!--" not in html
+    assert html.startswith("<h1>Model card</h1>\n")  # no rule, no YAML shown as text above it
+    assert "library_name" not in html and "vemd_version" not in html and "<hr" not in html
     assert "<h2>Results</h2>" in html and "<table>" in html and "|---" not in html
+
+
+def test_only_a_leading_front_matter_is_dropped():
+    html = card_html("---\ntags: [a]\n---\n\n# Card\n\nabove\n\n---\n\nbelow\n")
+    assert html == "<h1>Card</h1>\n<p>above</p>\n<hr />\n<p>below</p>\n"

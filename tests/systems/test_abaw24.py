@@ -79,7 +79,7 @@ def test_fit_summary_scores_every_model_and_picks_c_from_the_grid(fitted, loaded
     again = ccc_scores(fused, _targets(dataset).reshape(-1, 2))
     assert again["mean_ccc"] == pytest.approx(saved["val_fused"]["mean_ccc"], abs=1e-9)
     card = (run / "MODEL_CARD.md").read_text()
-    assert card.startswith("# ABAW 2024 valence/arousal system")
+    assert "\n---\n\n# ABAW 2024 valence/arousal system" in card  # title below the metadata
     assert f"C={saved['kelm_C']:g}" in card and "test_efficientnet per frame" in card
 
 

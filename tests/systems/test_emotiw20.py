@@ -77,7 +77,7 @@ def test_fit_writes_the_model_its_summary_and_its_card(fitted, loaded):
         (model.fused_labels(video, audio) == labels).mean()
     )
     card = (run / "MODEL_CARD.md").read_text()
-    assert card.startswith("# EmotiW 2020 audio-video group emotion system")
+    assert "\n---\n\n# EmotiW 2020 audio-video group emotion system" in card  # title below the metadata
     assert "resnet10t inflated to 3D (whole network trained; time padding replicate)" in card
     assert saved["video_time_padding"] == "replicate"  # no 3D checkpoint: an inflated 2D network
     # §III-D: the SVM's C, kernel and degree by grid search over the stored out-of-fold scores

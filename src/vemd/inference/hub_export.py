@@ -1,10 +1,11 @@
 """``vemd export --format hf``: a folder to upload to the Hugging Face Hub as a model repository.
 
 The folder holds the model file as it is (``model.pt``, what ``hf://ORG/NAME`` loads:
-:mod:`vemd.hub`) and ``README.md``, a Hugging Face model card: YAML metadata built with
-``huggingface_hub.ModelCardData`` (license, library, tags, the training dataset, the metrics the
-model was measured with) above the body of vemd's own card (:func:`vemd.card.render`, from the
-facts of the ``MODEL_CARD.md`` beside the model file; a short card from the model file alone
+:mod:`vemd.hub`) and ``README.md``, a Hugging Face model card: the metadata of vemd's own card
+(:func:`vemd.card.card_data`: library, tags, the training dataset, the metrics the model was
+measured with, its facts), with the license and what the model file says (its system, its
+pipeline, synthetic training data) added, above a usage note and the body of that card (from
+the facts of the ``MODEL_CARD.md`` beside the model file; a short card from the model file alone
 where there is none). Both files are written under temporary names, then renamed.
 """
 
@@ -18,8 +19,6 @@ from vemd.errors import VemdError
 CARD_FILE = "README.md"
 DEFAULT_LICENSE = "other"  # the weights' terms follow their training data's: the user says which
 EXPORTED = {"model.pt", CARD_FILE}  # what a folder may already hold to be written over
-# Card scores that are measures of the model (not counts or intervals), in the card's order.
-_METRICS = ("accuracy", "uar", "f1_weighted", "f1_macro", "valence_ccc", "mer_score")
 
 
 def export_hf(
@@ -52,39 +51,24 @@ def export_hf(
 
 
 def model_card(artifact, *, license: str = DEFAULT_LICENSE):
-    """The ``huggingface_hub.ModelCard`` of a loaded model: metadata from its facts, vemd's card body."""
+    """The ``huggingface_hub.ModelCard`` of a loaded model: its card's metadata and body, with what
+    the model file adds."""
     from huggingface_hub import ModelCard, ModelCardData
 
-    from vemd.card import read_facts, render
+    from vemd.card import LIBRARY, TAGS, card_body, card_data, read_facts
 
     facts = read_facts(artifact.path)
-    dataset = artifact.cfg.data.name
-    tags = ["vemd", "group-emotion-recognition", artifact.system.kind]
-    if artifact.capabilities.mode:
-        tags.append(artifact.capabilities.mode)
+    data = card_data(facts) if facts else ModelCardData(library_name=LIBRARY, tags=list(TAGS))
+    tags = [*data.tags, artifact.system.kind, artifact.capabilities.mode]
     if artifact.caveat:  # trained on drawn scenes: said in the metadata too, not only in the text
         tags.append("synthetic-data")
-    data = ModelCardData(
-        license=license,
-        library_name="vemd",
-        pipeline_tag="video-classification" if artifact.capabilities.classes else None,
-        tags=tags,
-        datasets=[dataset] if dataset else None,
-        metrics=_metrics(facts) or None,
-    )
-    body = render(facts) if facts else _short_card(artifact)
+    data.tags = list(dict.fromkeys(tag for tag in tags if tag))
+    data.license = license
+    data.pipeline_tag = "video-classification" if artifact.capabilities.classes else None
+    if not data.datasets and artifact.cfg.data.name:
+        data.datasets = [artifact.cfg.data.name]
+    body = card_body(facts) if facts else _short_card(artifact)
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{_usage()}\n{body}")
-
-
-def _metrics(facts: dict | None) -> list[str]:
-    """The names of the scores a card records (its evaluations and its validation monitor)."""
-    if not facts:
-        return []
-    seen = {key for scores in (facts.get("evaluations") or {}).values() for key in scores}
-    monitor = (facts.get("validation") or {}).get("monitor")
-    if isinstance(monitor, str):
-        seen.add(monitor.rpartition("/")[2])  # "val/accuracy" → "accuracy"
-    return [name for name in _METRICS if name in seen]
 
 
 def _usage() -> str:

@@ -1,7 +1,8 @@
 """The model card as HTML for the page: ``MODEL_CARD.md`` rendered by markdown-it-py.
 
-Safe to insert into the page: raw HTML in the card (the facts comment :mod:`vemd.card` keeps
-there, or anything a card's author wrote) is dropped, never passed through; text is escaped;
+The card's YAML metadata (the front matter :mod:`vemd.card` writes) is not shown. Safe to insert
+into the page: raw HTML in the card (the facts comment of a card an earlier vemd wrote, or
+anything a card's author wrote) is dropped, never passed through; text is escaped;
 markdown-it refuses ``javascript:``, ``vbscript:``, ``file:`` and ``data:`` links. An image is
 shown as its alt text, so the page loads nothing from another host, and a link sends no
 referrer when followed.
@@ -9,6 +10,7 @@ referrer when followed.
 
 from __future__ import annotations
 
+from huggingface_hub.repocard import REGEX_YAML_BLOCK
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 
@@ -16,8 +18,10 @@ __all__ = ["card_html"]
 
 
 def card_html(markdown: str) -> str:
-    """HTML of ``markdown`` (CommonMark with tables): a fragment of block elements."""
-    return _RENDERER.render(markdown)
+    """HTML of ``markdown`` (CommonMark with tables) without its front matter: a fragment of block
+    elements."""
+    # the Hub's own rule for where a card's metadata ends, so that both read the same block
+    return _RENDERER.render(REGEX_YAML_BLOCK.sub("", markdown, count=1))
 
 
 def _dropped(self, tokens, idx, options, env) -> str:
