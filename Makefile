@@ -39,7 +39,7 @@ docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir runs/site
 
 test: lint browser
-	$(BIN)/python -m pytest -n 2 -q --durations=30 tests
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q --durations=30 tests
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
