@@ -42,9 +42,12 @@ _V1_SYSTEM = "vemd-system"
 _BRANCHES = ("audio", "text", "fusion")
 # What vemd says wherever a model trained on the built-in data is applied (predict, the API, serve).
 SYNTHETIC_CAVEAT = "trained on drawn scenes (SynthGroups), not a model of real people"
-# The ``format`` of the dataset.json vemd synth writes (vemd.data.loaders.generic.SYNTH_FORMAT,
-# spelled again here: a base module imports no data layer; a test holds the two equal).
+# ... and on composites of face photos (vemd synth --faces): real faces, but no real group scene.
+COMPOSITES_CAVEAT = "trained on face photos composited onto drawn scenes, not on real group scenes"
+# The ``format`` of the dataset.json vemd synth writes (vemd.data.loaders.generic.SYNTH_FORMAT and
+# COMPOSITES_FORMAT, spelled again here: a base module imports no data layer; a test holds them equal).
 _SYNTH_FORMAT = "vemd-synthgroups"
+_COMPOSITES_FORMAT = "vemd-composites"
 
 
 class CheckpointError(VemdError):
@@ -71,36 +74,45 @@ class ModelFile:
 
     @property
     def caveat(self) -> str | None:
-        """:data:`SYNTHETIC_CAVEAT` for a model trained on the built-in synthetic data, else None."""
-        return SYNTHETIC_CAVEAT if self.training_data.get("synthetic") else None
+        """:data:`SYNTHETIC_CAVEAT` for a model trained on the built-in synthetic data
+        (:data:`COMPOSITES_CAVEAT` on composites of face photos), else None."""
+        if not self.training_data.get("synthetic"):
+            return None
+        return COMPOSITES_CAVEAT if self.training_data.get("source") == "composites" else SYNTHETIC_CAVEAT
 
 
 def training_data(config: dict, *, look: bool = True) -> dict:
-    """What a model with this config was trained on: ``{"dataset": data.name, "synthetic": bool}``.
+    """What a model with this config was trained on: ``{"dataset": data.name, "synthetic": bool}``,
+    with ``"source": "composites"`` for composites of face photos.
 
-    Synthetic means SynthGroups' drawn scenes: the dataset root holds the ``dataset.json`` that
-    ``vemd synth`` writes (``look``: read at the root); a root that cannot be read, or
-    ``look=False`` (a file written before the record existed), counts a ``synth`` dataset as
-    SynthGroups. The root itself is not recorded: a model file shared need not tell a folder.
+    Synthetic means a dataset ``vemd synth`` made: SynthGroups' drawn scenes, or composites of
+    face photos (``--faces``); the dataset root holds the ``dataset.json`` it writes (``look``:
+    read at the root). A root that cannot be read, or ``look=False`` (a file written before the
+    record existed), counts a ``synth`` dataset as SynthGroups. The root itself is not recorded:
+    a model file shared need not tell a folder.
     """
     data = config.get("data") if isinstance(config, dict) else None
     data = data if isinstance(data, dict) else {}
     name = str(data.get("name", "synth"))
-    synthetic = _synthgroups_root(data.get("root")) if look else None
-    return {"dataset": name, "synthetic": name == "synth" if synthetic is None else synthetic}
+    made = _synth_format(data.get("root")) if look else None
+    if made is None:
+        return {"dataset": name, "synthetic": name == "synth"}
+    record = {"dataset": name, "synthetic": made in (_SYNTH_FORMAT, _COMPOSITES_FORMAT)}
+    return record | ({"source": "composites"} if made == _COMPOSITES_FORMAT else {})
 
 
-def _synthgroups_root(root) -> bool | None:
-    """Whether the dataset folder ``root`` was written by ``vemd synth``; None when unreadable."""
+def _synth_format(root) -> str | None:
+    """The ``format`` in the dataset folder ``root``'s ``dataset.json`` ("" without one); None
+    when the folder cannot be read."""
     import json
 
     if not isinstance(root, str) or not Path(root).is_dir():
         return None
     record = Path(root) / "dataset.json"
     if not record.is_file():
-        return False
+        return ""
     try:
-        return json.loads(record.read_bytes()).get("format") == _SYNTH_FORMAT
+        return str(json.loads(record.read_bytes()).get("format", ""))
     except (OSError, ValueError, AttributeError):
         return None
 

@@ -60,6 +60,18 @@ def test_the_model_file_records_its_training_data(synthetic_model, tmp_path):
         assert record == {"dataset": name, "synthetic": name == "folder"}, (name, record)
 
 
+def test_a_model_trained_on_composites_of_face_photos_says_so(tmp_path):
+    from vemd.data.loaders.generic import COMPOSITES_FORMAT
+
+    assert files._COMPOSITES_FORMAT == COMPOSITES_FORMAT
+    root = tmp_path / "composites"
+    root.mkdir()
+    (root / "dataset.json").write_text(json.dumps({"format": COMPOSITES_FORMAT, "version": 1}))
+    file = read_model_file(_write(tmp_path / "model.pt", name="synth", root=root))
+    assert file.training_data == {"dataset": "synth", "synthetic": True, "source": "composites"}
+    assert file.caveat == files.COMPOSITES_CAVEAT != CAVEAT
+
+
 def test_a_file_written_without_the_record_has_it_inferred_from_its_config(tmp_path):
     for name, synthetic in (("synth", True), ("vgaf", False)):
         cfg, model = tiny_model(f"data.name={name}")
