@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -55,7 +54,7 @@ from vemd.synth.face_folder import (
     split_faces,
     with_points,
 )
-from vemd.synth.generate import SPLITS, clip_id, progress_bar, split_labels, write_frames
+from vemd.synth.generate import SPLITS, clip_id, progress_bar, split_labels, worker_pool, write_frames
 
 VERSION = 1
 CLASS_NAMES: tuple[str, ...] = ("Positive", "Neutral", "Negative")  # GAF-3.0 and VGAF's order
@@ -155,7 +154,7 @@ def generate_composites(
     todo = [j for j in jobs if not _done(store, clip_id(j[0], j[1]), opts.frames)]
     with progress_bar(progress) as bar:
         task = bar.add_task("composites", total=len(jobs), completed=len(jobs) - len(todo))
-        with _pool(root, plan, workers) as pool:
+        with worker_pool(workers, _WORKER, {"root": root, "plan": plan}, _init_worker) as pool:
             for name, annotations in pool.imap(_work, todo, chunksize=4):
                 for t, annotation in enumerate(annotations):
                     if annotation_key(name, t) not in store:
@@ -283,24 +282,3 @@ def _read_background(path: str) -> np.ndarray:
     if image is None:
         raise DataError(f"{path}: unreadable background image")
     return image
-
-
-class _SerialPool:
-    def __init__(self, root: Path, plan: CompositePlan) -> None:
-        _WORKER.update(root=root, plan=plan)
-
-    def imap(self, fn, jobs, chunksize: int = 1):
-        return map(fn, jobs)
-
-    def __enter__(self) -> _SerialPool:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        _WORKER.clear()
-
-
-def _pool(root: Path, plan: CompositePlan, workers: int):
-    if workers <= 1:
-        return _SerialPool(root, plan)
-    # spawn, not fork, as SynthGroups (vemd.synth.generate._pool): a forked child can inherit a locked pool
-    return multiprocessing.get_context("spawn").Pool(workers, _init_worker, (root, plan))

@@ -363,7 +363,7 @@ def generate_dataset(
     audit_todo = [j for j in audit if not item_done(root, opts, j)]
     with progress_bar(progress) as bar:
         task = bar.add_task("synth", total=len(jobs), completed=len(jobs) - len(todo))
-        with _pool(root, opts, workers) as pool:
+        with worker_pool(workers, _WORKER, {"root": root, "options": opts}, _init_pool_worker) as pool:
             for name, annotations in pool.imap(_work, todo, chunksize=4):
                 for t, annotation in enumerate(annotations):
                     if annotation_key(name, t) not in store:
@@ -415,28 +415,32 @@ def _clip_done(root: Path, store: AnnotationStore, options: SynthOptions, split:
     return all(annotation_key(name, t) in store for t in range(options.frames))
 
 
-class _SerialPool:
-    """The pool interface in the calling process (workers = 1)."""
+class SerialPool:
+    """The pool interface in the calling process (workers = 1): ``state`` filled with ``values``
+    here, and emptied on exit."""
 
-    def __init__(self, root: Path, options: SynthOptions) -> None:
-        _init_worker(root, options)
+    def __init__(self, state: dict, values: dict) -> None:
+        self._state = state
+        state.update(values)
 
     def imap(self, fn, jobs, chunksize: int = 1):
         return map(fn, jobs)
 
-    def __enter__(self) -> _SerialPool:
+    def __enter__(self) -> SerialPool:
         return self
 
     def __exit__(self, *exc) -> None:
-        _WORKER.clear()
+        self._state.clear()
 
 
-def _pool(root: Path, options: SynthOptions, workers: int):
+def worker_pool(workers: int, state: dict, values: dict, initializer):
+    """``workers`` spawned processes, each set up by ``initializer(*values.values())``; with one
+    worker, :class:`SerialPool` in this process (``state`` filled with ``values``)."""
     if workers <= 1:
-        return _SerialPool(root, options)
+        return SerialPool(state, values)
     # spawn, not fork: a forked child can inherit a locked thread pool (OpenMP, OpenCV) from a
     # parent that already ran torch, and hang.
-    return multiprocessing.get_context("spawn").Pool(workers, _init_pool_worker, (root, options))
+    return multiprocessing.get_context("spawn").Pool(workers, initializer, tuple(values.values()))
 
 
 def progress_bar(enabled: bool):
