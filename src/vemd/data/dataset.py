@@ -137,13 +137,7 @@ class ClipDataset(Dataset):
                 self._add_targets(modality, keypoints.get(modality), heatmaps[modality], queries[modality])
         sample = {
             "frames": torch.from_numpy(np.stack(out_frames)).permute(0, 3, 1, 2).contiguous(),
-            "label": self._label_index[record.label],
-            "clip_id": record.clip_id,
-            "index": index,
-            "frame_indices": torch.tensor(source_indices, dtype=torch.long),
-            "valence": math.nan if record.valence is None else float(record.valence),
-            "arousal": math.nan if record.arousal is None else float(record.arousal),
-            "va": torch.from_numpy(frame_targets(self._va_path(record), source_indices)),
+            **self.item_fields(index, record, source_indices),
             "target_mask": torch.tensor(mask, dtype=torch.bool),
         }
         if self.targets.modalities and self.targets.decoder == "heatmap":
@@ -151,6 +145,19 @@ class ClipDataset(Dataset):
         elif self.targets.modalities:
             sample["queries"] = queries
         return sample
+
+    def item_fields(self, index: int, record: ClipRecord, source_indices: list[int]) -> dict:
+        """A sample's fields besides its frames and targets: label, ids, source frame indices,
+        the clip's valence/arousal and the per-frame ones."""
+        return {
+            "label": self._label_index[record.label],
+            "clip_id": record.clip_id,
+            "index": index,
+            "frame_indices": torch.tensor(source_indices, dtype=torch.long),
+            "valence": math.nan if record.valence is None else float(record.valence),
+            "arousal": math.nan if record.arousal is None else float(record.arousal),
+            "va": torch.from_numpy(frame_targets(self._va_path(record), source_indices)),
+        }
 
     def _va_path(self, record: ClipRecord) -> Path | None:
         if record.va_file is None:

@@ -44,7 +44,6 @@ from vemd.data.dataset import ClipDataset, source_span
 from vemd.data.loaders.affwild2 import face_crop_file, person_side, video_name
 from vemd.data.manifest import ClipRecord
 from vemd.data.media import SourceInfo, clip_indices, probe, read_frames, read_image, sample_indices
-from vemd.data.va import frame_targets as va_at
 from vemd.errors import VemdError
 from vemd.io import read_tensors, write_tensors
 from vemd.structure.transforms import ClipTransform, sample_clip_transform
@@ -179,9 +178,9 @@ def sampled_frames(dataset: ClipDataset, record: ClipRecord, info: SourceInfo) -
 @dataclass
 class FaceClipDataset(ClipDataset):
     """A :class:`~vemd.data.dataset.ClipDataset` whose frames are each sampled frame's face
-    (module docstring); the rest of a sample (targets, ids) is the same, built here as
-    ClipDataset builds it (which reads and resizes whole frames in one step, with no place for
-    a crop between them).
+    (module docstring); the rest of a sample (ids, labels, valence/arousal) comes from
+    ClipDataset's :meth:`item_fields` (ClipDataset reads and resizes whole frames in one step,
+    with no place for a crop between them).
 
     Args (besides ClipDataset's):
         faces: ``detect`` or ``cropped_aligned``.
@@ -205,13 +204,7 @@ class FaceClipDataset(ClipDataset):
         frames = [augment(ClipTransform(None, False, size)(face, {})[0], {})[0] for face in faces]
         return {
             "frames": torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).contiguous(),  # (T, 3, S, S)
-            "label": self._label_index[record.label],
-            "clip_id": record.clip_id,
-            "index": index,
-            "frame_indices": torch.tensor(source_indices, dtype=torch.long),
-            "valence": math.nan if record.valence is None else float(record.valence),
-            "arousal": math.nan if record.arousal is None else float(record.arousal),
-            "va": torch.from_numpy(va_at(self._va_path(record), source_indices)),
+            **self.item_fields(index, record, list(source_indices)),
             "target_mask": torch.zeros(len(frames), dtype=torch.bool),  # no structural annotation
         }
 
