@@ -11,14 +11,13 @@ for (``--render``), under a temporary name, then renamed; the audio track is not
 
 from __future__ import annotations
 
-import os
-import secrets
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from vemd.errors import DataError
+from vemd.io import atomic_write
 
 STRIP_FRACTION = 0.12  # of the frame height
 MIN_STRIP = 24  # px: room for a line of text and the bar
@@ -83,38 +82,45 @@ def render_video(path: str | Path, result, out: str | Path) -> Path:
     ``result``: the :class:`~vemd.inference.results.GroupEmotion` of ``path``. A frame at ``t``
     seconds from the first shows the latest window that starts at or before ``t``.
     """
+    out = Path(out)
+    try:
+        atomic_write(out, lambda handle: _encode(path, result, handle))
+    except _av_error() as err:  # an encoder this FFmpeg lacks, a frame size it refuses
+        raise DataError(f"{out}: could not render {path} ({err})") from err
+    return out
+
+
+def _av_error() -> type[Exception]:
     import av
 
-    out = Path(out)
-    staged = out.with_name(f".{out.name}.{secrets.token_hex(8)}.tmp")  # same folder: the rename is atomic
+    return av.error.FFmpegError
+
+
+def _encode(path: str | Path, result, handle) -> None:
+    """Decode ``path``, draw ``result`` on each frame and encode it as MP4 into ``handle``."""
+    import av
+
     starts = np.array([window.start for window in result.windows])
-    try:
-        with av.open(str(path)) as source, av.open(str(staged), "w", format="mp4") as target:
-            video = source.streams.video[0]
-            width, height = video.codec_context.width, video.codec_context.height
-            stream = target.add_stream("libx264", rate=video.average_rate or 25)
-            stream.width, stream.height = width, height
-            stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
-            stream.time_base = video.time_base
-            stream.options = {"crf": "18"}
-            first = None
-            for count, frame in enumerate(source.decode(video)):
-                first = frame.time if first is None else first
-                rgb = frame.to_ndarray(format="rgb24")
-                _draw_at(rgb, result, starts, (frame.time or 0.0) - (first or 0.0))
-                drawn = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                if frame.pts is not None:  # the input's frame times: same count, same duration
-                    drawn.pts, drawn.time_base = frame.pts, video.time_base
-                else:
-                    drawn.pts, drawn.time_base = count, 1 / Fraction(stream.rate)
-                target.mux(stream.encode(drawn))
-            target.mux(stream.encode())
-        os.replace(staged, out)
-    except av.error.FFmpegError as err:  # an encoder this FFmpeg lacks, a frame size it refuses
-        raise DataError(f"{out}: could not render {path} ({err})") from err
-    finally:
-        staged.unlink(missing_ok=True)
-    return out
+    with av.open(str(path)) as source, av.open(handle, "w", format="mp4") as target:
+        video = source.streams.video[0]
+        width, height = video.codec_context.width, video.codec_context.height
+        stream = target.add_stream("libx264", rate=video.average_rate or 25)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        stream.time_base = video.time_base
+        stream.options = {"crf": "18"}
+        first = None
+        for count, frame in enumerate(source.decode(video)):
+            first = frame.time if first is None else first
+            rgb = frame.to_ndarray(format="rgb24")
+            _draw_at(rgb, result, starts, (frame.time or 0.0) - (first or 0.0))
+            drawn = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            if frame.pts is not None:  # the input's frame times: same count, same duration
+                drawn.pts, drawn.time_base = frame.pts, video.time_base
+            else:
+                drawn.pts, drawn.time_base = count, 1 / Fraction(stream.rate)
+            target.mux(stream.encode(drawn))
+        target.mux(stream.encode())
 
 
 def _draw_at(rgb: np.ndarray, result, starts: np.ndarray, t: float) -> None:
