@@ -136,7 +136,7 @@ def run_quickstart(
         RECIPE,
         cfg.model.mode,
         cfg.model.decoder,
-        cfg.model.sr.modalities,
+        ", ".join(cfg.model.sr.modalities),
     )
     fit_start = time.perf_counter()
     fitted = fit(cfg, resume=True)
