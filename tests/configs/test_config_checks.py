@@ -6,6 +6,7 @@ from __future__ import annotations
 import typing
 
 import pytest
+from omegaconf import OmegaConf
 
 from vemd.config import CONFIG_DIR, PRECISIONS, ConfigError, from_dict, load_config, to_dict
 
@@ -110,6 +111,18 @@ def test_every_shipped_recipe_loads():
     assert len(recipes) > 100
     for path in recipes:
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    ["quickstart", "default", "quickstart_multimodal", "systems/emotiw20_synth", "systems/abaw24_synth"],
+)
+def test_to_dict_is_the_tree_omegaconf_makes(recipe):
+    """Checkpoints store to_dict's tree and resume compares it: same keys, order, values and types."""
+    cfg = load_config(recipe)
+    expected = OmegaConf.to_container(OmegaConf.structured(cfg))
+    assert repr(to_dict(cfg)) == repr(expected)
+    assert from_dict(to_dict(cfg)) == cfg
 
 
 BAD_FILES = {

@@ -171,12 +171,13 @@ def test_csv_log_of_a_resumed_run_drops_the_steps_trained_again(tmp_path):
     log = tmp_path / CSV_LOG
     log.parent.mkdir(parents=True)
     log.write_text("step,train/loss\n" + "".join(f"{s},{s}\n" for s in range(7)))  # killed after step 6
-    kept = _set_aside_csv_log(tmp_path)
+    kept = _set_aside_csv_log(tmp_path, before_step=4)  # its last checkpoint was at step 4
     assert not log.exists()
-    log.write_text("step,train/loss\n4,x\n5,x\n")  # resumed from step 4, killed again
-    assert _set_aside_csv_log(tmp_path) == kept
-    log.write_text("step,train/loss,val/accuracy\n5,y,\n6,y,\n7,y,0.5\n")  # resumed from step 5, done
-    _restore_csv_log(tmp_path, kept, before_step=5)
+    # resumed from step 4, saved at step 6 with step 5's row pending, killed before writing it
+    log.write_text("step,train/loss\n4,x\n")
+    assert _set_aside_csv_log(tmp_path, before_step=6, pending={"step": 5, "train/loss": "p"}) == kept
+    log.write_text("step,train/loss,val/accuracy\n6,y,\n7,y,0.5\n")  # resumed from step 6, done
+    _restore_csv_log(tmp_path, kept)
     with open(log, newline="") as f:
         rows = [(r["step"], r["train/loss"]) for r in csv.DictReader(f)]
     assert rows == [
@@ -185,7 +186,7 @@ def test_csv_log_of_a_resumed_run_drops_the_steps_trained_again(tmp_path):
         ("2", "2"),
         ("3", "3"),
         ("4", "x"),
-        ("5", "y"),
+        ("5", "p"),  # the pending row of the checkpoint the killed resumed run started from
         ("6", "y"),
         ("7", "y"),
     ]

@@ -59,32 +59,36 @@ def straight(synth_root, tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize(
-    "kill_at",
-    [
-        "step:6",  # mid-epoch (epoch 1, third step)
-        "step:8",  # right after epoch 1's last step, before its validation (a best.ckpt exists)
-        "val:1",  # during epoch 1's validation
-        "beforelast:1",  # after epoch 1's best.ckpt update, before last.ckpt records it
-        "afterval:0",  # right after the checkpoint at the end of epoch 0's validation
-    ],
-)
-def test_killed_and_resumed_run_trains_what_an_uninterrupted_run_trains(
-    synth_root, straight, tmp_path, kill_at
+# The kill points, in the order a run reaches them: one run is killed at each in turn, resumed
+# after each kill, and finally left to finish, so every resume but the first starts from a
+# resumed run's checkpoint as well.
+KILL_POINTS = [
+    "afterval:0",  # right after the checkpoint at the end of epoch 0's validation
+    "step:6",  # mid-epoch (epoch 1, third step)
+    "step:8",  # right after epoch 1's last step, before its validation (a best.ckpt exists)
+    "val:1",  # during epoch 1's validation
+    "beforelast:1",  # after epoch 1's best.ckpt update, before last.ckpt records it
+]
+
+
+def test_a_run_killed_at_every_point_and_resumed_trains_what_an_uninterrupted_run_trains(
+    synth_root, straight, tmp_path
 ):
     trace = tmp_path / "trace.jsonl"
-    killed = _run(synth_root, tmp_path, trace, kill_at)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    before = _trace(trace)
-    saved_step = torch.load(tmp_path / "stage2" / "last.ckpt", weights_only=True)["global_step"]
-    resumed = _run(synth_root, tmp_path, trace, "none", resume=True)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    after = _trace(trace)[len(before) :]
-
-    # the resumed run starts at the checkpoint's step: nothing trained twice, nothing skipped
-    assert after and after[0][0] == saved_step, (saved_step, after[:2])
-    expected = _trace(straight / "trace.jsonl")
-    assert [s for s in before if s[0] < saved_step] + after == expected
+    trained: list[tuple[int, tuple[str, ...]]] = []  # the steps that count, in order
+    saved_step = 0
+    for number, kill_at in enumerate([*KILL_POINTS, "none"]):
+        lines = len(_trace(trace)) if trace.exists() else 0
+        run = _run(synth_root, tmp_path, trace, kill_at, resume=number > 0)
+        expected_code = 0 if kill_at == "none" else -signal.SIGKILL
+        assert run.returncode == expected_code, (kill_at, run.stderr[-3000:])
+        segment = _trace(trace)[lines:]
+        # a resumed run starts at its checkpoint's step: nothing trained twice, nothing skipped
+        # (a run killed in the validation it resumes into trains no step)
+        assert not segment or segment[0][0] == saved_step, (kill_at, saved_step, segment[:2])
+        trained = [s for s in trained if s[0] < saved_step] + segment
+        saved_step = torch.load(tmp_path / "stage2" / "last.ckpt", weights_only=True)["global_step"]
+    assert trained == _trace(straight / "trace.jsonl")
 
     # the CSV log spans the whole run, each step once, as the uninterrupted run's does
     assert _logged_steps(tmp_path) == _logged_steps(straight)

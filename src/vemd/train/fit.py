@@ -222,12 +222,16 @@ def run_stage(
     # the step the run resumes from, read before anything else touches last.ckpt (it is rewritten
     # while training)
     resume_step, log_row = _resume_point(last, cfg) if ckpt_path else (0, None)
-    kept_log = _set_aside_csv_log(folder) if ckpt_path and trainer.is_global_zero else None
+    kept_log = (
+        _set_aside_csv_log(folder, before_step=resume_step, pending=log_row)
+        if ckpt_path and trainer.is_global_zero
+        else None
+    )
     loader = train_loader(cfg, train_set)
     module.batches_per_epoch = loader.batch_sampler.__len__  # read once DDP has set up its ranks
     trainer.fit(module, loader, eval_loader(cfg, val_set), ckpt_path=ckpt_path, weights_only=True)
     if kept_log is not None:
-        _restore_csv_log(folder, kept_log, before_step=resume_step, pending=log_row)
+        _restore_csv_log(folder, kept_log)
     selection = trainer.checkpoint_callback
     if not trainer.interrupted:
         # last.ckpt is otherwise only as new as the last periodic save: saving the finished state
@@ -309,35 +313,34 @@ def _rows_before(rows: list[dict], step: float) -> list[dict]:
     return [r for r in rows if int(r["step"]) < step]
 
 
-def _set_aside_csv_log(folder: Path) -> Path | None:
-    """Move the CSV log of the interrupted run away: Lightning's CSV logger deletes it on start.
+def _set_aside_csv_log(folder: Path, *, before_step: int, pending: dict | None = None) -> Path:
+    """Move the CSV log of the interrupted run away (Lightning's CSV logger deletes it on start),
+    keeping the rows of the steps done before the checkpoint the run resumes from.
 
-    If a resumed run was itself interrupted, its rows join those already set aside.
+    If a resumed run was itself interrupted, its rows join those already set aside. Rows logged
+    at or after the checkpoint's step are dropped: those steps are trained again. ``pending`` is
+    the row of the checkpoint's own step, which a run killed right after saving never wrote; it
+    is added here, at once, so that a resumed run killed in its turn does not lose it.
     """
     path, kept = folder / CSV_LOG, folder / CSV_LOG.with_name("metrics.before-resume.csv")
-    if path.exists() and kept.exists():
+    rows = _read_rows(kept) if kept.exists() else []
+    if path.exists():
         newer = _read_rows(path)
         start = min((int(r["step"]) for r in newer), default=float("inf"))
-        _write_rows(kept, _rows_before(_read_rows(kept), start) + newer)
-        path.unlink()
-    elif path.exists():
-        path.replace(kept)
-    return kept if kept.exists() else None
+        rows = _rows_before(rows, start) + newer
+    rows = _rows_before(rows, before_step)
+    if pending is not None and not any(_same_row(row, pending) for row in rows):
+        rows.append({key: str(value) for key, value in pending.items()})
+    _write_rows(kept, rows)
+    path.unlink(missing_ok=True)
+    return kept
 
 
-def _restore_csv_log(folder: Path, kept: Path, *, before_step: int, pending: dict | None = None) -> None:
-    """One CSV log for the whole run: rows of steps done before the checkpoint, then the resumed ones.
-
-    Rows the interrupted run logged at or after the checkpoint's step are dropped: those steps
-    were trained again after resuming. ``pending`` is the row of the checkpoint's own step, which
-    a run killed right after saving never wrote; it is added if the log lacks it.
-    """
+def _restore_csv_log(folder: Path, kept: Path) -> None:
+    """One CSV log for the whole run: the rows set aside on resuming, then the resumed ones."""
     path = folder / CSV_LOG
     resumed = _read_rows(path) if path.exists() else []
-    before = _rows_before(_read_rows(kept), before_step)
-    if pending is not None and not any(_same_row(row, pending) for row in before):
-        before.append({key: str(value) for key, value in pending.items()})
-    _write_rows(path, before + resumed)
+    _write_rows(path, _read_rows(kept) + resumed)
     kept.unlink()
 
 
