@@ -41,7 +41,11 @@ def test_the_card_is_a_hugging_face_model_card_with_its_facts_in_the_metadata(tm
     assert text.startswith("---\n") and "vemd-card" not in text and "<!--" not in text
     card = ModelCard.load(path)
     meta = card.data.to_dict()
-    assert meta["library_name"] == "vemd" and meta["datasets"] == [facts["dataset"]["name"]]
+    assert (
+        meta["library_name"] == "vemd"
+        and meta["license"] == "other"
+        and meta["datasets"] == [facts["dataset"]["name"]]
+    )
     assert meta["tags"] == ["vemd", "group-emotion-recognition", facts["mode"]]
     assert meta["metrics"] == ["accuracy"]  # the validation monitor; none is evaluated yet
     assert meta["vemd"] == json.loads(json.dumps(facts))  # every fact, the ci95 tuple as a list

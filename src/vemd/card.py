@@ -166,6 +166,11 @@ def model_card(facts: dict):
     return ModelCard(f"---\n{card_data(facts).to_yaml()}\n---\n\n{card_body(facts)}")
 
 
+# The weights' terms follow their training data's: "other" until the user says which
+# (`vemd export --format hf --license ID`).
+DEFAULT_LICENSE = "other"
+
+
 def card_data(facts: dict):
     """The card's ``huggingface_hub.ModelCardData``: the Hub's keys that ``facts`` give (library,
     tags, training dataset, the metrics recorded) and the facts themselves under ``vemd``."""
@@ -174,6 +179,7 @@ def card_data(facts: dict):
     tags = [*TAGS, *(facts[key] for key in ("system", "mode") if isinstance(facts.get(key), str))]
     dataset = (facts.get("dataset") or {}).get("name")  # a VE-MD's; a system names it in its text
     return ModelCardData(
+        license=DEFAULT_LICENSE,
         library_name=LIBRARY,
         tags=list(dict.fromkeys(tags)),
         datasets=[dataset] if dataset else None,

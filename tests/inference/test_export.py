@@ -103,6 +103,7 @@ def models(files):
     return {name: load_model(ckpt)[0] for name, (ckpt, _) in files.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(MODELS))
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("frames", [1, 5, 16])

@@ -114,7 +114,7 @@ def test_predict_cli_reads_the_environment(model_file, hub_cache, tmp_path):
 def _with_card(model_file: Path, folder: Path) -> Path:
     """A copy of the model file with a MODEL_CARD.md as vemd fit and vemd test --record leave it."""
     path = _folder_of(model_file, folder) / "model.pt"
-    cfg, _ = tiny_model("data.name=folder")
+    cfg, _ = tiny_model("data.name=folder", f"data.root={folder / 'datasets' / 'meetings'}")
     validation = {"monitor": "val/accuracy", "score": 0.5, "ci95": [0.3, 0.7]}
     write_model_card(
         path, fit_facts(cfg, ["a", "b", "c"], sizes={"train": 8, "val": 4}, validation=validation)
@@ -139,7 +139,12 @@ def test_export_hf_writes_a_folder_that_loads_back_by_name(model_file, hub_cache
     assert {"vemd", "group-emotion-recognition", "ve-md"} <= set(meta["tags"])
     assert meta["datasets"] == ["folder"]
     assert meta["metrics"] == ["accuracy", "uar", "f1_weighted"]
-    assert meta["vemd"] == read_facts(model)  # the card's own metadata, carried over
+    facts = read_facts(model)
+    assert facts["dataset"]["root"] == str(tmp_path / "run" / "datasets" / "meetings")
+    # the card's own metadata, carried over, without the folders of the machine that trained it
+    assert meta["vemd"] == {**facts, "dataset": {**facts["dataset"], "root": "meetings"}}
+    assert str(tmp_path) not in (out / "README.md").read_text()
+    assert "Dataset `folder` at `meetings`" in card.text
     assert "## Intended use" in card.text and "75.0 %" in card.text  # vemd's card body, its evaluation
     assert "library_name" not in card.text  # one front matter: the card's is not repeated in the body
 

@@ -76,6 +76,7 @@ def leaky_model(built_in, tmp_path_factory):
     return out / "model.pt"
 
 
+@pytest.mark.slow
 def test_leaky_control_scores_near_the_ceiling(leaky_model, built_in, tmp_path):
     from vemd.cli import main
 

@@ -82,8 +82,8 @@ def one_line_error(response) -> str:
 
 
 def check_result(result: dict, name: str) -> None:
-    """A group-level result: exactly the keys of GroupEmotion.to_dict (no valence head here)."""
-    assert set(result) == PUBLIC_KEYS
+    """A group-level result: the keys of GroupEmotion.to_dict (no valence head here) and its type."""
+    assert set(result) == PUBLIC_KEYS | {"type"} and result["type"] == "result"
     assert result["input"] == name
     assert result["label"] in CLASSES and list(result["probs"]) == CLASSES
     assert sum(result["probs"].values()) == pytest.approx(1, abs=1e-5)
@@ -103,7 +103,9 @@ def test_an_image_and_a_video_give_the_result_vemd_predict_prints(post, model_fi
         assert response.headers["cache-control"] == "no-store"
         result = response.json()
         check_result(result, path.name)
-        assert result == predictor.predict(path).to_dict() | {"input": path.name}
+        # the line `vemd predict --json` prints: typed, numbers rounded
+        expected = {"type": "result", **predictor.predict(path).to_dict(rounded=True)}
+        assert result == expected | {"input": path.name}
     assert post(clip).json()["duration"] == pytest.approx(3.0)
 
 

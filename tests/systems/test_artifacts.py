@@ -62,6 +62,7 @@ def _any_file(kind: str, folder: Path) -> Path:
     return save_multimodal(mm, mm_cfg, CLASSES, folder / "model.pt", video_path=video_file)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(SYSTEMS))
 def test_predicting_with_any_system_imports_no_training_code(kind, tmp_path):
     path = _any_file(kind, tmp_path)

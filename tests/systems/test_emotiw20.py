@@ -57,6 +57,7 @@ def loaded(fitted):
     return load_system(fitted[0] / "model.pt")
 
 
+@pytest.mark.slow
 def test_fit_writes_the_model_its_summary_and_its_card(fitted, loaded):
     run, summary, _ = fitted
     assert read_model_file(run / "model.pt").system == "emotiw20"
@@ -256,6 +257,7 @@ def test_predict_a_clip_folder_and_a_video_with_sound(fitted, loaded, av_root, t
         assert "arousal" not in r
 
 
+@pytest.mark.slow
 def test_a_killed_fit_resumes_to_the_weights_of_an_uninterrupted_one(fitted, av_root, tmp_path, monkeypatch):
     import vemd.train.epochs as trainer
 

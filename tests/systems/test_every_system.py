@@ -103,6 +103,7 @@ def _one_line_error(capsys) -> str:
     return err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_system_goes_through_every_step(kind, models, data, identities, tmp_path, capsys):
     path = models(kind)

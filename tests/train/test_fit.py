@@ -134,6 +134,7 @@ def test_bad_config_and_missing_data_are_one_line_errors(tmp_path, capsys):
     assert str(tmp_path / "nothing") in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes(synth_root, tmp_path):
     """The same command trains with DDP on two CPU processes (gloo) by configuration alone."""
     out = tmp_path / "ddp"

@@ -29,6 +29,7 @@ def _overrides(root, out, *extra) -> list[str]:
     return [f"data.root={root}", f"train.out_dir={out}", *TINY, "train.feature_cache=false", *extra]
 
 
+@pytest.mark.slow
 def test_piped_fit_prints_one_line_per_epoch_and_its_summary_last(synth_root, tmp_path):
     out = tmp_path / "run"
     args = [sys.executable, "-m", "vemd.cli", "fit", "--config", "tiny"]

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import TINY as TRAIN_TINY
 from vemd.noise import NATIVE_NOISE, native_noise_filtered
 
@@ -41,6 +43,7 @@ def _fit(root, out, *flags: str) -> subprocess.CompletedProcess:
     return done
 
 
+@pytest.mark.slow
 def test_lightning_noise_only_with_verbose(synth_root, tmp_path):
     quiet = _fit(synth_root, tmp_path / "quiet")
     assert [s for s in NOISE if s in quiet.stderr] == []

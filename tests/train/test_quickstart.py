@@ -3,6 +3,8 @@
 import json
 import re
 
+import pytest
+
 from vemd.cli import main
 from vemd.inference.predictor import PUBLIC_KEYS
 
@@ -17,6 +19,7 @@ TINY_QUICKSTART = [
 ]
 
 
+@pytest.mark.slow
 def test_quickstart_runs_every_step_and_writes_its_report(tmp_path, capsys):
     out = tmp_path / "qs"
     args = ["quickstart", "--out", str(out), "--n-train", "24", "--n-val", "9", "--audit-identities", "3"]
@@ -60,6 +63,7 @@ def test_quickstart_runs_every_step_and_writes_its_report(tmp_path, capsys):
     assert (out / "run" / "stage2" / "logs" / "metrics.csv").read_text() == curves
 
 
+@pytest.mark.slow
 def test_multimodal_quickstart_reports_video_audio_and_fused(tmp_path):
     out = tmp_path / "mm"
     args = [

@@ -71,6 +71,7 @@ KILL_POINTS = [
 ]
 
 
+@pytest.mark.slow
 def test_a_run_killed_at_every_point_and_resumed_trains_what_an_uninterrupted_run_trains(
     synth_root, straight, tmp_path
 ):

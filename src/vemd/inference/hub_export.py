@@ -3,7 +3,7 @@
 The folder holds the model file as it is (``model.pt``, what ``hf://ORG/NAME`` loads:
 :mod:`vemd.hub`) and ``README.md``, a Hugging Face model card: the metadata of vemd's own card
 (:func:`vemd.card.card_data`: library, tags, the training dataset, the metrics the model was
-measured with, its facts), with the license and what the model file says (its system, its
+measured with, its facts, absolute paths cut to their last part), with the license and what the model file says (its system, its
 pipeline, synthetic training data) added, above a usage note and the body of that card (from
 the facts of the ``MODEL_CARD.md`` beside the model file; a short card from the model file alone
 where there is none). Both files are written under temporary names, then renamed.
@@ -14,10 +14,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from vemd.card import DEFAULT_LICENSE
 from vemd.errors import VemdError
 
 CARD_FILE = "README.md"
-DEFAULT_LICENSE = "other"  # the weights' terms follow their training data's: the user says which
 EXPORTED = {"model.pt", CARD_FILE}  # what a folder may already hold to be written over
 
 
@@ -57,8 +57,10 @@ def model_card(artifact, *, license: str = DEFAULT_LICENSE):
 
     from vemd.card import LIBRARY, TAGS, card_body, card_data, read_facts
 
-    facts = read_facts(artifact.path)
-    data = card_data(facts) if facts else ModelCardData(library_name=LIBRARY, tags=list(TAGS))
+    facts = public_facts(read_facts(artifact.path))
+    data = (
+        card_data(facts) if facts else ModelCardData(license=license, library_name=LIBRARY, tags=list(TAGS))
+    )
     tags = [*data.tags, artifact.system.kind, artifact.capabilities.mode]
     if artifact.caveat:  # trained on drawn scenes: said in the metadata too, not only in the text
         tags.append("synthetic-data")
@@ -69,6 +71,18 @@ def model_card(artifact, *, license: str = DEFAULT_LICENSE):
         data.datasets = [artifact.cfg.data.name]
     body = card_body(facts) if facts else _short_card(artifact)
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{_usage()}\n{body}")
+
+
+def public_facts(facts):
+    """``facts`` with every absolute path cut to its last part (``/home/ana/data/vgaf`` → ``vgaf``):
+    a card on the Hub names the dataset, not the folders of the machine that trained the model."""
+    if isinstance(facts, dict):
+        return {key: public_facts(value) for key, value in facts.items()}
+    if isinstance(facts, list):
+        return [public_facts(value) for value in facts]
+    if isinstance(facts, str) and len(facts) > 1 and Path(facts).is_absolute():
+        return Path(facts).name
+    return facts
 
 
 def _usage() -> str:

@@ -3,9 +3,10 @@
 Endpoints:
 
 - ``POST /v1/predict``: a multipart upload, field ``file`` (an image or a video), optional
-  ``window`` and ``stride`` seconds (form fields or query parameters). 200: the object
-  ``vemd predict --json`` prints as a result (:meth:`GroupEmotion.to_dict`), with ``input``
-  the uploaded file's name (its basename).
+  ``window`` and ``stride`` seconds (form fields or query parameters). 200: the line
+  ``vemd predict --json`` prints as a result (``"type": "result"``, then
+  :meth:`GroupEmotion.to_dict` with numbers rounded as there), with ``input`` the uploaded
+  file's name (its basename).
 - ``GET /v1/health``, ``GET /v1/model`` (classes, mode, input size, frames, window, limits,
   device and precision with the reason it was chosen,
   vemd version, ``caveat``: one line when the model was trained on the built-in synthetic
@@ -272,7 +273,7 @@ def _predict(
         raise RequestError(
             500, f"{name}: the model could not predict this input ({type(err).__name__})"
         ) from None
-    return replace(result, input=name).to_dict()
+    return {"type": "result", **replace(result, input=name).to_dict(rounded=True)}
 
 
 def _seconds(value, name: str) -> float | None:
