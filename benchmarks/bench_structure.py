@@ -16,8 +16,9 @@ sr-heatmap-*, sr-pq-*      Table 5: the SR is also fed to the emotion decoder
                            ``--modalities-base``, decodes the body)
 =========================  =====================================================================
 
-Heatmap cells keep the quickstart's weight of 30 on the (sparse) body heatmaps and give face maps
-the same; PersonQuery cells use 12 queries per modality (SynthGroups' most people in a scene, the
+Every structural cell decodes the body (the quickstart decodes body and face) unless its
+``-face``/``-bodyface`` suffix says otherwise. Heatmap cells keep the quickstart's weight of 30
+on the (sparse) heatmaps; PersonQuery cells use 12 queries per modality (SynthGroups' most people in a scene, the
 paper's Q_max), a 64-wide 2-layer decoder (the ``tiny`` recipe's) and the paper's PersonQuery
 weight (``loss.body=null`` → 0.1). The learning rate is the quickstart's in every cell, so a
 row differs from another only in its structure. Raw SR with heatmaps makes the emotion decoder's
@@ -65,8 +66,10 @@ REFERENCE = "ve-sd"  # the McNemar column compares every cell with this one
 DATA_SEED = 0
 
 # Structure-loss weights per decoder (see the module docstring).
-HEATMAP = ["model.decoder=heatmap", "loss.face=30.0"]
+BODY = "model.sr.modalities=[body]"  # the base cells decode the body; the SR-modality cells say theirs
+HEATMAP = [BODY, "model.decoder=heatmap", "loss.face=30.0"]
 PERSONQUERY = [
+    BODY,
     "model.decoder=personquery",
     "model.personquery.num_queries.body=12",
     "model.personquery.num_queries.face=12",

@@ -26,6 +26,8 @@ def test_every_cell_builds_the_model_it_names(name):
     m = cfg.model
     assert m.mode == ("ve-md-sr" if name.startswith("sr-") else name[:5])  # ve-sd, ve-md
     assert m.decoder == ("personquery" if "-pq" in name else "heatmap") or m.mode == "ve-sd"
+    if m.mode != "ve-sd" and not name.endswith(("-face", "-bodyface")):
+        assert m.sr.modalities == ["body"]  # the base cells decode the body, whatever the recipe's
     if m.mode == "ve-md-sr":
         raw = "-raw" in name
         assert (m.sr.projection is None, m.sr.gate, m.sr.norm) == (

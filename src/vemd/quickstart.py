@@ -2,7 +2,7 @@
 
 1. Generate a SynthGroups set (group scenes with exact pose/face annotations).
 2. Train the quickstart recipe: the tiny VE-MD-SR model with the Heatmap decoder (body limb
-   heatmaps learnt as a structural task and fed to the emotion decoder as SR).
+   and face landmark heatmaps learnt as structural tasks and fed to the emotion decoder as SR).
 3. Evaluate it on the validation split (on which the checkpoint was selected) and on a held-out
    test split of the same size (metrics, confusion matrix, SR heatmaps).
 4. Predict the group emotion of a generated video whose mood changes over time.

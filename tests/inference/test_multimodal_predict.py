@@ -237,4 +237,4 @@ def test_vemd_serve_predicts_an_upload_with_its_audio(files, media, heard, tmp_p
     with TestClient(create_app(mm_file, tmp_dir=tmp_path / "uploads", window=1.0)) as client:
         response = client.post("/v1/predict", files={"file": ("sound.mp4", path.read_bytes())})
     assert response.status_code == 200, response.text
-    assert response.json() == {**heard.to_dict(), "input": "sound.mp4"}
+    assert response.json() == {"type": "result", **heard.to_dict(rounded=True), "input": "sound.mp4"}

@@ -364,5 +364,5 @@ def test_the_service_answers_valence_and_arousal(fitted, tmp_path):
         answer = client.post("/v1/predict", files={"file": ("scene.png", handle, "image/png")})
     assert answer.status_code == 200
     body = answer.json()
-    assert set(body) == {"input", "duration", "valence", "arousal", "windows"}
+    assert set(body) == {"type", "input", "duration", "valence", "arousal", "windows"}
     assert -1 <= body["valence"] <= 1 and -1 <= body["arousal"] <= 1
