@@ -144,7 +144,10 @@ def test_a_prediction_imports_only_what_the_core_installs(tmp_path):
 
 def test_the_version_is_one_everywhere():
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
-    assert re.search(r"^## \[?([\w.]+)", changelog, re.M).group(1) == __version__  # the newest entry first
+    # the newest released entry first, below an optional "Unreleased" section (Keep a Changelog)
+    released = re.findall(r"^## \[?([\w.]+)", changelog, re.M)
+    assert [v for v in released if v.lower() != "unreleased"][0] == __version__
+    assert all(v.lower() != "unreleased" for v in released[1:])  # only on top
     citation = (ROOT / "CITATION.cff").read_text(encoding="utf-8")
     assert re.search(r"^version: ([\w.]+)$", citation, re.M).group(1) == __version__
 
