@@ -36,8 +36,14 @@ def test_quickstart_runs_every_step_and_writes_its_report(tmp_path, capsys):
     assert len(summary["demo_video"]["windows"]) == 3 == len(summary["demo_video"]["truth"])
     report = (out / "report.md").read_text()
     assert "ve-md-sr" in report and "SR fed to the emotion decoder" in report
-    # the quickstart model keeps its structural decoders, so the report shows their heatmaps
-    for figure in ("eval/confusion.png", "eval/sr_heatmaps.png", "training_curves.png"):
+    # the quickstart model keeps its structural decoders, so the report shows their heatmaps, one
+    # figure per SR modality (body, then face)
+    for figure in (
+        "eval/confusion.png",
+        "eval/sr_heatmaps.png",
+        "eval/sr_heatmaps_face.png",
+        "training_curves.png",
+    ):
         assert f"({figure})" in report and (out / figure).stat().st_size > 0
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report):  # every figure the report shows exists
         assert (out / link).is_file(), link

@@ -5,7 +5,7 @@ Writes into the output folder: ``metrics.json``, ``predictions.csv``, ``confusio
 counted: :mod:`vemd.eval.group_size`), the resolved ``config.yaml``, and for VE-MD-SR
 heatmap models asked for it (``save_frames``, ``vemd test --save-frames``) ``sr_heatmaps.png``
 (predicted vs. target SR maps over a few test frames, shown under them, as the paper's
-Figure 8). Nothing else: the model card changes only with ``record`` (``vemd test --record``).
+Figure 8; the first SR modality's, then ``sr_heatmaps_<modality>.png`` for each other one). Nothing else: the model card changes only with ``record`` (``vemd test --record``).
 
 A model with a valence head (``model.valence_head``) adds its valence to ``predictions.csv``;
 on a split with valence targets (MER2023) ``metrics.json`` gains ``valence_mse``,
@@ -60,14 +60,14 @@ def evaluate_vemd(artifact, options) -> dict:
         log.warning(
             "class names of %s differ from the model's: %s vs %s", index.root, index.class_names, class_names
         )
-    ids, labels, probs, valence, valence_true, figure = [], [], [], [], [], None
+    ids, labels, probs, valence, valence_true, figures = [], [], [], [], [], {}
     for batch in map(usable, eval_loader(cfg, dataset)):
         if batch is None:
             continue
         with run.autocast():
             output = model.classify(model.preprocess(batch["frames"].to(device)))
-        if sr_figure and figure is None:
-            figure = _sr_pairs(output, batch, cfg.model.sr.modalities[0])
+        if sr_figure and not figures:  # the first batch's frames, one figure per modality
+            figures = {name: _sr_pairs(output, batch, name) for name in cfg.model.sr.modalities}
         logits = output.logits
         if output.valence is not None:
             valence.append(output.valence.float().cpu().numpy())
@@ -110,15 +110,14 @@ def evaluate_vemd(artifact, options) -> dict:
     write_metrics_json(out / "metrics.json", metrics, {"split": split, "checkpoint": str(checkpoint)})
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
     plot_confusion(np.asarray(metrics["confusion"]), class_names, out / "confusion.png")
-    if figure is not None:
-        predicted, target, frames, titles = figure
+    for number, (name, (predicted, target, frames, titles)) in enumerate(figures.items()):
         plot_sr_heatmaps(
             predicted,
             target,
-            out / "sr_heatmaps.png",
+            out / ("sr_heatmaps.png" if number == 0 else f"sr_heatmaps_{name}.png"),
             frames=frames,
             column_titles=titles,
-            title=f"{cfg.model.sr.modalities[0]} SR: target vs predicted",
+            title=f"{name} SR: target vs predicted",
         )
     run.add_to_card(metrics)
     return {**metrics, "split": split, "report": str(out)}
