@@ -236,7 +236,7 @@ def run_stage(
     if not trainer.interrupted:
         # last.ckpt is otherwise only as new as the last periodic save: saving the finished state
         # makes a rerun with --resume a no-op instead of retraining the tail of the last epoch
-        trainer.save_checkpoint(last, weights_only=False)  # the full training state
+        trainer.save_checkpoint(last)  # the full training state
         if selection.best_model_score is None:
             _validate_final_model(trainer, module, eval_loader(cfg, val_set), folder / "best.ckpt")
     best = selection.best_model_path or str(last)
@@ -262,7 +262,7 @@ def _validate_final_model(trainer, module, loader, path: Path) -> None:
     selection.best_model_score = selection.kth_value = score
     selection.best_model_path = selection.kth_best_model_path = str(path)
     selection.best_k_models = {str(path): score}
-    trainer.save_checkpoint(path, weights_only=False)
+    trainer.save_checkpoint(path)
 
 
 def _resume_point(path: Path, cfg: Config) -> tuple[int, dict | None]:
