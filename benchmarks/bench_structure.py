@@ -18,10 +18,10 @@ sr-heatmap-*, sr-pq-*      Table 5: the SR is also fed to the emotion decoder
 
 Every structural cell decodes the body (the quickstart decodes body and face) unless its
 ``-face``/``-bodyface`` suffix says otherwise. Heatmap cells keep the quickstart's weight of 30
-on the (sparse) heatmaps; PersonQuery cells use 12 queries per modality (SynthGroups' most people in a scene, the
-paper's Q_max), a 64-wide 2-layer decoder (the ``tiny`` recipe's) and the paper's PersonQuery
-weight (``loss.body=null`` → 0.1). The learning rate is the quickstart's in every cell, so a
-row differs from another only in its structure. Raw SR with heatmaps makes the emotion decoder's
+on the (sparse) heatmaps; PersonQuery cells use 12 queries per modality (SynthGroups' most
+people in a scene, the paper's Q_max), a 64-wide 2-layer decoder (the ``tiny`` recipe's) and
+the paper's PersonQuery weight (``loss.body=null`` → 0.1). The learning rate is the
+quickstart's in every cell, so a row differs from another only in its structure. Raw SR with heatmaps makes the emotion decoder's
 frame embedding 2·32 + 56² = 3,200 wide (the quickstart's 4 heads divide it): that cell has ~43 M
 parameters against ~1.2 M, and each of its runs keeps ~1.2 GB on disk (model.pt 0.17 GB, best
 and last checkpoints with the optimizer state 0.5 GB each); ``--modalities-base sr-heatmap-raw``

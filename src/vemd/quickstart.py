@@ -253,8 +253,10 @@ def _report(cfg, summary: dict, metrics: dict, prediction: dict, has_sr_figure: 
         f"{c} {100 * v['recall']:.1f} %" for c, v in metrics["per_class"].items() if v["recall"] is not None
     )
     t = summary["timings_s"]
+    from vemd.eval.evaluate import sr_figure_name
+
     sr_figure = "".join(
-        f"![{name} SR heatmaps](eval/{'sr_heatmaps' if number == 0 else f'sr_heatmaps_{name}'}.png)\n\n"
+        f"![{name} SR heatmaps](eval/{sr_figure_name(number, name)})\n\n"
         for number, name in enumerate(cfg.model.sr.modalities if has_sr_figure else [])
     )
     structure = "SR fed to the emotion decoder:" if cfg.model.mode == "ve-md-sr" else "auxiliary structure:"

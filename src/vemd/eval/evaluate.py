@@ -5,7 +5,9 @@ Writes into the output folder: ``metrics.json``, ``predictions.csv``, ``confusio
 counted: :mod:`vemd.eval.group_size`), the resolved ``config.yaml``, and for VE-MD-SR
 heatmap models asked for it (``save_frames``, ``vemd test --save-frames``) ``sr_heatmaps.png``
 (predicted vs. target SR maps over a few test frames, shown under them, as the paper's
-Figure 8; the first SR modality's, then ``sr_heatmaps_<modality>.png`` for each other one). Nothing else: the model card changes only with ``record`` (``vemd test --record``).
+Figure 8; the first SR modality's, then ``sr_heatmaps_<modality>.png`` for each other one:
+:func:`sr_figure_name`). Nothing else: the model card changes only with ``record``
+(``vemd test --record``).
 
 A model with a valence head (``model.valence_head``) adds its valence to ``predictions.csv``;
 on a split with valence targets (MER2023) ``metrics.json`` gains ``valence_mse``,
@@ -114,13 +116,19 @@ def evaluate_vemd(artifact, options) -> dict:
         plot_sr_heatmaps(
             predicted,
             target,
-            out / ("sr_heatmaps.png" if number == 0 else f"sr_heatmaps_{name}.png"),
+            out / sr_figure_name(number, name),
             frames=frames,
             column_titles=titles,
             title=f"{name} SR: target vs predicted",
         )
     run.add_to_card(metrics)
     return {**metrics, "split": split, "report": str(out)}
+
+
+def sr_figure_name(number: int, modality: str) -> str:
+    """The SR figure of the ``number``-th SR modality: ``sr_heatmaps.png`` for the first (the name
+    single-modality models have always written), ``sr_heatmaps_<modality>.png`` after it."""
+    return "sr_heatmaps.png" if number == 0 else f"sr_heatmaps_{modality}.png"
 
 
 def valence_metrics(y_true: np.ndarray, y_pred: np.ndarray, f1_weighted: float) -> dict:

@@ -3,8 +3,9 @@
 The folder holds the model file as it is (``model.pt``, what ``hf://ORG/NAME`` loads:
 :mod:`vemd.hub`) and ``README.md``, a Hugging Face model card: the metadata of vemd's own card
 (:func:`vemd.card.card_data`: library, tags, the training dataset, the metrics the model was
-measured with, its facts, absolute paths cut to their last part), with the license and what the model file says (its system, its
-pipeline, synthetic training data) added, above a usage note and the body of that card (from
+measured with, its facts, absolute paths cut to their last part), with the license and what
+the model file says (its system, its pipeline, synthetic training data) added, above a usage
+note and the body of that card (from
 the facts of the ``MODEL_CARD.md`` beside the model file; a short card from the model file alone
 where there is none). Both files are written under temporary names, then renamed.
 """
