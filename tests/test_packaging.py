@@ -79,23 +79,25 @@ def test_all_holds_every_extra_the_commands_use():
 
 
 def _core_closure() -> set[str]:
-    """The distributions the core requirements bring, as installed here (markers evaluated)."""
-    seen: set[str] = set()
-    todo = [req.name for req in _third_party()]
+    """The distributions the core requirements bring, as installed here (markers evaluated, and
+    the extras a requirement asks for followed: torch's ``cuda-toolkit[cufile, …]``)."""
+    seen: set[tuple[str, str]] = set()
+    todo = [(req.name, extra) for req in _third_party() for extra in ("", *req.extras)]
     while todo:
-        name = canonicalize_name(todo.pop())
-        if name in seen:
+        name, extra = todo.pop()
+        name = canonicalize_name(name)
+        if (name, extra) in seen:
             continue
-        seen.add(name)
+        seen.add((name, extra))
         try:
             requires = metadata.requires(name) or []
         except metadata.PackageNotFoundError:
             continue
         for line in requires:
             req = Requirement(line)
-            if req.marker is None or req.marker.evaluate({"extra": ""}):
-                todo.append(req.name)
-    return seen
+            if req.marker is None or req.marker.evaluate({"extra": extra}):
+                todo += [(req.name, wanted) for wanted in ("", *req.extras)]
+    return {name for name, _ in seen}
 
 
 # Records the top-level modules that vemd's own modules import (what third-party packages import
@@ -152,9 +154,11 @@ def test_the_version_is_one_everywhere():
     assert re.search(r"^version: ([\w.]+)$", citation, re.M).group(1) == __version__
 
 
-def test_the_wheel_carries_the_package_data_and_the_licence(tmp_path):
-    """Built from a copy of the sources (a build writes beside them), without fetching anything."""
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """vemd's wheel, built from a copy of the sources (a build writes beside them), fetching nothing."""
     pytest.importorskip("setuptools", minversion="77")
+    tmp_path = tmp_path_factory.mktemp("wheel")
     source = tmp_path / "source"
     shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ("pyproject.toml", "README.md", "LICENSE"):
@@ -164,9 +168,73 @@ def test_the_wheel_carries_the_package_data_and_the_licence(tmp_path):
         [sys.executable, "-m", "pip", *build], cwd=source, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    (wheel,) = tmp_path.glob("vemd-*.whl")
+    (built,) = tmp_path.glob("vemd-*.whl")
+    return built
+
+
+def test_the_wheel_carries_the_package_data_and_the_licence(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"vemd/py.typed", "vemd/configs/tiny.yaml", "vemd/serve/static/index.html"} <= names
     assert any(n.startswith("vemd/configs/paper/") and n.endswith(".yaml") for n in names)
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert (ROOT / "src" / "vemd" / "py.typed").exists()
+
+
+def _link_distributions(names: set[str], site: Path) -> int:
+    """Links every file that pip recorded for the installed distributions ``names`` into ``site``:
+    the same packages as a fresh install of them would give, without unpacking them again."""
+    linked = 0
+    for dist in metadata.distributions():
+        if canonicalize_name(dist.metadata["Name"]) not in names:
+            continue
+        for file in dist.files or []:
+            if file.parts[0] == "..":  # console scripts, outside site-packages
+                continue
+            source, target = Path(dist.locate_file(file)), site / file
+            if source.exists() and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.symlink_to(source)
+                linked += 1
+    return linked
+
+
+@pytest.mark.slow
+def test_the_core_alone_installs_and_predicts(tmp_path, wheel):
+    """A fresh virtual environment that holds the core's distributions and nothing else (no
+    Lightning, no extras), vemd installed into it from the wheel without fetching anything:
+    ``pip check`` finds every requirement met and ``vemd predict VIDEO --ckpt model.pt`` runs."""
+    venv = tmp_path / "core"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    core = _core_closure()
+    assert "pytorch-lightning" not in core and "torch" in core
+    assert _link_distributions(core, Path(purelib)) > 1000
+    pip = [sys.executable, "-m", "pip", "--python", str(python)]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(HF_HUB_OFFLINE="1", PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    done = subprocess.run(
+        [*pip, "install", "-q", "--no-deps", str(wheel)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = subprocess.run([*pip, "check"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"the core's requirements are not met: {done.stdout}{done.stderr}"
+    isolated = subprocess.run(
+        [python, "-c", "import pytorch_lightning"], env=env, capture_output=True, timeout=60
+    )
+    assert isolated.returncode != 0  # the training stack is not there to be imported by accident
+
+    cfg, model = tiny_model("data.name=folder", "model.vit.enabled=false")
+    write_model_file(tmp_path / "model.pt", to_dict(cfg), model.inference_state_dict())
+    video = bad_media.video(tmp_path, 30, fps=10)
+    predict = [venv / "bin" / "vemd", "predict", str(video), "--ckpt", "model.pt", "--window", "1", "--json"]
+    done = subprocess.run(
+        [*predict, "--out", "out"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["type"] == "result" and len(result["probs"]) == cfg.model.num_classes
+    assert list((tmp_path / "out").glob("timeline-*.png"))
