@@ -150,11 +150,13 @@ def write_model_file(
     state_dict: Mapping,
     extra: dict | None = None,
     weights: list[str] | None = None,
+    trained_on: dict | None = None,
 ) -> Path:
     """Write a model file atomically (a unique temporary name, then a rename), with the record
-    of its training data (:func:`training_data`). ``weights``: the names in ``state_dict`` that
-    are trained weights (default: every tensor); one holding NaN or inf is refused, nothing is
-    written. Buffers left out of ``weights`` may hold NaN by design (a not-fitted sentinel)."""
+    of its training data (``trained_on``, or :func:`training_data` of ``config``). ``weights``:
+    the names in ``state_dict`` that are trained weights (default: every tensor); one holding
+    NaN or inf is refused, nothing is written. Buffers left out of ``weights`` may hold NaN by
+    design (a not-fitted sentinel)."""
     import torch
 
     path = Path(path)
@@ -169,7 +171,7 @@ def write_model_file(
         "class_names": [str(c) for c in class_names],
         "state_dict": dict(state_dict),
         "extra": dict(extra or {}),
-        "training_data": training_data(config),
+        "training_data": dict(trained_on) if trained_on is not None else training_data(config),
     }
     atomic_write(path, lambda handle: torch.save(payload, handle))
     return path

@@ -16,13 +16,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from huggingface_hub import ModelCard
 from tests.models.helpers import tiny_model
 
 from vemd.card import add_evaluation, fit_facts, read_facts, write_model_card
 from vemd.cli import main
+from vemd.config import to_dict
 from vemd.hub import parse
-from vemd.model_file import CheckpointError
+from vemd.model_file import CheckpointError, read_model_file, write_model_file
 from vemd.systems import load_artifact
 
 CLI = "import sys; from vemd.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -112,9 +114,15 @@ def test_predict_cli_reads_the_environment(model_file, hub_cache, tmp_path):
 
 
 def _with_card(model_file: Path, folder: Path) -> Path:
-    """A copy of the model file with a MODEL_CARD.md as vemd fit and vemd test --record leave it."""
-    path = _folder_of(model_file, folder) / "model.pt"
+    """The model file trained on ``folder/datasets/meetings``, with a MODEL_CARD.md as vemd fit
+    and vemd test --record leave it."""
     cfg, _ = tiny_model("data.name=folder", f"data.root={folder / 'datasets' / 'meetings'}")
+    folder.mkdir()
+    file = read_model_file(model_file)
+    path = write_model_file(
+        folder / "model.pt", config=to_dict(cfg), class_names=file.class_names, state_dict=file.state_dict,
+        system=file.system, extra=file.extra,
+    )  # fmt: skip
     validation = {"monitor": "val/accuracy", "score": 0.5, "ci95": [0.3, 0.7]}
     write_model_card(
         path, fit_facts(cfg, ["a", "b", "c"], sizes={"train": 8, "val": 4}, validation=validation)
@@ -131,7 +139,15 @@ def test_export_hf_writes_a_folder_that_loads_back_by_name(model_file, hub_cache
     )
     assert "hf upload" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "model.pt"]
-    assert (out / "model.pt").read_bytes() == model.read_bytes()
+    # the same model, without the folders of the machine that trained it
+    exported, original = read_model_file(out / "model.pt"), read_model_file(model)
+    assert exported.config["data"]["root"] == "meetings" and str(tmp_path) not in repr(exported.config)
+    assert exported.config == {**original.config, "data": {**original.config["data"], "root": "meetings"}}
+    assert exported.state_dict.keys() == original.state_dict.keys()
+    assert all(torch.equal(exported.state_dict[k], v) for k, v in original.state_dict.items())
+    assert (exported.system, exported.class_names, exported.extra, exported.training_data) == (
+        original.system, original.class_names, original.extra, original.training_data
+    )  # fmt: skip
 
     card = ModelCard.load(out / "README.md")
     meta = card.data.to_dict()

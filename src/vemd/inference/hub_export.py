@@ -1,7 +1,10 @@
 """``vemd export --format hf``: a folder to upload to the Hugging Face Hub as a model repository.
 
-The folder holds the model file as it is (``model.pt``, what ``hf://ORG/NAME`` loads:
-:mod:`vemd.hub`) and ``README.md``, a Hugging Face model card: the metadata of vemd's own card
+The folder holds the model file (``model.pt``, what ``hf://ORG/NAME`` loads: :mod:`vemd.hub`)
+with the same weights, classes and training-data record, its config and facts with every
+absolute path cut to its last part (the dataset's folder, the run folder: nothing a model
+needs to load, and nothing the Hub should learn about the machine that trained it), and
+``README.md``, a Hugging Face model card: the metadata of vemd's own card
 (:func:`vemd.card.card_data`: library, tags, the training dataset, the metrics the model was
 measured with, its facts, absolute paths cut to their last part), with the license and what
 the model file says (its system, its pipeline, synthetic training data) added, above a usage
@@ -12,7 +15,6 @@ where there is none). Both files are written under temporary names, then renamed
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from vemd.card import DEFAULT_LICENSE
@@ -29,7 +31,7 @@ def export_hf(
     model's outputs). One-line VemdError for a bad model file, an ``out`` that is a file, or a
     folder holding anything else."""
     from vemd.hub import FILENAME
-    from vemd.io import atomic_write, atomic_write_text
+    from vemd.io import atomic_write_text
     from vemd.systems import load_artifact
 
     out = Path(out)
@@ -44,11 +46,28 @@ def export_hf(
         raise VemdError(f"{target}: is the model file itself; give another --out")
     out.mkdir(parents=True, exist_ok=True)
     card = model_card(artifact, license=license or DEFAULT_LICENSE)
-    with open(artifact.path, "rb") as source:
-        atomic_write(target, lambda handle: shutil.copyfileobj(source, handle))
+    public_model_file(artifact.path, target)
     atomic_write_text(out / CARD_FILE, str(card))
     outputs = tuple(artifact.class_names) if artifact.capabilities.classes else ("valence", "arousal")
     return sum((out / name).stat().st_size for name in EXPORTED), outputs
+
+
+def public_model_file(source: str | Path, target: Path) -> Path:
+    """``source`` written again at ``target`` with :func:`public_facts` of its config and extra;
+    weights, class names, system and training-data record as they are."""
+    from vemd.model_file import read_model_file, write_model_file
+
+    file = read_model_file(source)
+    return write_model_file(
+        target,
+        system=file.system,
+        config=public_facts(file.config),
+        class_names=file.class_names,
+        state_dict=file.state_dict,
+        extra=public_facts(file.extra),
+        weights=[],  # checked when the file was written and again when it was read
+        trained_on=file.training_data,
+    )
 
 
 def model_card(artifact, *, license: str = DEFAULT_LICENSE):
