@@ -437,8 +437,45 @@ class EmotiW20Config:
 
 
 FACE_SOURCES = ("detect", "cropped_aligned", "none")  # what the ABAW 2024 static model sees
-EMBEDDING_SCALINGS = ("minmax", "layernorm")  # the dynamic model's input normalisation
+EMBEDDING_SCALINGS = ("minmax", "minmax_video", "layernorm")  # the dynamic model's input normalisation
 POSITION_ENCODINGS = ("sinusoidal", "learnt")
+AUDIO_HEADS = ("v1", "v2", "v3")  # ABAW 2024 §3.1: AudioModelV1 (GRU), V2 / V3 (transformer)
+VOICE_ACTIVITY = ("mouth", "none")
+FUSION_MEMBERS = ("dynamic", "kelm", "audio")  # the models ABAW 2024's decision fusion may weigh (§3.3)
+PDEM = "audeering/wav2vec2-large-robust-12-ft-emotion-msp-dim"  # ABAW 2024 §3.1: the audio backbone
+
+
+@dataclass
+class ABAW24AudioConfig:
+    """The ABAW 2024 audio model (its §3.1, §4.2.1): a speech encoder, its top layers
+    fine-tuned, with a GRU or transformer head, on 4-s windows every 2 s of the audio."""
+
+    enabled: bool = False
+    head: str = "v3"  # v1: two GRU layers of 256 | v2: two transformer layers, 32 heads | v3: 16 heads
+    encoder: str = PDEM  # a wav2vec2 model: hub name in the Hugging Face cache, or a local folder
+    random_encoder: dict[str, Any] | None = None  # a Wav2Vec2Config's keys: random weights (tests)
+    # encoder layers fine-tuned from the top (null: the head's, §3.1: v1 and v2 2, v3 4)
+    finetune_layers: int | None = None
+    window_s: float = 4.0  # §4.2.1: 4-s windows
+    step_s: float = 2.0  # with a step of 2 s
+    gru_dim: int = 256  # §3.1: AudioModelV1's GRU layers
+    cnn_channels: int = 256  # the 1-D CNN aggregating the time axis (the paper gives no size)
+    fc_dim: int = 128  # the first of the two fully connected layers (compression)
+    dropout: float = 0.1
+    loss: str = "ccc"  # as the dynamic model's
+    train: StageTrainConfig = field(default_factory=lambda: StageTrainConfig("adamw", 1e-4, 0.0, 8, 20, 5))
+    # §4.2.1 augmentation, each drawn per window with its probability (0: off): polarity
+    # inversion, white noise at noise_snr_db, a gain drawn in ±gain_db
+    polarity_prob: float = 0.0
+    noise_prob: float = 0.0
+    noise_snr_db: float = 20.0
+    gain_prob: float = 0.0
+    gain_db: float = 6.0
+    # §4.2.1: a window is voiced (trained and scored) when the MediaPipe mouth opening of at least
+    # voiced_fraction of its sampled frames reaches mouth_open (mouth) | every window (none)
+    voice_activity: str = "none"
+    mouth_open: float = 0.05  # inner-lip gap over mouth width
+    voiced_fraction: float = 0.3
 
 
 @dataclass
@@ -468,7 +505,8 @@ class ABAW24Config:
     dynamic_layers: int = 2
     dynamic_heads: int = 4
     dynamic_dropout: float = 0.1
-    # §4.2.2: minmax (each feature scaled by its training-set min and max) | layernorm
+    # §4.2.2: minmax (each feature scaled by its training-set min and max) | minmax_video (by its
+    # min and max over the frames of its own video, at training and prediction) | layernorm
     dynamic_scaling: str = "layernorm"
     dynamic_position: str = "learnt"  # §4.4: sinusoidal (Vaswani et al.'s, its ref. [62]) | learnt
     dynamic: StageTrainConfig = field(
@@ -493,6 +531,10 @@ class ABAW24Config:
     fusion: str = "dirichlet"  # dirichlet | random_forest | none (dynamic model alone)
     fusion_samples: int = 1000  # Dirichlet weight draws
     smoothing_s: float = 0.5  # Hamming window of the timeline at the video's frame rate
+    # §3.3, Table 5: the models the fusion weighs; audio needs audio.enabled (Sys 2: dynamic,
+    # audio; Sys 3 and 4: dynamic, audio, kelm)
+    fusion_members: list[str] = field(default_factory=lambda: ["dynamic", "kelm"])
+    audio: ABAW24AudioConfig = field(default_factory=ABAW24AudioConfig)
 
 
 @dataclass
@@ -1016,6 +1058,47 @@ def _abaw24_problems(cfg: Config) -> list[str]:
         problems.append(
             f"system.abaw24.faces=cropped_aligned reads AffWild2's face crops: data.name={cfg.data.name}"
         )
+    return problems + _abaw24_audio_problems(a)
+
+
+def _abaw24_audio_problems(a: ABAW24Config) -> list[str]:
+    """The checks of the audio model and of the fusion's members (ABAW 2024 §3.1, §3.3)."""
+    au, members = a.audio, a.fusion_members
+    problems = []
+    if not members or len(set(members)) != len(members) or any(m not in FUSION_MEMBERS for m in members):
+        problems.append(
+            f"system.abaw24.fusion_members={members!r}: expected distinct names from {', '.join(FUSION_MEMBERS)}"
+        )
+    if not au.enabled and list(members) != ["dynamic", "kelm"]:
+        problems.append(
+            f"system.abaw24.fusion_members={members!r}: without the audio model the fusion weighs "
+            "[dynamic, kelm] (set system.abaw24.audio.enabled=true for audio)"
+        )
+    if au.enabled and "audio" not in members:
+        problems.append("system.abaw24.audio.enabled trains an audio model: add audio to fusion_members")
+    if not au.enabled:
+        return problems
+    problems += [
+        *_stage_problems("system.abaw24.audio.train", au.train),
+        *_one_of("system.abaw24.audio.head", au.head, AUDIO_HEADS),
+        *_one_of("system.abaw24.audio.loss", au.loss, REGRESSION_LOSSES),
+        *_one_of("system.abaw24.audio.voice_activity", au.voice_activity, VOICE_ACTIVITY),
+        *_positive("system.abaw24.audio.window_s", au.window_s),
+        *_positive("system.abaw24.audio.step_s", au.step_s),
+        *_at_least("system.abaw24.audio.gru_dim", au.gru_dim, 1),
+        *_at_least("system.abaw24.audio.cnn_channels", au.cnn_channels, 1),
+        *_at_least("system.abaw24.audio.fc_dim", au.fc_dim, 1),
+        *_non_negative("system.abaw24.audio.mouth_open", au.mouth_open),
+    ]
+    if au.finetune_layers is not None and au.finetune_layers < 0:
+        problems.append(f"system.abaw24.audio.finetune_layers={au.finetune_layers}: expected >= 0 or null")
+    for name in ("polarity_prob", "noise_prob", "gain_prob", "voiced_fraction"):
+        if not 0 <= getattr(au, name) <= 1:
+            problems.append(
+                f"system.abaw24.audio.{name}={getattr(au, name)}: expected a probability in [0, 1]"
+            )
+    if not 0 <= au.dropout < 1:
+        problems.append("system.abaw24.audio.dropout must lie in [0, 1)")
     return problems
 
 

@@ -77,10 +77,10 @@ class SquareFinder:
         return np.zeros((0, 4)) if k in self.blind else np.array([[20 * k, 20, 20 * k + 16, 36]], np.float32)
 
 
-def _dataset(root, boxes: FaceBoxes, margin: int = 4) -> FaceClipDataset:
+def _dataset(root, boxes: FaceBoxes, margin: int = 4, size: int = SIZE) -> FaceClipDataset:
     record = ClipRecord("clip", "test", "neutral", "clip", valence=0.5, arousal=-0.5)
     return FaceClipDataset(
-        [record], root, ["neutral"], frames=4, image_size=SIZE, faces="detect", margin=margin, boxes=boxes
+        [record], root, ["neutral"], frames=4, image_size=size, faces="detect", margin=margin, boxes=boxes
     )
 
 
@@ -269,3 +269,90 @@ def test_vemd_test_of_a_model_of_faces_reads_faces_and_keeps_their_boxes_beside_
     evaluate_abaw24(load_artifact(path), TestOptions(out_dir=tmp_path / "report"))
     assert len(searched) == 12 * 4  # every sampled frame of the 12 test clips, once
     assert list((tmp_path / "abaw24" / "faces").rglob("*.safetensors"))
+
+
+# ---- vemd predict of a model of faces --------------------------------------------------------------
+
+
+def _faces_model(tmp_path, *overrides: str):
+    """A tiny untrained model of detected faces (64-px input), written to a model file."""
+    from tests.systems.conftest import ABAW24_TINY
+
+    from vemd.systems import SYSTEMS
+    from vemd.systems.common import save_system
+
+    cfg = load_config(ABAW24_RECIPE, [*ABAW24_TINY, "system.abaw24.faces=detect", *overrides])
+    torch.manual_seed(0)
+    return save_system(
+        SYSTEMS["abaw24"].build(cfg), cfg, ["negative", "neutral", "positive"], tmp_path / "model.pt"
+    )
+
+
+def _model_input(monkeypatch) -> list[torch.Tensor]:
+    """Every batch of frames (B, T, 3, S, S) the predictor gives the ABAW 2024 model."""
+    from vemd.systems.abaw24 import ABAW24System
+
+    given, predict = [], ABAW24System.predict_clips
+
+    def record(model, frames, waveforms=None, present=None):
+        given.append(frames.clone())
+        return predict(model, frames, waveforms, present)
+
+    monkeypatch.setattr(ABAW24System, "predict_clips", staticmethod(record))
+    return given
+
+
+def test_vemd_predict_gives_a_model_of_faces_the_faces_training_gave_it(folder_clip, tmp_path, monkeypatch):
+    """The same detector, margin and no-face rule: the predictor's input of a clip is the
+    training dataset's sample of it (frames 0 and 2 without a face take frame 1's box)."""
+    from vemd.inference.predictor import GroupEmotionPredictor
+
+    root, images = folder_clip
+    monkeypatch.setattr("vemd.systems.abaw24.faces.offline_detector", lambda: SquareFinder(blind=(0, 2)))
+    given = _model_input(monkeypatch)
+    predictor = GroupEmotionPredictor(_faces_model(tmp_path), precision="fp32")
+    predictor.predict(root / "clip")
+    trained = _dataset(root, FaceBoxes(detect=SquareFinder(blind=(0, 2))), margin=15, size=64)
+    assert len(given) == 1 and given[0].shape == (1, 4, 3, 64, 64)
+    torch.testing.assert_close(given[0][0], trained[0]["frames"])
+    assert not torch.equal(given[0][0, 3], _resized(images[3], 64))  # not the whole frame
+
+
+def test_vemd_predict_crops_the_face_of_each_frame_of_a_real_clip(tmp_path, monkeypatch):
+    """A real stage clip (640 × 360, 1-2 people) through the offline detector: each frame the
+    model reads is its largest face grown by 15 px and resized, not the frame."""
+    require_annotate_extra()
+    from vemd.data.media import read_frames_at
+    from vemd.inference.predictor import GroupEmotionPredictor
+    from vemd.systems.abaw24.faces import crop, offline_detector
+
+    clip = fixture("videos", "facerec_hamilton_clip.mp4")
+    given = _model_input(monkeypatch)
+    predictor = GroupEmotionPredictor(_faces_model(tmp_path), precision="fp32")
+    windows, _ = predictor.windows(clip)
+    predictor.predict(clip)
+    inputs = torch.cat(given)  # (W, T, 3, 64, 64)
+    assert inputs.shape[:2] == (len(windows), 4)
+    detect, cropped = offline_detector(), 0
+    for window, frames in zip(windows, inputs):
+        for k, image in enumerate(read_frames_at(clip, window.indices)):
+            box = pick_face(detect(image))
+            if box is None:  # takes a neighbour's box: the rule is tested above
+                continue
+            cropped += 1
+            torch.testing.assert_close(frames[k], _resized(crop(image, box, 15), 64))
+            assert not torch.equal(frames[k], _resized(image, 64))
+    assert cropped >= len(windows) * 4 // 2
+
+
+def test_a_model_of_cropped_aligned_faces_is_given_detected_faces_and_says_so(monkeypatch, caplog):
+    from vemd.systems.abaw24.faces import FaceView, face_view
+
+    monkeypatch.setattr("vemd.systems.abaw24.faces.offline_detector", SquareFinder)
+    cfg = load_config(ABAW24_RECIPE, ["data.name=affwild2", "system.abaw24.faces=cropped_aligned"])
+    with caplog.at_level("WARNING"):
+        view = face_view(cfg, 64)
+    assert isinstance(view, FaceView) and view.margin == cfg.system.abaw24.face_margin
+    assert sum("a video has no such crops" in r.message for r in caplog.records) == 1
+    cfg.system.abaw24.faces = "none"
+    assert not isinstance(face_view(cfg, 64), FaceView)

@@ -319,27 +319,24 @@ def test_a_model_file_written_before_these_settings_loads_and_predicts_as_it_did
     assert loaded.cfg.system.abaw24.faces == "none"
 
 
-def test_a_model_of_faces_given_whole_frames_says_so_once(caplog):
-    cfg = load_config(ABAW24_RECIPE, [*ABAW24_TINY])
-    cfg.system.abaw24.faces = "detect"
-    model = SYSTEMS["abaw24"].build(cfg).eval()
-    frames = torch.zeros(1, 4, 3, 64, 64, dtype=torch.uint8)
-    with caplog.at_level("WARNING"):
-        model.predict_clips(frames)
-        model.predict_clips(frames)
-    assert sum("given whole frames" in r.message for r in caplog.records) == 1
-
-
 def test_the_new_settings_are_checked():
     from vemd.config import ConfigError
 
     for overrides, problem in (
         (["system.abaw24.layer_decay=1.5"], "layer_decay=1.5"),
         (["system.abaw24.backbone=plain", "system.abaw24.unfreeze_per_epoch=1"], "no timm layer groups"),
-        (["system.abaw24.dynamic_scaling=per_video_minmax"], "system.abaw24.dynamic_scaling"),
+        (["system.abaw24.dynamic_scaling=per_clip_minmax"], "system.abaw24.dynamic_scaling"),
         (["system.abaw24.dynamic_position=rotary"], "system.abaw24.dynamic_position"),
         (["system.abaw24.embed_dim=0"], "system.abaw24.embed_dim=0"),
         (["system.abaw24.warmup_steps=-1"], "system.abaw24.warmup_steps"),
     ):
         with pytest.raises(ConfigError, match=problem):
             load_config(ABAW24_RECIPE, overrides)
+    # §4.2.2's two scalings: over the training set, and per video
+    for scaling in ("minmax", "minmax_video"):
+        cfg = load_config(ABAW24_RECIPE, [f"system.abaw24.dynamic_scaling={scaling}"])
+        assert SYSTEMS["abaw24"].outputs(cfg).whole_video == (
+            None
+            if scaling == "minmax"
+            else "per-video MinMax scaling, system.abaw24.dynamic_scaling=minmax_video"
+        )

@@ -18,6 +18,14 @@ as the ABAW 2024 system does (its §4.3, :mod:`vemd.inference.smoothing`): the w
 predictions interpolated to every frame of the video, smoothed with a Hamming window of that
 length, and each window read back as the mean of the smoothed series over its frames.
 
+What a model reads of a decoded frame is its system's :class:`~vemd.systems.base.FrameView`:
+the frame resized to the model's input, or, for a model of faces (the ABAW 2024 system), the
+frame's face cropped as training cropped it; either is held in memory only. A model whose
+window predictions depend on the whole video (``Capabilities.whole_video``: the ABAW 2024
+system's per-video MinMax scaling) reads every window of a file or of in-memory frames before
+predicting any (the frames still pass once, the model's first pass keeps what it needs of them);
+a live source, which has no end, is refused in one line.
+
 A truncated video (its header promises more frames than decode, or, without a frame count,
 its frames end well before the duration its header gives) is predicted over the frames that
 decode: the windows beyond them are dropped, ``duration`` is what was read, and one notice
@@ -73,7 +81,6 @@ from vemd.data.media import (
 from vemd.errors import DataError, VemdError
 from vemd.inference.results import PUBLIC_KEYS, VALENCE_KEY, WINDOW_KEYS, GroupEmotion, WindowPrediction
 from vemd.inference.smoothing import smooth_windows
-from vemd.structure.transforms import ClipTransform
 
 __all__ = [
     "PUBLIC_KEYS",
@@ -161,9 +168,8 @@ class GroupEmotionPredictor:
         self.batch_size = batch_size
         self.notify = notify or log.warning
         self._timed: tuple[tuple, SourceInfo, FrameTimes | None] | None = None  # the last file's (_timing)
-        size = self.artifact.image_size
-        self._resize = ClipTransform(None, False, (size, size))
-        _check_batch_pixels(checkpoint, batch_size, self.frames, size)
+        self.view = self.artifact.frame_view()  # a decoded frame → what the model reads of it
+        _check_batch_pixels(checkpoint, batch_size, self.frames, self.artifact.image_size)
 
     # ---- public API -------------------------------------------------------------------------
 
@@ -217,7 +223,8 @@ class GroupEmotionPredictor:
             check_window(fps, "fps")
         info = SourceInfo(len(frames), float(fps or 0.0), "video" if fps else "folder")
         windows, duration = self._windows(info)
-        pairs = ((w, [self._shrink(frames[i]) for i in w.indices]) for w in windows)
+        seen = {i: self.view.frame(frames[i]) for i in sorted({i for w in windows for i in w.indices})}
+        pairs = ((w, self.view.window([seen[i] for i in w.indices])) for w in windows)
         self._video_only("frames in memory")
         timeline = [_emit(on_window, prediction) for _, prediction in self._run(pairs)]
         name = "<array>" if isinstance(source, np.ndarray) else "<frames>"
@@ -242,10 +249,15 @@ class GroupEmotionPredictor:
         """
         from vemd.data.live import iter_live_frames
 
-        held: deque = deque()  # (time, frame at the model's size) of the open windows
+        if self.capabilities.whole_video is not None:
+            raise VemdError(
+                f"{shown(source)}: a live source has no end, and this model needs a whole video "
+                f"({self.capabilities.whole_video}): record it and predict the file"
+            )
+        held: deque = deque()  # (time, the frame's view) of the open windows
         k = 0
         self._video_only("live sources")
-        frames = iter_live_frames(source, format=format, options=options, transform=self._shrink)
+        frames = iter_live_frames(source, format=format, options=options, transform=self.view.frame)
         try:
             for frame in frames:
                 while frame.time >= k * self.stride + self.window:  # window k is complete
@@ -306,7 +318,7 @@ class GroupEmotionPredictor:
             return None
         local = self._sample(len(members), len(members) / max(end - start, 1e-6))  # the measured rate
         window = Window(start, end, local)
-        return self._predict_batch([(window, [members[i] for i in local])])[0][1]
+        return self._predict_batch([(window, self.view.window([members[i] for i in local]))])[0][1]
 
     # ---- files ------------------------------------------------------------------------------
 
@@ -362,18 +374,18 @@ class GroupEmotionPredictor:
         if info.kind != "video":
             wanted = sorted({i for w in windows for i in w.indices})
             frames = read_frames_at(path, wanted, notify=self.notify)
-            decoded = {i: self._shrink(f) for i, f in zip(wanted, frames)}
-            yield from ((w, [decoded[i] for i in w.indices]) for w in windows)
+            decoded = {i: self.view.frame(f) for i, f in zip(wanted, frames)}
+            yield from ((w, self.view.window([decoded[i] for i in w.indices])) for w in windows)
             return
         last_use = {i: k for k, w in enumerate(windows) for i in w.indices}  # last window needing a frame
         buffer: dict[int, np.ndarray] = {}
         pending = iter(enumerate(windows))
         current = next(pending, None)
         for number, frame in iter_video_frames(path, list(last_use)):
-            buffer[number] = self._shrink(frame)
+            buffer[number] = self.view.frame(frame)
             while current is not None and all(i in buffer for i in current[1].indices):
                 k, window = current
-                yield window, [buffer[i] for i in window.indices]
+                yield window, self.view.window([buffer[i] for i in window.indices])
                 for i in set(window.indices):
                     if last_use[i] == k:
                         del buffer[i]
@@ -385,32 +397,72 @@ class GroupEmotionPredictor:
         self, pairs: Iterable[tuple[Window, list[np.ndarray]]], audio: WindowAudio | None = None
     ) -> Iterator[tuple[Window, WindowPrediction]]:
         """Each window with its prediction, in order, ``batch_size`` windows per forward pass;
-        ``audio`` reads the windows' audio for a model with an audio branch (None: no audio)."""
+        ``audio`` reads the windows' audio for a model with an audio branch (None: no audio). A
+        model that needs the whole video has every window read before the first is predicted."""
+        batches = self._batches(pairs)
+        if self.capabilities.whole_video is None:
+            for batch in batches:
+                yield from self._predict_batch(batch, audio)
+            return
+        read: list[tuple[list[Window], list[Heard] | None]] = []  # each batch's windows and audio
+
+        def inputs():
+            for batch in batches:
+                heard = self._heard(batch, audio)
+                read.append(([w for w, _ in batch], heard))  # not its frames: they go once
+                yield self._inputs(np.stack([np.stack(frames) for _, frames in batch]), heard)
+
+        from vemd.device import autocast
+
+        with autocast(self.device, self.dtype):
+            outputs = self.artifact.predict_video(inputs())
+        for (windows, heard), out in zip(read, outputs):
+            yield from self._predicted(windows, heard, out.probs, out.valence, out.arousal)
+
+    def _batches(self, pairs: Iterable[tuple[Window, list[np.ndarray]]]) -> Iterator[list]:
+        """``batch_size`` (window, frames) pairs at a time."""
         batch: list[tuple[Window, list[np.ndarray]]] = []
         for pair in pairs:
             batch.append(pair)
             if len(batch) == self.batch_size:
-                yield from self._predict_batch(batch, audio)
+                yield batch
                 batch = []
         if batch:
-            yield from self._predict_batch(batch, audio)
+            yield batch
+
+    def _heard(
+        self, batch: list[tuple[Window, list[np.ndarray]]], audio: WindowAudio | None
+    ) -> list[Heard] | None:
+        """Each window's audio for a model with an audio branch (silence without a track), else None."""
+        if self.audio_seconds is None:
+            return None
+        return [audio(w) if audio is not None else silence(self.audio_seconds) for w, _ in batch]
 
     def _predict_batch(
         self, batch: list[tuple[Window, list[np.ndarray]]], audio: WindowAudio | None = None
     ) -> list[tuple[Window, WindowPrediction]]:
-        heard = None
-        if self.audio_seconds is not None:
-            heard = [audio(w) if audio is not None else silence(self.audio_seconds) for w, _ in batch]
+        heard = self._heard(batch, audio)
         clips = np.stack([np.stack(frames) for _, frames in batch])  # (B, T, S, S, 3)
-        probs, valence, arousal = self._forward(clips, heard)
+        return self._predicted([w for w, _ in batch], heard, *self._forward(clips, heard))
+
+    def _predicted(
+        self,
+        windows: list[Window],
+        heard: list[Heard] | None,
+        probs: np.ndarray | None,
+        valence: np.ndarray | None,
+        arousal: np.ndarray | None,
+    ) -> list[tuple[Window, WindowPrediction]]:
+        """Each window of a batch with its prediction: the model's (B, C) ``probs``, (B,)
+        ``valence`` and (B,) ``arousal`` (each None where the model has none)."""
         if not all(np.isfinite(x).all() for x in (probs, valence, arousal) if x is not None):
-            first = batch[0][0]  # a NaN's argmax would still make a label: refuse instead
+            first = windows[0]  # a NaN's argmax would still make a label: refuse instead
             raise VemdError(
                 f"the model gave NaN or infinite outputs for the window at {first.start:g}-{first.end:g} s "
                 f"(computed in {self.precision.name}); no label is given"
             )
         out = []
-        for b, (window, _) in enumerate(batch):
+        for b, window in enumerate(windows):
             v = None if valence is None else float(valence[b])
             a = None if arousal is None else float(arousal[b])
             has_audio = None if heard is None else heard[b][1]
@@ -420,6 +472,16 @@ class GroupEmotionPredictor:
             )
         return out
 
+    def _inputs(
+        self, clips: np.ndarray, heard: list[Heard] | None
+    ) -> tuple[torch.Tensor, np.ndarray | None, np.ndarray | None]:
+        """(B, T, S, S, 3) uint8 RGB → the frames (B, T, 3, S, S) on the device, and for an audio
+        branch the clips' waveforms (B, L) float32 at 16 kHz and their presence (B,)."""
+        x = torch.from_numpy(clips).to(self.device).permute(0, 1, 4, 2, 3)  # (B, T, 3, S, S)
+        if heard is None:
+            return x, None, None
+        return x, np.stack([samples for samples, _ in heard]), np.array([has for _, has in heard])
+
     @torch.no_grad()
     def _forward(
         self, clips: np.ndarray, heard: list[Heard] | None = None
@@ -427,15 +489,10 @@ class GroupEmotionPredictor:
         """(B, T, S, S, 3) uint8 RGB (and each clip's audio for an audio branch) →
         (B, num_classes) probabilities (None for a regression system), (B,) valence or None,
         (B,) arousal or None."""
-        x = torch.from_numpy(clips).to(self.device).permute(0, 1, 4, 2, 3)  # (B, T, 3, S, S)
         from vemd.device import autocast
 
-        waves = present = None
-        if heard is not None:
-            waves = np.stack([samples for samples, _ in heard])  # (B, L) float32 at 16 kHz
-            present = np.array([has for _, has in heard])  # (B,)
         with autocast(self.device, self.dtype):
-            out = self.artifact.predict_clips(x, waves, present)
+            out = self.artifact.predict_clips(*self._inputs(clips, heard))
         return out.probs, out.valence, out.arousal
 
     # ---- audio ------------------------------------------------------------------------------
@@ -452,9 +509,6 @@ class GroupEmotionPredictor:
                 "a multimodal model hears no audio from %s: they are predicted from their video alone", what
             )
             self._told_video_only = True
-
-    def _shrink(self, image: np.ndarray) -> np.ndarray:
-        return self._resize(image, {})[0]
 
     # ---- results ----------------------------------------------------------------------------
 

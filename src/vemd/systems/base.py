@@ -14,6 +14,7 @@ by its methods, so predicting with any system imports no training stack.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -40,6 +41,9 @@ class Capabilities:
     arousal: bool = False  # an arousal value per clip
     audio_seconds: float | None = None  # seconds of a video's audio track each window hears; None: no audio
     smoothing_s: float | None = None  # the system's own timeline smoothing (Hamming window, seconds)
+    # None: each window is predicted on its own; else why a window's prediction needs the whole
+    # video (the predictor reads every window before predicting any, and refuses a live source)
+    whole_video: str | None = None
     mode: str | None = None  # the VE-MD mode (ve-sd, ve-md, ve-md-sr) where the model is one
     export: str | None = None  # None: ``vemd export`` writes it; else the one-line reason it cannot
     audit: str | None = None  # None: ``vemd audit`` probes it; else the one-line reason it cannot
@@ -56,6 +60,33 @@ class Clips:
     probs: np.ndarray | None = None
     valence: np.ndarray | None = None
     arousal: np.ndarray | None = None
+
+
+class FrameView:
+    """How ``vemd predict`` turns decoded frames into a model's input; this one: each frame
+    resized to the model's square side, as training resizes a frame.
+
+    The predictor calls :meth:`frame` on each frame as it is decoded and holds what it returns
+    until the windows using that frame are predicted; :meth:`window` turns a window's held values
+    into its T frames, RGB uint8 (S, S, 3) each."""
+
+    def __init__(self, size: int) -> None:
+        from vemd.structure.transforms import ClipTransform
+
+        self._resize = ClipTransform(None, False, (size, size))
+
+    def resize(self, image: np.ndarray) -> np.ndarray:
+        """RGB uint8 (H, W, 3) → (S, S, 3)."""
+        return self._resize(image, {})[0]
+
+    def frame(self, image: np.ndarray):
+        return self.resize(image)
+
+    def window(self, held: list) -> list[np.ndarray]:
+        return list(held)
+
+
+Batch = tuple["torch.Tensor", "np.ndarray | None", "np.ndarray | None"]  # frames, waveforms, present
 
 
 @dataclass
@@ -85,6 +116,17 @@ class Artifact:
 
         with torch.no_grad():
             return self.system.predict_clips(self.model, frames, waveforms, present)
+
+    def predict_video(self, batches: Iterable[Batch]) -> list[Clips]:
+        """Outputs of every batch of one video's windows (:meth:`System.predict_video`)."""
+        import torch
+
+        with torch.no_grad():
+            return self.system.predict_video(self.model, batches)
+
+    def frame_view(self) -> FrameView:
+        """How ``vemd predict`` makes this model's input of decoded frames."""
+        return self.system.frame_view(self.model, self.cfg)
 
     def vision(self) -> torch.nn.Module:
         """The VE-MD inside (what ``vemd audit`` probes and ``vemd export`` writes)."""
@@ -120,6 +162,18 @@ class System:
         """Outputs of (B, T, 3, S, S) uint8 frames; ``waveforms`` (B, L) float32 at 16 kHz and
         ``present`` (B,) bool where the system hears audio (else None)."""
         raise NotImplementedError
+
+    @classmethod
+    def predict_video(cls, model, batches: Iterable[Batch]) -> list[Clips]:
+        """The outputs of one video's windows, one :class:`Clips` per batch of ``batches`` (each
+        as :meth:`predict_clips` takes it), given once every batch has been read: for a system
+        whose capabilities say ``whole_video``."""
+        raise NotImplementedError
+
+    @classmethod
+    def frame_view(cls, model, cfg: Config) -> FrameView:
+        """How ``vemd predict`` makes the model's input of decoded frames (default: resized)."""
+        return FrameView(cls.image_size(model))
 
     @staticmethod
     def image_size(model) -> int:

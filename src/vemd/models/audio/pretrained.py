@@ -104,25 +104,14 @@ class AudioEncoder(nn.Module):
         if lengths is None:
             lengths = torch.full((waveforms.shape[0],), waveforms.shape[1], dtype=torch.long)
         lengths = lengths.long().cpu()
-        clips = [w[:n].float().cpu().numpy() for w, n in zip(waveforms, lengths.tolist())]
-        parameter = next(self.model.parameters())
         if self.kind == "wav2vec2":
-            inputs = self.extractor(
-                clips,
-                sampling_rate=SAMPLE_RATE,
-                padding="max_length",
-                max_length=max(int(lengths.max()), self.min_samples),
-                return_attention_mask=True,
-                return_tensors="pt",
-            )
-            attention = (
-                inputs.attention_mask.to(parameter.device) if self.extractor.return_attention_mask else None
-            )
-            values = inputs.input_values.to(parameter.device, parameter.dtype)  # (B, N')
+            values, attention = self.wav2vec2_inputs(waveforms, lengths)
             tokens = self.model(values, attention_mask=attention).last_hidden_state  # (B, S, dim)
             counts = self.model._get_feat_extract_output_lengths(lengths).clamp(min=0)  # (B,)
             valid = torch.arange(tokens.shape[1]) < counts[:, None]
         else:
+            clips = [w[:n].float().cpu().numpy() for w, n in zip(waveforms, lengths.tolist())]
+            parameter = next(self.model.parameters())
             inputs = self.extractor(
                 clips,
                 sampling_rate=SAMPLE_RATE,
@@ -134,6 +123,27 @@ class AudioEncoder(nn.Module):
             tokens = self.model(features).last_hidden_state  # (B, S, dim)
             valid = inputs.attention_mask[:, :: self.token_stride].bool()  # (B, S): tokens of real audio
         return tokens.float(), valid.to(tokens.device)
+
+    def wav2vec2_inputs(
+        self, waveforms: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What a wav2vec2 model reads of (B, N) waveforms with (B,) valid samples: each clip
+        normalised over its own samples and zero-padded, (B, N') on the model's device and dtype
+        (N' at least one token's worth), and the attention mask where the checkpoint takes one."""
+        clips = [w[:n].float().cpu().numpy() for w, n in zip(waveforms, lengths.long().cpu().tolist())]
+        parameter = next(self.model.parameters())
+        inputs = self.extractor(
+            clips,
+            sampling_rate=SAMPLE_RATE,
+            padding="max_length",
+            max_length=max(int(lengths.max()), self.min_samples),
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
+        attention = (
+            inputs.attention_mask.to(parameter.device) if self.extractor.return_attention_mask else None
+        )
+        return inputs.input_values.to(parameter.device, parameter.dtype), attention
 
 
 def _min_wav2vec2_samples(model: nn.Module) -> int:

@@ -1,6 +1,7 @@
 """``vemd test`` of an ABAW 2024 model, and what it is scored by: each frame's valence/arousal
 target (:func:`frame_targets`) and the CCC per dimension (:func:`ccc_scores`, the challenge
-score; training selects on it too, over the sampled frames).
+score), by the paper's protocol; training selects on the same score of the validation split
+(:class:`Selection`).
 
 The reported CCC follows the paper's protocol (ABAW 2024 §4.3; its Table 5 numbers include it,
 :func:`protocol_ccc`): per video, the predictions at the sampled source frames are linearly
@@ -20,6 +21,13 @@ counted in ``metrics.json`` (``protocol``) and named in a log line:
 
 ``ccc_sampled`` (in ``metrics.json`` and the result) keeps the CCC of the sampled frames alone,
 without interpolation or smoothing, for comparison.
+
+A model whose dynamic part scales each video by its own range (``dynamic_scaling:
+minmax_video``, §4.2.2) is given the range of all the items of its video (:func:`scaling_videos`):
+every item is embedded before any is predicted. A model with the audio model (Table 5 Sys 2-4)
+hears every window of the split's audio once (:func:`~vemd.systems.abaw24.audio_data.split_audio_frames`,
+voiced or not) and fuses its predictions at the sampled frames before they are brought to every
+frame; ``audio`` is then one of the models scored.
 """
 
 from __future__ import annotations
@@ -27,13 +35,14 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from vemd.data.dataset import collate, source_span
+from vemd.data.loaders.affwild2 import person_side, video_name
 from vemd.data.media import SourceInfo, probe
 from vemd.data.va import read_va_file
 from vemd.inference.smoothing import frame_series
@@ -79,96 +88,155 @@ def frame_predictions(
     return frame_series(indices, pred, np.arange(frames), rate=fps, seconds=seconds)
 
 
-def protocol_ccc(
-    videos: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, float]], seconds: float | None
-) -> dict[str, float]:
-    """:func:`ccc_scores` of the paper's protocol (ABAW 2024 §4.3, module docstring): each video
+Video = tuple[np.ndarray, np.ndarray, np.ndarray, float]  # indices (T,), pred (T, 2), target (F, 2), fps
+
+
+def every_frame(videos: Iterable[Video], seconds: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's protocol (ABAW 2024 §4.3, module docstring) up to the CCC: each video
     ``(indices (T,), pred (T, 2), target (F, 2), fps)``, its predictions at source frames
-    ``indices`` and its targets on every frame 0 … F − 1 (NaN: not annotated), is brought to
-    every frame by :func:`frame_predictions`; the CCC is over the annotated frames of all of them."""
+    ``indices`` and its targets on every frame 0 … F − 1 (NaN: not annotated), brought to every
+    frame by :func:`frame_predictions`; (predictions, targets) of all of them, (ΣF, 2) each."""
     preds, targets = [], []
     for indices, pred, target, fps in videos:
         preds.append(frame_predictions(indices, pred, len(target), fps=fps, seconds=seconds))
         targets.append(np.asarray(target, dtype=np.float64))
-    return ccc_scores(np.concatenate(preds), np.concatenate(targets))
+    return np.concatenate(preds), np.concatenate(targets)
+
+
+def protocol_ccc(videos: Iterable[Video], seconds: float | None) -> dict[str, float]:
+    """:func:`ccc_scores` of the paper's protocol: the CCC over the annotated frames of all the
+    ``videos`` brought to every frame (:func:`every_frame`)."""
+    return ccc_scores(*every_frame(videos, seconds))
 
 
 class Videos:
-    """A split's sampled predictions put together per video, for :func:`protocol_ccc`: one
-    video per (source, ``va_file``); an item without a ``va_file`` stays on its own, at its
-    sampled frames (module docstring)."""
+    """A split's items put together per video, for :func:`protocol_ccc`: one video per (source,
+    ``va_file``); an item without a ``va_file`` stays on its own, at its sampled frames (module
+    docstring). Each source is probed and each file read once."""
 
     def __init__(self, dataset) -> None:
         self.dataset = dataset
-        self.parts: dict[tuple, dict] = {}
         self.probes: dict[str, SourceInfo] = {}  # an AffWild2 video's windows share one probe
+        self.targets: dict[tuple, np.ndarray] = {}  # by video: (F, 2) targets of its frames
+        self.keys = [self._key(row) for row in range(len(dataset))]
 
-    def add(
-        self, row: int, indices: np.ndarray, predictions: dict[str, np.ndarray], sampled_target: np.ndarray
-    ) -> None:
-        """Item ``row`` of the dataset: the (T,) source frames it was read at (its sample's
-        ``frame_indices``), every model's (T, 2) predictions and its (T, 2) targets at those frames
-        (:func:`frame_targets`)."""
+    @property
+    def annotated(self) -> bool:
+        """Whether any item has a per-frame annotation file (else all are scored at their samples)."""
+        return any(key[0] != "item" for key in self.keys)
+
+    def _key(self, row: int) -> tuple:
         record = self.dataset.records[row]
         if record.va_file is None:
-            indices = [np.arange(len(sampled_target))]
-            part = self.parts[("item", row)] = {
-                "target": sampled_target,
-                "fps": 0.0,
-                "indices": indices,
-                "preds": {},
-            }
-        else:
-            va = self.dataset.root / record.va_file  # an absolute va_file stays itself
-            source = str(self.dataset.media_path(record))
-            if source not in self.probes:
-                self.probes[source] = probe(source)
-            info = self.probes[source]
-            key = (source, str(va))
-            part = self.parts.setdefault(
-                key, {"va": va, "fps": info.fps, "spans": [], "indices": [], "preds": {}}
-            )
-            part["indices"].append(np.asarray(indices))
-            part["spans"].append(source_span(record, info.num_frames))
-        for name, value in predictions.items():
-            part["preds"].setdefault(name, []).append(value)
+            return ("item", row)
+        va = self.dataset.root / record.va_file  # an absolute va_file stays itself
+        return (str(self.dataset.media_path(record)), str(va))
 
-    def _target(self, part: dict) -> np.ndarray:
+    def _info(self, source: str) -> SourceInfo:
+        if source not in self.probes:
+            self.probes[source] = probe(source)
+        return self.probes[source]
+
+    def _target(self, key: tuple, rows: list[int]) -> np.ndarray:
         """(F, 2) targets of a video's frames 0 … F − 1: its file's, NaN outside its items' spans."""
-        if "va" not in part:
-            return part["target"]
-        values = read_va_file(str(part["va"]))
-        frames = max(end for _, end in part["spans"])
-        target = np.full((frames, 2), np.nan)
-        for first, end in part["spans"]:
-            stop = min(end, len(values))
-            target[first:stop] = values[first:stop]
-        return target
+        if key not in self.targets:
+            info = self._info(key[0])
+            spans = [source_span(self.dataset.records[row], info.num_frames) for row in rows]
+            values = read_va_file(key[1])
+            target = np.full((max(end for _, end in spans), 2), np.nan)
+            for first, end in spans:
+                stop = min(end, len(values))
+                target[first:stop] = values[first:stop]
+            self.targets[key] = target
+        return self.targets[key]
 
-    def scores(self, seconds: float | None) -> tuple[dict[str, dict[str, float]], dict]:
-        """(:func:`protocol_ccc` of every model, what was scored how: frame and video counts)."""
-        targets = {key: self._target(part) for key, part in self.parts.items()}
-        names = next(iter(self.parts.values()))["preds"] if self.parts else {}
+    def _videos(self, indices: np.ndarray, pred: np.ndarray, sampled_target: np.ndarray) -> Iterator[Video]:
+        rows: dict[tuple, list[int]] = {}
+        for row, key in enumerate(self.keys):
+            rows.setdefault(key, []).append(row)
+        for key, members in rows.items():
+            if key[0] == "item":
+                yield np.arange(pred.shape[1]), pred[members[0]], sampled_target[members[0]], 0.0
+            else:
+                at, values = np.concatenate(indices[members]), np.concatenate(pred[members])
+                yield at, values, self._target(key, members), self._info(key[0]).fps
+
+    def every_frame(
+        self, indices: np.ndarray, pred: np.ndarray, sampled_target: np.ndarray, seconds: float | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`every_frame` of the split's items: the (N, T) source frames each was read at
+        (its sample's ``frame_indices``), their (N, T, 2) predictions and targets at those frames
+        (:func:`frame_targets`) → (predictions, targets) on every frame of every video."""
+        return every_frame(self._videos(indices, pred, sampled_target), seconds)
+
+    def scores(
+        self,
+        indices: np.ndarray,
+        preds: dict[str, np.ndarray],
+        sampled_target: np.ndarray,
+        seconds: float | None,
+    ) -> tuple[dict[str, dict[str, float]], dict]:
+        """(:func:`protocol_ccc` of every model's (N, T, 2) predictions, what was scored how:
+        frame and video counts)."""
         metrics = {
-            name: protocol_ccc(
-                (
-                    (np.concatenate(p["indices"]), np.concatenate(p["preds"][name]), targets[k], p["fps"])
-                    for k, p in self.parts.items()
-                ),
-                seconds,
-            )
-            for name in names
+            name: ccc_scores(*self.every_frame(indices, pred, sampled_target, seconds))
+            for name, pred in preds.items()
         }
-        videos = [p for p in self.parts.values() if "va" in p]
-        scored = np.concatenate(list(targets.values())) if targets else np.zeros((0, 2))
+        videos = {key for key in self.keys if key[0] != "item"}
+        _, scored = self.every_frame(indices, np.zeros_like(sampled_target), sampled_target, None)
         facts = {
             "smoothing_s": float(seconds or 0.0),
             "videos": len(videos),
-            "videos_without_frame_rate": sum(p["fps"] <= 0 for p in videos),  # interpolated, not smoothed
-            "items_at_sampled_frames": len(self.parts) - len(videos),  # without a va_file
+            "videos_without_frame_rate": sum(self._info(key[0]).fps <= 0 for key in videos),  # not smoothed
+            "items_at_sampled_frames": len(self.keys) - sum(key[0] != "item" for key in self.keys),
             "labelled_frames": int(np.isfinite(scored).all(axis=1).sum()),
         }
         return metrics, facts
+
+
+class Selection:
+    """What training selects on (the static and dynamic models' best epoch, the KELM's C, the
+    Dirichlet fusion's weights): the score ``vemd test`` gives the validation split, the paper's
+    protocol (§4.3) where any of its items has a per-frame annotation file, else the CCC of the
+    sampled frames (which the protocol then is too).
+
+    Every method takes the split's predictions and targets at its sampled frames, N · T rows of
+    2 in any shape, and ``indices`` (N, T): the source frames each item was read at."""
+
+    def __init__(self, dataset, seconds: float | None) -> None:
+        self.videos, self.seconds = Videos(dataset), seconds
+        self.protocol = self.videos.annotated
+
+    def score(self, pred, target, indices: np.ndarray) -> dict[str, float]:
+        """:func:`ccc_scores` of the predictions, as ``vemd test`` scores them."""
+        return ccc_scores(*self.every_frame(pred, target, indices))
+
+    def every_frame(self, pred, target, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (predictions, targets) the score is the CCC of, (F, 2) each: every annotated frame
+        of the videos (the protocol), else the sampled frames."""
+        shape = (*np.shape(indices), 2)
+        pred, target = (np.asarray(x, dtype=np.float64).reshape(shape) for x in (pred, target))
+        if self.protocol:
+            return self.videos.every_frame(np.asarray(indices), pred, target, self.seconds)
+        return pred.reshape(-1, 2), target.reshape(-1, 2)
+
+    def facts(self, target, indices: np.ndarray) -> dict:
+        """What fit.json records of it: ``score`` ``protocol`` (with the frame and video counts
+        ``vemd test`` reports) or ``sampled_frames``."""
+        if not self.protocol:
+            return {"score": "sampled_frames", "why": "no validation item has a per-frame annotation file"}
+        target = np.asarray(target, dtype=np.float64).reshape(*np.shape(indices), 2)
+        return {"score": "protocol", **self.videos.scores(np.asarray(indices), {}, target, self.seconds)[1]}
+
+
+def scaling_videos(dataset) -> list[tuple[str, str | None]]:
+    """The video of each item of a dataset, whose range a per-video scaling takes (§4.2.2): its
+    media source, and the person of an AffWild2 ``_left`` / ``_right`` annotation (whose faces
+    are that person's)."""
+    return [
+        (str(dataset.media_path(record)), person_side(video_name(record.clip_id)))
+        for record in dataset.records
+    ]
 
 
 def batches(dataset, rows: torch.Tensor, size: int):
@@ -186,8 +254,8 @@ def evaluate_abaw24(artifact: Artifact, options: TestOptions) -> dict:
     The common options of :class:`~vemd.systems.base.TestOptions` hold
     (:func:`vemd.eval.run.open_split`): ``split`` (default: the recipe's
     ``data.test_split``), ``out_dir`` (default: ``<model folder>/test-<split>``), ``data_cfg``
-    (its data section, batch size and workers), ``device`` and ``precision`` (the backbone and
-    transformer under autocast; the KELM and the fusion read their outputs in float64).
+    (its data section, batch size and workers), ``device`` and ``precision`` (the backbone,
+    transformer and audio model under autocast; the KELM and the fusion read their outputs in float64).
     ``group_sizes`` writes nothing here: the group-size table is the accuracy of the clips in each
     bucket of people, and a valence/arousal system predicts no class, so no clip is right or
     wrong (a CCC per bucket of a few clips would say little).
@@ -204,25 +272,33 @@ def evaluate_abaw24(artifact: Artifact, options: TestOptions) -> dict:
     # the faces fit found in this model's folder are read, not searched again
     boxes = FaceBoxes(Path(artifact.path).parent / "abaw24" / "faces")
     dataset, _ = split_dataset(cfg, run.split, train=False, boxes=boxes)
-    seconds = cfg.system.abaw24.smoothing_s
-    preds: dict[str, list[np.ndarray]] = {}
-    targets, ids = [], []
-    videos = Videos(dataset)
-    for _, batch in batches(dataset, torch.arange(len(dataset)), cfg.system.abaw24.dynamic.batch_size):
+    seconds, size = cfg.system.abaw24.smoothing_s, cfg.system.abaw24.dynamic.batch_size
+    embedded, targets, indices, ids = [], [], [], []
+    for _, batch in batches(dataset, torch.arange(len(dataset)), size):  # first pass: every item
         with run.autocast():
-            predicted = model.all_predictions(batch["frames"].to(run.device))
-        for name, value in predicted.items():
-            preds.setdefault(name, []).append(value)
-        target = frame_targets(batch).double().numpy()
-        for i, row in enumerate(batch["index"].tolist()):
-            frames = batch["frame_indices"][i].numpy()
-            videos.add(row, frames, {name: value[i] for name, value in predicted.items()}, target[i])
-        targets.append(target)
+            embedded.append(model.embed(batch["frames"].to(run.device)))
+        targets.append(frame_targets(batch).double().numpy())
+        indices.append(batch["frame_indices"].numpy())
         ids += batch["clip_id"]
-    target = np.concatenate(targets)
+    target, indices = np.concatenate(targets), np.concatenate(indices)
+    every = torch.cat(embedded)  # (N, T, D)
+    video_range = model.video_range(every, scaling_videos(dataset))
+    audio = None
+    if cfg.system.abaw24.audio.enabled:  # Table 5 Sys 2-4: every window of the split heard once
+        from vemd.systems.abaw24.audio_data import split_audio_frames
+
+        with run.autocast():
+            audio = split_audio_frames(model, cfg, dataset, indices, target)  # (N, T, 2)
+    preds: dict[str, list[np.ndarray]] = {}
+    for rows in torch.arange(len(every)).split(size):  # then each item, its video's range known
+        part = None if video_range is None else (video_range[0][rows], video_range[1][rows])
+        heard = None if audio is None else audio[rows.numpy()]
+        with run.autocast():
+            for name, value in model.predictions(every[rows], part, heard).items():
+                preds.setdefault(name, []).append(value)
     per_model = {name: np.concatenate(parts) for name, parts in preds.items()}
     sampled = {name: ccc_scores(p.reshape(-1, 2), target.reshape(-1, 2)) for name, p in per_model.items()}
-    metrics, protocol = videos.scores(seconds)
+    metrics, protocol = Videos(dataset).scores(indices, per_model, target, seconds)
     if protocol["videos_without_frame_rate"] or protocol["items_at_sampled_frames"]:
         log.warning(
             "abaw24 test: %d of %d video(s) have no frame rate (interpolated, not smoothed); "

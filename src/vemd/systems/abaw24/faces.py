@@ -22,8 +22,12 @@ second); an item none of whose frames has one is read as whole frames. The paper
 what it did with such frames. Each face is then resized to the model's square input and
 augmented as :class:`vemd.data.dataset.ClipDataset` augments frames (one draw per item).
 
-``vemd predict`` feeds a model the whole frames its predictor decoded: a model of faces is
-warned about there (:meth:`vemd.systems.abaw24.model.ABAW24.predict_clips`).
+``vemd predict`` gives a model of faces what training gave it (:class:`FaceView`): each sampled
+frame's face found by the same detector, chosen and cropped with the same margin, a frame
+without one taking its window's nearest face box, a window without any read as whole frames,
+then resized. The faces stay in memory; nothing of them is written or returned. A video has no
+AffWild2 ``cropped_aligned`` crops: a model trained on them is given faces found by the
+offline detector with ``face_margin`` (one log line says so).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from vemd.data.media import SourceInfo, clip_indices, probe, read_frames, read_i
 from vemd.errors import VemdError
 from vemd.io import read_tensors, write_tensors
 from vemd.structure.transforms import ClipTransform, sample_clip_transform
+from vemd.systems.base import FrameView
 from vemd.systems.common import split_data
 
 log = logging.getLogger(__name__)
@@ -63,6 +68,12 @@ def crop_box(box: Box, width: int, height: int, margin: int) -> tuple[int, int, 
     x1 = min(width, max(x0 + 1, math.ceil(box[2] + margin)))
     y1 = min(height, max(y0 + 1, math.ceil(box[3] + margin)))
     return x0, y0, x1, y1
+
+
+def crop(image: np.ndarray, box: Box, margin: int) -> np.ndarray:
+    """The part of an (H, W, 3) image inside ``box`` grown by ``margin`` (:func:`crop_box`)."""
+    x0, y0, x1, y1 = crop_box(box, image.shape[1], image.shape[0], margin)
+    return image[y0:y1, x0:x1]
 
 
 def pick_face(boxes: np.ndarray, side: str | None = None) -> Box | None:
@@ -229,16 +240,54 @@ class FaceClipDataset(ClipDataset):
             return self._frames(path, span)
         images, indices = self._frames(path, span)
         boxes = fill_missing(self.boxes.of(path, person_side(name), indices, images))
-        faces = []
-        for image, box in zip(images, boxes):
-            if box is not None:
-                x0, y0, x1, y1 = crop_box(box, image.shape[1], image.shape[0], self.margin)
-                image = image[y0:y1, x0:x1]
-            faces.append(image)
-        return faces, indices
+        return [
+            image if box is None else crop(image, box, self.margin) for image, box in zip(images, boxes)
+        ], indices
 
     def _frames(self, path: Path, span) -> tuple[list[np.ndarray], list[int]]:
         return read_frames(path, self.frames, sampling=self.sampling, interval=self.interval, span=span)
+
+
+class FaceView(FrameView):
+    """What ``vemd predict`` gives a model of faces (module docstring): each decoded frame's
+    face as :class:`FaceClipDataset` makes it for training (the offline detector, the largest
+    face, the box grown by ``margin``), resized to the model's ``size``.
+
+    :meth:`frame` keeps a frame's box and resized face, or, without a face, the whole frame
+    until its window is known; :meth:`window` gives a faceless frame the nearest face box of its
+    window (:func:`fill_missing`, as an item's frames are filled) and reads a window without any
+    face as whole frames. The faces stay in memory.
+    """
+
+    def __init__(self, size: int, margin: int, detect: Detect | None = None) -> None:
+        super().__init__(size)
+        self.margin = margin
+        self.detect = detect or offline_detector()
+
+    def frame(self, image: np.ndarray) -> tuple[Box | None, np.ndarray]:
+        box = pick_face(self.detect(image))
+        return (None, image) if box is None else (box, self.resize(crop(image, box, self.margin)))
+
+    def window(self, held: list[tuple[Box | None, np.ndarray]]) -> list[np.ndarray]:
+        boxes = fill_missing([own for own, _ in held])
+        return [
+            image if own is not None else self.resize(image if box is None else crop(image, box, self.margin))
+            for (own, image), box in zip(held, boxes)
+        ]
+
+
+def face_view(cfg: Config, size: int) -> FrameView:
+    """``vemd predict``'s view of a model of ``cfg``: frames resized (``faces: none``), else faces."""
+    a = cfg.system.abaw24
+    if a.faces == "none":
+        return FrameView(size)
+    if a.faces == "cropped_aligned":
+        log.warning(
+            "a model of AffWild2's cropped_aligned faces: a video has no such crops, so its faces are "
+            "found by vemd's offline detector and cropped with %d px more on every side",
+            a.face_margin,
+        )
+    return FaceView(size, a.face_margin)
 
 
 def with_faces(dataset: ClipDataset, cfg: Config, boxes: FaceBoxes | None = None) -> ClipDataset:

@@ -2,12 +2,17 @@
 
 The static model, then the dynamic model over its frozen embeddings, the KELM over their
 functionals (C chosen on the validation split) and the decision fusion fitted on the validation
-split (:mod:`vemd.systems.abaw24`). Every split reads faces as ``system.abaw24.faces`` says
-(:mod:`~vemd.systems.abaw24.faces`; detected boxes kept in ``<out>/abaw24/faces/``). The static
-and dynamic models train with :func:`vemd.train.epochs.train_epochs` into
-``<out>/abaw24/<stage>/`` (resumable, exact after a kill; a resume under other settings is
-refused by :mod:`vemd.train.resume`), on §4.4's schedule, discriminative rates and gradual
-unfreezing where the config asks for them (:mod:`~vemd.systems.abaw24.schedule`).
+split (:mod:`vemd.systems.abaw24`), each choice (best epoch, C, fusion weights) on the score
+``vemd test`` gives the validation split (:class:`~vemd.systems.abaw24.evaluate.Selection`:
+§4.3's protocol where the split has per-frame annotation files). The audio model
+(:mod:`~vemd.systems.abaw24.audio_fit`) keeps its best epoch on the CCC of its voiced validation
+windows, the paper's Table 2 measure; its frame predictions are then scored, and fused, by the
+same selection as the others. Every split reads faces as
+``system.abaw24.faces`` says (:mod:`~vemd.systems.abaw24.faces`; detected boxes kept in
+``<out>/abaw24/faces/``). The static and dynamic models train with
+:func:`vemd.train.epochs.train_epochs` into ``<out>/abaw24/<stage>/`` (resumable, exact after a
+kill; a resume under other settings is refused by :mod:`vemd.train.resume`), on §4.4's schedule,
+discriminative rates and gradual unfreezing where the config asks for them (:mod:`~vemd.systems.abaw24.schedule`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from vemd.config import Config
 from vemd.data.dataset import collate
 from vemd.io import atomic_write_text
 from vemd.models.regression import regression_loss
-from vemd.systems.abaw24.evaluate import batches, ccc_scores, frame_targets
+from vemd.systems.abaw24.audiovisual import ABAW24AudioVisual
+from vemd.systems.abaw24.evaluate import Selection, batches, frame_targets, scaling_videos
 from vemd.systems.abaw24.faces import FaceBoxes, split_dataset
 from vemd.systems.abaw24.fusion import dirichlet_fusion_search
 from vemd.systems.abaw24.kelm import KELM
@@ -57,14 +63,16 @@ def _loss(name: str):
 
 
 @torch.no_grad()
-def outputs_of(what, dataset, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``what(frames)`` (N, T, D) and the targets (N, T, 2) of every item of a dataset, ``what``
-    a frozen part of the model in eval mode (the backbone's features, the embeddings)."""
-    values, targets = [], []
+def outputs_of(what, dataset, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """``what(frames)`` (N, T, D), the targets (N, T, 2) and the source frames read (N, T) of
+    every item of a dataset, ``what`` a frozen part of the model in eval mode (the backbone's
+    features, the embeddings)."""
+    values, targets, indices = [], [], []
     for _, batch in batches(dataset, torch.arange(len(dataset)), batch_size):
         values.append(what(batch["frames"]))
         targets.append(frame_targets(batch))
-    return torch.cat(values), torch.cat(targets)
+        indices.append(batch["frame_indices"].numpy())
+    return torch.cat(values), torch.cat(targets), np.concatenate(indices)
 
 
 def _stage(stage: str, stage_id: int, module: nn.Module, params, *, cfg: Config, schedule, items: int, **kw):
@@ -107,13 +115,20 @@ def fit_abaw24(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
     a = cfg.system.abaw24
     out, folder = start_run(cfg, resume=resume)
     torch.manual_seed(cfg.train.seed)
-    model = ABAW24(cfg)
+    model = ABAW24AudioVisual(cfg) if a.audio.enabled else ABAW24(cfg)  # with Table 5's audio model
     boxes = FaceBoxes(folder / "faces")  # the detected faces, shared by the three datasets
     train, index = split_dataset(cfg, cfg.data.train_split, train=True, boxes=boxes)
     train_plain, _ = split_dataset(cfg, cfg.data.train_split, train=False, boxes=boxes)
     val, _ = split_dataset(cfg, cfg.data.val_split, train=False, boxes=boxes)
     loss, static_loss_fn = _loss(a.loss), _loss(a.static_loss)
-    log.info("abaw24: %d training, %d validation items (%s)", len(train), len(val), _seen(a.faces))
+    selection = Selection(val, a.smoothing_s)  # what every choice below is scored by
+    log.info(
+        "abaw24: %d training, %d validation items (%s); choices scored on %s",
+        len(train),
+        len(val),
+        _seen(a.faces),
+        "§4.3's protocol" if selection.protocol else "the sampled frames",
+    )
 
     # static model: backbone, Fig. 2's embedding and head on single frames (a frozen VE-MD
     # backbone: the new layers alone, on its features computed once)
@@ -142,12 +157,14 @@ def fit_abaw24(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
     def static_score():
         if features is not None:
             pred, target = from_features("val", torch.arange(len(val)))
-            return ccc_scores(pred.numpy(), target.numpy())["mean_ccc"]
-        preds, targets = [], []
+            return selection.score(pred.numpy(), target.numpy(), features["val"][2])["mean_ccc"]
+        preds, targets, indices = [], [], []
         for _, batch in batches(val, torch.arange(len(val)), a.static.batch_size):
-            preds.append(model.static(batch["frames"]).reshape(-1, 2))
-            targets.append(frame_targets(batch).reshape(-1, 2))
-        return ccc_scores(torch.cat(preds).numpy(), torch.cat(targets).numpy())["mean_ccc"]
+            preds.append(model.static(batch["frames"]).numpy())
+            targets.append(frame_targets(batch).numpy())
+            indices.append(batch["frame_indices"].numpy())
+        scored = selection.score(np.concatenate(preds), np.concatenate(targets), np.concatenate(indices))
+        return scored["mean_ccc"]
 
     trained = [p for p in new_layers.parameters() if p.requires_grad]
     if model.frozen_backbone:
@@ -190,20 +207,32 @@ def fit_abaw24(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
     model.eval()
     if features is not None:
         with torch.no_grad():
-            emb = {split: (model.embedding(x), t) for split, (x, t) in features.items()}
+            emb = {split: (model.embedding(x), t, i) for split, (x, t, i) in features.items()}
     else:
         emb = {
             "train": outputs_of(model.embed, train_plain, a.dynamic.batch_size),
             "val": outputs_of(model.embed, val, a.dynamic.batch_size),
         }
     model.dynamic.fit_scaling(emb["train"][0])
+    # §4.2.2's per-video scaling: each item's video range (None for the other scalings)
+    ranges = {
+        "train": model.video_range(emb["train"][0], scaling_videos(train_plain)),
+        "val": model.video_range(emb["val"][0], scaling_videos(val)),
+    }
+
+    def dynamic_of(split: str, rows=None) -> torch.Tensor:
+        x, video_range = emb[split][0], ranges[split]
+        if rows is None:
+            return model.dynamic(x, video_range)
+        return model.dynamic(
+            x[rows], None if video_range is None else (video_range[0][rows], video_range[1][rows])
+        )
 
     def dynamic_loss(rows):
-        return loss(model.dynamic(emb["train"][0][rows]).reshape(-1, 2), emb["train"][1][rows].reshape(-1, 2))
+        return loss(dynamic_of("train", rows).reshape(-1, 2), emb["train"][1][rows].reshape(-1, 2))
 
     def dynamic_score():
-        pred = model.dynamic(emb["val"][0]).reshape(-1, 2)
-        return ccc_scores(pred.numpy(), emb["val"][1].reshape(-1, 2).numpy())["mean_ccc"]
+        return selection.score(dynamic_of("val").numpy(), emb["val"][1].numpy(), emb["val"][2])["mean_ccc"]
 
     scores["dynamic"] = _stage(
         "dynamic",
@@ -220,21 +249,34 @@ def fit_abaw24(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
     )
 
     # functionals + KELM, C chosen on the validation split
-    scores["kelm"], chosen_C = _fit_kelm(model, emb, a)
+    scores["kelm"], chosen_C = _fit_kelm(model, emb, a, selection)
 
     # decision fusion on the validation split
     with torch.no_grad():
-        dynamic_val = model.dynamic(emb["val"][0]).double().numpy().reshape(-1, 2)
+        dynamic_val = dynamic_of("val").double().numpy().reshape(-1, 2)
     kelm_val = model.kelm_frames(emb["val"][0]).reshape(-1, 2)
     targets_val = emb["val"][1].double().numpy().reshape(-1, 2)
-    preds = np.stack([dynamic_val, kelm_val])
-    if a.fusion == "dirichlet":
-        found = dirichlet_fusion_search(preds, targets_val, n_samples=a.fusion_samples, seed=cfg.train.seed)
+    members, audio_facts = {"dynamic": dynamic_val, "kelm": kelm_val}, None
+    if a.audio.enabled:  # the audio model (§3.1), its validation windows spread over the frames
+        from vemd.systems.abaw24.audio_fit import fit_audio
+
+        window_ccc, audio_val, counts = fit_audio(
+            model, cfg, train_plain, val, folder=folder / "audio", resume=resume
+        )
+        members["audio"] = audio_val.reshape(-1, 2)
+        scores["audio"] = selection.score(members["audio"], targets_val, emb["val"][2])["mean_ccc"]
+        audio_facts = {"window_mean_ccc": window_ccc, "windows": counts}
+    preds = np.stack([members[m] for m in a.fusion_members])
+    if a.fusion == "dirichlet":  # a weighted sum: weighing the frames the selection scores is exact
+        frames = [selection.every_frame(p, targets_val, emb["val"][2]) for p in preds]
+        found = dirichlet_fusion_search(
+            np.stack([p for p, _ in frames]), frames[0][1], n_samples=a.fusion_samples, seed=cfg.train.seed
+        )
         model.fusion_weights = torch.from_numpy(found.weights)
     elif a.fusion == "random_forest":
         model.rf_preds, model.rf_targets = torch.from_numpy(preds), torch.from_numpy(targets_val)
         model._forest_from_buffers()
-    fused = ccc_scores(model.fuse(dynamic_val, kelm_val), targets_val)
+    fused = selection.score(np.clip(model.fuse(*members.values()), -1, 1), targets_val, emb["val"][2])
     scores["fused"] = fused["mean_ccc"]
     path = save_system(model, cfg, index.class_names, out / "model.pt")
     summary = {
@@ -247,11 +289,26 @@ def fit_abaw24(cfg: Config, *, resume: bool = False, title: str = "") -> dict:
         "kelm_C": chosen_C,
         "fusion_weights": model.fusion_weights.tolist() if a.fusion == "dirichlet" else None,
         "sizes": {"train": len(train), "val": len(val)},
+        "selection": {
+            **selection.facts(targets_val, emb["val"][2]),
+            "fusion": _fusion_scored_on(a.fusion, selection),
+        },
     }
+    if audio_facts is not None:
+        summary["audio"] = audio_facts
+        summary["selection"]["audio_epoch"] = "voiced_windows"  # Table 2's window-level CCC
     atomic_write_text(out / "fit.json", json.dumps(summary, indent=2))
     _write_card(cfg, path, summary, title)
     log.info("abaw24 validation mean CCC: %s", ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     return summary
+
+
+def _fusion_scored_on(fusion: str, selection: Selection) -> str | None:
+    """What the fusion is fitted on: the selection's frames, but a random forest's sampled frames
+    (it fuses window predictions before they are interpolated, and is not a weighted sum)."""
+    if fusion == "none":
+        return None
+    return "protocol" if selection.protocol and fusion == "dirichlet" else "sampled_frames"
 
 
 def _seen(faces: str) -> str:
@@ -263,8 +320,9 @@ def _seen(faces: str) -> str:
     }[faces]
 
 
-def _fit_kelm(model: ABAW24, emb: dict, a) -> tuple[float, float]:
-    """Fit one KELM per C of ``kelm_C`` on the training windows, keep the best on validation."""
+def _fit_kelm(model: ABAW24, emb: dict, a, selection: Selection) -> tuple[float, float]:
+    """Fit one KELM per C of ``kelm_C`` on the training windows, keep the best on validation
+    (scored by ``selection``)."""
     rate = model.window_rate()
     x_train, owners = functional_windows(emb["train"][0], rate, a)
     with warnings.catch_warnings():  # a window without any target gives NaN, left out below
@@ -275,12 +333,12 @@ def _fit_kelm(model: ABAW24, emb: dict, a) -> tuple[float, float]:
     keep = np.isfinite(t_train).all(axis=1)  # windows with both dimensions labelled
     if not keep.any():
         raise ValueError("abaw24: no training window has both valence and arousal targets for the KELM")
-    targets_val = emb["val"][1].double().numpy().reshape(-1, 2)
+    targets_val = emb["val"][1].double().numpy()
     best = (-math.inf, None, None)
     for C in a.kelm_C:
         machine = KELM(C, a.kelm_kernel).fit(x_train[keep], t_train[keep])
         model.kelm = machine
-        score = ccc_scores(model.kelm_frames(emb["val"][0]).reshape(-1, 2), targets_val)["mean_ccc"]
+        score = selection.score(model.kelm_frames(emb["val"][0]), targets_val, emb["val"][2])["mean_ccc"]
         log.info("abaw24 KELM C=%g: val mean CCC %.4f", C, score)
         if score > best[0] or best[1] is None:
             best = (score, C, machine)
@@ -303,7 +361,7 @@ def _write_card(cfg: Config, path: Path, summary: dict, title: str) -> None:
         "system": "abaw24",
         "title": title,
         "outputs": "the scene's valence and arousal",
-        "hears_audio": False,
+        "hears_audio": a.audio.enabled,
         "model": {
             "static": (
                 f"{a.backbone} per frame ({_seen(a.faces)}), "
@@ -315,7 +373,7 @@ def _write_card(cfg: Config, path: Path, summary: dict, title: str) -> None:
                 f"{d.frame_interval:g} s apart, loss {a.loss}"
             ),
             "kelm": f"{'/'.join(a.functionals)} over {a.functional_window_s:g}-s windows, {a.kelm_kernel} kernel, C={summary['kelm_C']:g}",
-            "fusion": a.fusion,
+            "fusion": f"{a.fusion} over {', '.join(a.fusion_members)}",
             "smoothing": f"{a.smoothing_s:g}-s Hamming window at the video's frame rate",
         },
         "data": {
@@ -323,6 +381,18 @@ def _write_card(cfg: Config, path: Path, summary: dict, title: str) -> None:
             "train items": summary["sizes"]["train"],
             "validation items": summary["sizes"]["val"],
         },
-        "validation": {f"{k} mean CCC": round(v, 4) for k, v in summary["val_mean_ccc"].items()},
+        "validation": {
+            "scored on": "§4.3's protocol"
+            if summary["selection"]["score"] == "protocol"
+            else "the sampled frames",
+            **{f"{k} mean CCC": round(v, 4) for k, v in summary["val_mean_ccc"].items()},
+        },
     }
+    if a.audio.enabled:
+        au = a.audio
+        facts["model"]["audio"] = (
+            f"{au.encoder}, top {au.finetune_layers if au.finetune_layers is not None else 'default'} layers "
+            f"fine-tuned, head {au.head}, {au.window_s:g}-s windows every {au.step_s:g} s, voice activity "
+            f"{au.voice_activity}, window mean CCC {summary['audio']['window_mean_ccc']:.4f}"
+        )
     write_model_card(path, facts)

@@ -8,8 +8,8 @@ system's description its package docstring (:mod:`vemd.systems.abaw24`).
 
 from __future__ import annotations
 
-import logging
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +21,6 @@ from vemd.config import Config
 from vemd.systems.abaw24.functionals import window_spans
 from vemd.systems.abaw24.fusion import RandomForestFusion, apply_weights
 from vemd.systems.abaw24.kelm import KELM
-
-log = logging.getLogger(__name__)
 
 DIMENSIONS = ("valence", "arousal")
 MODELS = ("dynamic", "kelm")  # the fused models, in the order of the fusion weights' rows
@@ -39,6 +37,13 @@ def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
     out[:, 0::2] = torch.sin(t * rates)
     out[:, 1::2] = torch.cos(t * rates)[:, : dim // 2]
     return out
+
+
+def minmax(x: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """x (..., D) mapped by ``low`` and ``high`` (broadcast to it) onto [0, 1] where it spans
+    them; a feature with ``high == low`` is only shifted."""
+    span = high - low
+    return (x - low) / torch.where(span > 0, span, torch.ones_like(span))
 
 
 class MinMaxScaling(nn.Module):
@@ -59,15 +64,40 @@ class MinMaxScaling(nn.Module):
         self.high.copy_(rows.amax(0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        span = self.high - self.low
-        return (x - self.low) / torch.where(span > 0, span, torch.ones_like(span))
+        return minmax(x, self.low, self.high)
+
+
+class VideoMinMaxScaling(nn.Module):
+    """§4.2.2's Per-Video-MinMax scaling: "for every video separately, applying normalization
+    values only within the corresponding video". Embeddings (B, T, D) and each item's video range
+    ``(low, high)``, (B, D) each (:func:`video_ranges`) → (B, T, D); without a range each item is
+    taken as a video of its own (its T frames). Nothing is learnt or kept."""
+
+    def forward(self, x: torch.Tensor, video_range: tuple[torch.Tensor, torch.Tensor] | None = None):
+        low, high = video_range if video_range is not None else (x.amin(1), x.amax(1))  # (B, D) each
+        return minmax(x, low[:, None].to(x), high[:, None].to(x))
+
+
+def video_ranges(embeddings: torch.Tensor, videos: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each item's video range for :class:`VideoMinMaxScaling`: the minimum and maximum of every
+    feature over all the frames of the items of its video. Embeddings (N, T, D), ``videos`` one
+    key per item (N,) → (low, high), (N, D) each."""
+    low, high = embeddings.amin(1), embeddings.amax(1)  # (N, D) each: per item first
+    rows: dict = {}
+    for row, video in enumerate(videos):
+        rows.setdefault(video, []).append(row)
+    for members in rows.values():
+        low[members] = low[members].amin(0)
+        high[members] = high[members].amax(0)
+    return low, high
 
 
 class TemporalTransformer(nn.Module):
     """The dynamic model's temporal part (§3.2.2, Fig. 1b): frame embeddings (B, T, D) →
     per-frame valence/arousal (B, T, 2) in [-1, 1].
 
-    The embeddings are normalised (``scaling``: §4.2.2's ``minmax``, or a ``layernorm``),
+    The embeddings are normalised (``scaling``: §4.2.2's ``minmax`` or ``minmax_video``, or a
+    ``layernorm``),
     projected to ``dim`` when D differs (the paper's transformer works on its 256 features
     themselves), given positions (``position``: §4.4's ``sinusoidal`` encoding, or ``learnt`` ones
     for up to 512 frames), then pass ``layers`` transformer-encoder layers and a tanh head.
@@ -86,8 +116,9 @@ class TemporalTransformer(nn.Module):
         max_frames: int = 512,
     ):
         super().__init__()
-        if scaling == "minmax":
-            scale = MinMaxScaling(in_dim)
+        self.per_video = scaling == "minmax_video"
+        if scaling in ("minmax", "minmax_video"):
+            scale = VideoMinMaxScaling() if self.per_video else MinMaxScaling(in_dim)
             self.project = nn.Sequential(scale, nn.Identity() if in_dim == dim else nn.Linear(in_dim, dim))
         else:
             self.project = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, dim))
@@ -104,8 +135,13 @@ class TemporalTransformer(nn.Module):
         if isinstance(self.project[0], MinMaxScaling):
             self.project[0].fit(embeddings)
 
-    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
-        x = self.project(embeddings)  # (B, T, dim)
+    def forward(
+        self, embeddings: torch.Tensor, video_range: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Embeddings (B, T, D) → (B, T, 2); ``video_range``: each item's video range (B, D) each,
+        read by the per-video scaling alone (without it, each item is its own video)."""
+        scale, project = self.project
+        x = project(scale(embeddings, video_range) if self.per_video else scale(embeddings))  # (B, T, dim)
         t = embeddings.shape[1]
         if self.learnt_position:
             x = x + self.position[:, :t]
@@ -217,7 +253,6 @@ class ABAW24(nn.Module):
         self.register_buffer("rf_targets", torch.zeros(0, 2, dtype=torch.float64))
         self.kelm: KELM | None = None
         self.forest: RandomForestFusion | None = None
-        self._told_whole_frames = False
 
     def _vemd_backbone(self, cfg: Config, for_loading: bool, extra: dict | None) -> nn.Module:
         """The VE-MD of ``weights`` (fitting), or one of the architecture the model file keeps
@@ -329,33 +364,78 @@ class ABAW24(nn.Module):
             return self.forest.predict(preds)
         return apply_weights(preds, self.fusion_weights.cpu().numpy())
 
+    def video_range(self, embeddings: torch.Tensor, videos: list) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The dynamic model's per-video scaling range of each item (:func:`video_ranges`), None
+        where its scaling is not per video. Embeddings (N, T, D), one video key per item."""
+        return video_ranges(embeddings, videos) if self.dynamic.per_video else None
+
     @torch.no_grad()
-    def all_predictions(self, frames: torch.Tensor) -> dict[str, np.ndarray]:
-        """Frames (B, T, 3, S, S) → per-frame (B, T, 2) predictions of every model and fused."""
-        embeddings = self.embed(frames)
-        static = self.static_from_embeddings(embeddings).double().cpu().numpy()
-        dynamic = self.dynamic(embeddings).double().cpu().numpy()
-        kelm = self.kelm_frames(embeddings.cpu())
-        b, t = dynamic.shape[:2]
-        fused = self.fuse(dynamic.reshape(-1, 2), kelm.reshape(-1, 2)).reshape(b, t, 2)
-        return {"static": static, "dynamic": dynamic, "kelm": kelm, "fused": np.clip(fused, -1, 1)}
+    def all_predictions(self, frames: torch.Tensor, audio: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Frames (B, T, 3, S, S) → per-frame (B, T, 2) predictions of every model and fused
+        (a per-video scaling: each clip taken as its own video); ``audio`` as :meth:`predictions`."""
+        return self.predictions(self.embed(frames), audio=audio)
+
+    @torch.no_grad()
+    def predictions(
+        self,
+        embeddings: torch.Tensor,
+        video_range: tuple[torch.Tensor, torch.Tensor] | None = None,
+        audio: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Embeddings (B, T, D) → per-frame (B, T, 2) predictions of every model and fused;
+        ``video_range`` (:meth:`video_range`) of the dynamic model's per-video scaling; ``audio``:
+        the audio model's (B, T, 2) at the same frames, a member of the fusion of a model with
+        audio (:class:`~vemd.systems.abaw24.audiovisual.ABAW24AudioVisual`; in the result as ``audio``)."""
+        out = {
+            "static": self.static_from_embeddings(embeddings).double().cpu().numpy(),
+            "dynamic": self.dynamic(embeddings, video_range).double().cpu().numpy(),
+            "kelm": self.kelm_frames(embeddings.cpu()),
+        }
+        shape = out["dynamic"].shape  # (B, T, 2)
+        if audio is not None:
+            out["audio"] = np.asarray(audio, dtype=np.float64).reshape(shape)
+        members = (out[m].reshape(-1, 2) for m in ("dynamic", "kelm", "audio") if m in out)
+        out["fused"] = np.clip(self.fuse(*members).reshape(shape), -1, 1)
+        return out
+
+    def heard(self, frames: torch.Tensor, waveforms=None, present=None) -> np.ndarray | None:
+        """The audio model's (B, T, 2) at the frames of windows whose audio is ``waveforms``
+        (:meth:`predict_clips`); None: this model has no audio model."""
+        return None
 
     def predict_clips(self, frames: torch.Tensor, waveforms=None, present=None) -> dict:
         """uint8 frames (B, T, 3, S, S) → {"valence": (B,), "arousal": (B,)}: each window's
-        fused prediction averaged over its frames (group level: the whole scene's affect).
+        fused prediction averaged over its frames (group level: the whole scene's affect); a model
+        with audio hears each window's ``waveforms`` (B, N) at 16 kHz, ``present`` (B,) where it
+        has audio (:meth:`heard`).
 
-        The frames are taken as given: a model of faces (``faces`` not ``none``) that is given
-        whole frames (``vemd predict``, whose predictor decodes and resizes whole frames) says
-        so once, as its predictions then read a view it was not trained on."""
-        faces = self.cfg.system.abaw24.faces
-        if faces != "none" and not self._told_whole_frames:
-            log.warning(
-                "an ABAW 2024 model of faces (system.abaw24.faces=%s) is given whole frames: its "
-                "predictions read a view it was not trained on",
-                faces,
-            )
-            self._told_whole_frames = True
-        fused = self.all_predictions(frames)["fused"].mean(1)
+        The frames are taken as given: ``vemd predict`` gives a model of faces each frame's face
+        (:class:`vemd.systems.abaw24.faces.FaceView`), and a whole video's windows to a model
+        scaled per video (:meth:`predict_video`); alone, a clip is its own video."""
+        return self.clip_means(self.all_predictions(frames, self.heard(frames, waveforms, present)))
+
+    @torch.no_grad()
+    def predict_video(self, batches: Iterable[tuple]) -> list[dict]:
+        """One video's windows a batch at a time, each ``(frames, waveforms, present)`` as
+        :meth:`predict_clips` takes them → each batch's :meth:`predict_clips`, in two passes over
+        their embeddings: every window embedded (and heard) first, then all predicted, the
+        per-video scaling's range taken over all of them (§4.2.2)."""
+        embedded, heard = [], []
+        for frames, waveforms, present in batches:
+            embedded.append(self.embed(frames))  # (B, T, D)
+            heard.append(self.heard(frames, waveforms, present))  # (B, T, 2) or None
+        if not embedded:
+            return []
+        every = torch.cat(embedded)
+        audio = None if heard[0] is None else np.concatenate(heard)
+        fused = self.predictions(every, self.video_range(every, [0] * len(every)), audio)["fused"]
+        starts = np.cumsum([0] + [len(e) for e in embedded])
+        return [self.clip_means({"fused": fused[a:b]}) for a, b in zip(starts[:-1], starts[1:])]
+
+    @staticmethod
+    def clip_means(predictions: dict[str, np.ndarray]) -> dict:
+        """{"valence": (B,), "arousal": (B,)}: the fused (B, T, 2) predictions averaged over T."""
+        fused = predictions["fused"].mean(1)
         return {"valence": fused[:, 0], "arousal": fused[:, 1]}
 
 
