@@ -11,6 +11,7 @@ from vemd.eval.plots import (
     plot_training_curves,
     timeline_figure,
     training_curves_figure,
+    window_pieces,
 )
 from vemd.structure.skeleton import BODY, FACE_HEATMAP_SKELETON
 from vemd.structure.targets import render_limb_heatmaps
@@ -105,6 +106,28 @@ def test_plot_timeline(tmp_path):
     _assert_png(plot_timeline(single, CLASSES, tmp_path / "single.png"))
 
 
+def test_timeline_areas_hold_each_windows_probabilities_over_the_time_it_covers():
+    """Steps, not ramps between window centres: nothing drawn changes where nothing was measured."""
+    windows = [
+        {"start": 0.0, "end": 5.0, "label": 0, "probs": [0.8, 0.1, 0.1]},
+        {"start": 5.0, "end": 10.0, "label": 2, "probs": [0.1, 0.1, 0.8]},
+        {"start": 12.0, "end": 14.0, "label": 1, "probs": [0.2, 0.6, 0.2]},  # after a gap
+    ]
+    assert [(a, b) for a, b, _ in window_pieces(windows)] == [(0, 5), (5, 10), (12, 14)]
+    probs, pred = timeline_figure(windows, CLASSES).axes
+    first = {tuple(np.round(v, 6)) for v in probs.collections[0].get_paths()[0].vertices}
+    assert {(0.0, 0.8), (5.0, 0.8), (5.0, 0.1), (10.0, 0.1)} <= first  # Negative: 0.8, then 0.1 at 5 s
+    assert not any(10.0 < x < 12.0 for c in probs.collections for x, _ in c.get_paths()[0].vertices)
+    assert len(_band_colors(pred)) == 3
+    overlapping = [
+        {"start": 0.0, "end": 4.0, "label": 0, "probs": [1.0, 0.0, 0.0]},
+        {"start": 2.0, "end": 6.0, "label": 1, "probs": [0.0, 1.0, 0.0]},
+    ]
+    pieces = window_pieces(overlapping)
+    assert [(a, b) for a, b, _ in pieces] == [(0, 2), (2, 4), (4, 6)]
+    assert pieces[1][2].tolist() == [0.5, 0.5, 0.0]  # the mean of the two windows covering it
+
+
 def _band_colors(ax) -> list[tuple]:
     """Face colours of a label band's spans, left to right."""
     spans = sorted(ax.collections, key=lambda c: c.get_paths()[0].vertices[:, 0].min())
@@ -119,7 +142,7 @@ def test_timeline_truth_band_above_the_probabilities():
     assert probs.get_ylabel() == "probability" and top.get_position().y0 > probs.get_position().y0
     colors = [tuple(area.get_facecolor()[0][:3]) for area in probs.collections]  # one area per class
     assert _band_colors(top) == [colors[0], colors[2]]  # Negative, then Positive
-    assert len(_band_colors(pred)) == 8
+    assert len(_band_colors(pred)) == 9  # 8 windows 5 s long every 2.5 s: 9 pieces of 2.5 s
     # vemd predict knows no truth: the probabilities and the predicted band only
     assert [ax.get_ylabel() for ax in timeline_figure(_windows(), CLASSES).axes] == ["probability", "pred"]
     with pytest.raises(ValueError, match="truth label 'Happy' is not one of Negative, Neutral, Positive"):

@@ -194,9 +194,10 @@ def timeline(page) -> dict:
     )
 
 
-def check_stacked(page, num_windows: int) -> None:
+def check_stacked(page, num_pieces: int) -> None:
     """Stacked areas, one per class, each over the whole time axis (first start to last end),
-    filling 0–100 % together; a label band of one span per window, covering the axis."""
+    filling 0–100 % together; a label band of one span per piece of time between window starts
+    and ends (overlapping windows share pieces), covering the axis."""
     drawn = timeline(page)
     assert drawn["classes"] == CLASSES
     (left, right), (zero, full) = drawn["x"], drawn["y"]
@@ -205,7 +206,7 @@ def check_stacked(page, num_windows: int) -> None:
     assert min(a[1] for a in drawn["areas"]) == pytest.approx(full, abs=1)
     assert max(a[3] for a in drawn["areas"]) == pytest.approx(zero, abs=1)
     band = sorted(drawn["band"])
-    assert len(band) == num_windows
+    assert len(band) == num_pieces
     assert band[0][0] == pytest.approx(left, abs=1) and band[-1][2] == pytest.approx(right, abs=1)
     assert all(a[2] == pytest.approx(b[0], abs=1) for a, b in zip(band, band[1:]))
 
@@ -268,7 +269,7 @@ def test_window_and_stride_are_sent_and_the_timeline_stacks_the_windows(page, tm
     page.wait_for_function("document.querySelector('#preview video').readyState >= 1")
     assert page.text_content("#label").strip() in CLASSES
     assert window_spans(page) == [(0, 2), (1, 3), (2, 4)]
-    check_stacked(page, 3)
+    check_stacked(page, 4)  # 0–1 s, 1–2 s (two windows' mean), 2–3 s, 3–4 s
     shot(page, "desktop-video")
 
     # "Apply" sends the same file again; a window longer than the clip gives one window over it all

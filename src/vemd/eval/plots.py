@@ -149,45 +149,65 @@ def plot_timeline(
     return _save(timeline_figure(windows, class_names, truth), path)
 
 
+def window_pieces(windows: list[dict]) -> list[tuple[float, float, np.ndarray]]:
+    """The time a video's windows cover, cut at every window's start and end: ``(start, end,
+    probs)`` per piece, ``probs`` the mean of the windows that cover it (one window's own where
+    they do not overlap). Time no window covers (a stride longer than the window) is left out:
+    nothing was measured there."""
+    starts = np.array([w["start"] for w in windows], dtype=np.float64)
+    ends = np.array([w["end"] for w in windows], dtype=np.float64)
+    probs = np.array([w["probs"] for w in windows], dtype=np.float64)  # (N, C)
+    edges = np.unique(np.concatenate([starts, ends]))
+    pieces = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        covering = (starts <= a) & (ends >= b)
+        if covering.any():
+            pieces.append((float(a), float(b), probs[covering].mean(0)))
+    return pieces
+
+
 def timeline_figure(windows: list[dict], class_names: list[str], truth: list[dict] | None = None) -> Figure:
     """Class probabilities over a video's windows, stacked, above a band of the predicted label;
     with ``truth``, a band of the true label above them.
 
-    Each window is ``{"start": s, "end": s, "label": name or index, "probs": (C,)}``;
-    probabilities are placed at window centres and held to the first start / last end.
+    Each window is ``{"start": s, "end": s, "label": name or index, "probs": (C,)}``. The areas
+    hold each window's probabilities over the time it covers, as steps: where windows overlap,
+    their mean (:func:`window_pieces`); nothing is drawn between windows that leave a gap, and
+    no change is drawn where none was measured. The predicted band is the label of the highest
+    probability of each piece.
     ``truth``: the true label over time, as ``{"start": s, "end": s, "label": name or index}``
     spans (known for generated videos; ``vemd predict`` has none).
     """
     if not windows:
         raise ValueError("no windows to plot")
-    windows = sorted(windows, key=lambda w: (w["start"], w["end"]))
-    starts = np.array([w["start"] for w in windows], dtype=np.float64)
-    ends = np.array([w["end"] for w in windows], dtype=np.float64)
-    probs = np.array([w["probs"] for w in windows], dtype=np.float64)  # (N, C)
-    centres = (starts + ends) / 2
-    times = np.concatenate([[starts[0]], centres, [ends[-1]]])
-    curves = np.concatenate([probs[:1], probs, probs[-1:]]).T  # (C, N + 2)
+    pieces = window_pieces(windows)
     colors = _class_colors(len(class_names))
 
     ratios = [1, 5, 1] if truth else [5, 1]
     figure = Figure(figsize=(9, 3.6 + 0.6 * bool(truth)), layout="constrained")
     axes = figure.subplots(len(ratios), 1, sharex=True, gridspec_kw={"height_ratios": ratios})
     ax = axes[-2]
-    ax.stackplot(times, curves, labels=class_names, colors=colors, alpha=0.85)
+    runs: list[list[tuple[float, float, np.ndarray]]] = []  # pieces that touch, drawn as one area each
+    for piece in pieces:
+        if runs and runs[-1][-1][1] == piece[0]:
+            runs[-1].append(piece)
+        else:
+            runs.append([piece])
+    for k, run in enumerate(runs):
+        times = [t for a, b, _ in run for t in (a, b)]
+        curves = np.array([p for _, _, p in run for _ in (0, 1)]).T  # (C, 2 · pieces)
+        ax.stackplot(times, curves, labels=class_names if k == 0 else (), colors=colors, alpha=0.85)
     ax.set_ylim(0, 1)
     ax.set_ylabel("probability")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     axes[0].set_title("Group emotion over time")
 
-    bounds = np.concatenate([[starts[0]], (centres[1:] + centres[:-1]) / 2, [ends[-1]]])
-    predicted = [
-        {"start": bounds[i], "end": bounds[i + 1], "label": w["label"]} for i, w in enumerate(windows)
-    ]
+    predicted = [{"start": a, "end": b, "label": int(np.argmax(p))} for a, b, p in pieces]
     if truth:
         _label_band(axes[0], "truth", truth, class_names, colors)
     _label_band(axes[-1], "pred", predicted, class_names, colors)
     axes[-1].set_xlabel("time (s)")
-    axes[-1].set_xlim(starts[0], ends[-1])
+    axes[-1].set_xlim(pieces[0][0], pieces[-1][1])
     return figure
 
 

@@ -281,29 +281,40 @@ function niceStep(span, maxTicks) {
   return Math.ceil(span / maxTicks / 3600) * 3600;
 }
 
-// As `vemd predict --out` plots it (vemd.eval.plots.timeline_figure): the class probabilities
-// stacked, placed at window centres and held to the first start and the last end, so that
-// the areas cover the time each window covers (one window: its whole span); below them a
-// band of the predicted label, each window's from the midpoints between centres.
-function stackedTimes(windows) {
-  const sorted = [...windows].sort((a, b) => a.start - b.start || a.end - b.end);
-  const centres = sorted.map((w) => (w.start + w.end) / 2);
-  const times = [sorted[0].start, ...centres, sorted[sorted.length - 1].end];
-  const probs = [sorted[0], ...sorted, sorted[sorted.length - 1]].map((w) => w.probs);
-  const bounds = [sorted[0].start];
-  for (let i = 1; i < centres.length; i++) bounds.push((centres[i - 1] + centres[i]) / 2);
-  bounds.push(sorted[sorted.length - 1].end);
-  return { sorted, times, probs, bounds };
+// As `vemd predict --out` plots it (vemd.eval.plots.timeline_figure): the time the windows
+// cover, cut at every window's start and end, each piece holding the mean probabilities of the
+// windows that cover it (steps: no change is drawn where none was measured, and nothing between
+// windows that leave a gap), stacked; below them a band of each piece's most probable label.
+function windowPieces(windows, names) {
+  const edges = [...new Set(windows.flatMap((w) => [w.start, w.end]))].sort((a, b) => a - b);
+  const pieces = [];
+  for (let i = 0; i + 1 < edges.length; i++) {
+    const a = edges[i], b = edges[i + 1];
+    const covering = windows.filter((w) => w.start <= a && w.end >= b);
+    if (!covering.length) continue;
+    const probs = {};
+    for (const name of names) probs[name] = covering.reduce((sum, w) => sum + w.probs[name], 0) / covering.length;
+    const label = names.reduce((best, name) => (probs[name] > probs[best] ? name : best), names[0]);
+    pieces.push({ start: a, end: b, probs, label });
+  }
+  return pieces;
 }
 
 // Drawn at the box's own width (text stays 12 px on any screen) and again when the page resizes.
 function drawTimeline(box, names, windows) {
   box.textContent = "";
-  const { sorted, times, probs, bounds } = stackedTimes(windows);
+  const sorted = [...windows].sort((a, b) => a.start - b.start || a.end - b.end);
+  const pieces = windowPieces(sorted, names);
+  const runs = [];  // pieces that touch, each run one closed outline per class
+  for (const piece of pieces) {
+    const run = runs[runs.length - 1];
+    if (run && run[run.length - 1].end === piece.start) run.push(piece);
+    else runs.push([piece]);
+  }
   const width = Math.max(280, Math.round(box.clientWidth));
   const m = { left: 44, right: 10, top: 8 };
   const plotHeight = 180, bandTop = m.top + plotHeight + 8, bandHeight = 16, height = bandTop + bandHeight + 38;
-  const t0 = times[0], t1 = times[times.length - 1];
+  const t0 = pieces[0].start, t1 = pieces[pieces.length - 1].end;
   const x = (t) => m.left + ((t - t0) / (t1 - t0)) * (width - m.left - m.right);
   const y = (p) => m.top + (1 - p) * plotHeight;
 
@@ -327,29 +338,33 @@ function drawTimeline(box, names, windows) {
   }
   chart.append(grid);
 
-  // Areas: class 0 at the bottom, as matplotlib's stackplot.
-  const below = times.map(() => 0);
+  // Areas: class 0 at the bottom, as matplotlib's stackplot; each run of pieces one outline.
+  const below = pieces.map(() => 0);
   names.forEach((name, i) => {
-    const above = below.map((b, k) => b + probs[k][name]);
-    const upper = times.map((t, k) => `${x(t).toFixed(1)},${y(above[k]).toFixed(1)}`);
-    const lower = times.map((t, k) => `${x(t).toFixed(1)},${y(below[k]).toFixed(1)}`).reverse();
-    const area = svg("path", { class: "area", "data-class": name, d: `M${upper.join("L")}L${lower.join("L")}Z`, fill: colour(i) });
+    const above = below.map((b, k) => b + pieces[k].probs[name]);
+    let k = 0;
+    const outlines = runs.map((run) => {
+      const ks = run.map(() => k++);
+      const edge = (values) => ks.flatMap((j) => [pieces[j].start, pieces[j].end].map((t) => `${x(t).toFixed(1)},${y(values[j]).toFixed(1)}`));
+      return `M${edge(above).join("L")}L${edge(below).reverse().join("L")}Z`;
+    });
+    const area = svg("path", { class: "area", "data-class": name, d: outlines.join(""), fill: colour(i) });
     area.append(svg("title", {}, name));
     chart.append(area);
-    above.forEach((value, k) => (below[k] = value));
+    above.forEach((value, j) => (below[j] = value));
   });
 
   const band = svg("g", { class: "band" });
-  sorted.forEach((w, i) => {
+  pieces.forEach((piece) => {
     const rect = svg("rect", {
-      x: x(bounds[i]),
+      x: x(piece.start),
       y: bandTop,
-      width: Math.max(0.5, x(bounds[i + 1]) - x(bounds[i])),
+      width: Math.max(0.5, x(piece.end) - x(piece.start)),
       height: bandHeight,
-      fill: colour(names.indexOf(w.label)),
-      "data-class": w.label,
+      fill: colour(names.indexOf(piece.label)),
+      "data-class": piece.label,
     });
-    rect.append(svg("title", {}, `${seconds(w.start)}–${seconds(w.end)} s: ${w.label}`));
+    rect.append(svg("title", {}, `${seconds(piece.start)}–${seconds(piece.end)} s: ${piece.label}`));
     band.append(rect);
   });
   band.append(svg("text", { x: m.left - 6, y: bandTop + bandHeight - 4, "text-anchor": "end" }, "label"));
